@@ -1,0 +1,93 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Upcoming features every target opts into: see DESIGN.md §3.9.
+let strictSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("MemberImportVisibility"),
+  .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+  name: "mcp-tunnel",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "mcp-tunnel", targets: ["mcp-tunnel"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+  ],
+  targets: [
+    // MARK: thin executable
+    .executableTarget(
+      name: "mcp-tunnel",
+      dependencies: [
+        "MCPTunnelCLI",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings
+    ),
+
+    // MARK: commands, rendering, exit codes; the only place adapters are built
+    .target(
+      name: "MCPTunnelCLI",
+      dependencies: [
+        "TunnelCore", "OAuth", "Keyring", "SSHForwarding", "TokenProxy", "AuditLog",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSettings
+    ),
+
+    // MARK: domain types, ports, state machines
+    .target(
+      name: "TunnelCore",
+      dependencies: [.product(name: "Logging", package: "swift-log")],
+      swiftSettings: strictSettings
+    ),
+
+    // MARK: adapters, one per outside system
+    .target(name: "OAuth", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(name: "Keyring", dependencies: ["TunnelCore", "CLibSecret"], swiftSettings: strictSettings),
+    .target(
+      name: "SSHForwarding",
+      dependencies: ["TunnelCore", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strictSettings
+    ),
+    .target(name: "TokenProxy", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(name: "AuditLog", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+
+    // MARK: C libraries, imported only by their adapter
+    .systemLibrary(
+      name: "CLibSSH2",
+      pkgConfig: "libssh2",
+      providers: [.apt(["libssh2-1-dev"])]
+    ),
+    .systemLibrary(
+      name: "CLibSecret",
+      pkgConfig: "libsecret-1",
+      providers: [.apt(["libsecret-1-dev"])]
+    ),
+
+    // MARK: test support
+    .target(name: "MCPTunnelTestSupport", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(
+      name: "LabSupport",
+      dependencies: ["TunnelCore"],
+      path: "Tests/LabSupport",
+      swiftSettings: strictSettings
+    ),
+
+    // MARK: tests (Swift Testing)
+    .testTarget(
+      name: "TunnelCoreTests",
+      dependencies: ["TunnelCore", "MCPTunnelTestSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "MCPTunnelCLITests",
+      dependencies: ["MCPTunnelCLI", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      swiftSettings: strictSettings
+    ),
+  ]
+)

@@ -1,0 +1,60 @@
+/// The commented template `config init` writes. A unit test decodes it, so it always stays valid.
+enum ConfigTemplate {
+  static let text = """
+    # mcp-tunnel configuration (TOML). Flags override this file; unknown keys are errors.
+    # Every key is shown with its default or an example. Reference: `man mcp-tunnel`, README.md.
+
+    default_profile = "prod"
+
+    # ── Identity: where you log in (OAuth 2.1 / OpenID Connect) ─────────────────────────────
+    [profiles.prod.idp]
+    # Discovery tries RFC 8414 then OpenID Connect metadata. http:// is accepted for loopback only.
+    issuer    = "https://idp.example.com/realms/eng"
+    # A public client registered at the IdP for mcp-tunnel (no secret).
+    client_id = "mcp-tunnel"
+    scopes    = ["openid", "offline_access"]
+    # A fixed loopback redirect, for IdPs that need an exact match (default: an ephemeral port).
+    # redirect_uri = "http://127.0.0.1:53682/callback"
+    # true: proceed when discovery omits code_challenge_methods_supported (PKCE S256 is still used).
+    pkce_metadata_override = false
+
+    # ── Secrets: how the tenant-scoped MCP token is minted ───────────────────────────────────
+    [profiles.prod.session]
+    # "token-exchange" (RFC 8693) or "resource-refresh" (RFC 8707 refresh with a tenant resource).
+    method   = "token-exchange"
+    # Where to mint; default: the issuer's token_endpoint.
+    # endpoint = "https://sts.example.com/oauth/token"
+    # The MCP server's canonical https URI; {tenant} is replaced by the tenant name.
+    resource = "https://mcp.example.com/t/{tenant}/mcp"
+    # Optional; {tenant} allowed.
+    # audience = "mcp-{tenant}"
+    scope    = "mcp:tools"
+    # A token is re-minted at the latest after this, whatever expires_in says (at most 15m).
+    max_ttl  = "15m"
+    tenants  = ["acme", "globex"]
+    default_tenant = "acme"
+
+    # ── Transport: the SSH path to the MCP server ────────────────────────────────────────────
+    [profiles.prod.ssh]
+    # Bastions in order, as in `ssh -J`: "[user@]host[:port]".
+    jump        = ["alice@bastion.example.com:22"]
+    # Optional final SSH host reached through the jumps.
+    # host      = "alice@mcp-node.internal:22"
+    # The MCP server as seen from the last SSH hop.
+    target      = "127.0.0.1:8080"
+    known_hosts = "~/.ssh/known_hosts"
+    # Key file, tried after the agent (SSH_AUTH_SOCK).
+    # identity  = "~/.ssh/id_ed25519"
+    keepalive   = "15s"
+    # "strict" refuses unknown keys; "accept-new" records them. A changed key is always refused.
+    host_key_policy = "strict"
+
+    # ── Ports: the local listener ─────────────────────────────────────────────────────────────
+    [profiles.prod.listen]
+    # Loopback only.
+    address = "127.0.0.1:7700"
+    # "http": token-injecting MCP proxy; "tcp": raw forward, no login needed.
+    mode    = "http"
+
+    """
+}

@@ -1,0 +1,121 @@
+import Foundation
+import TunnelCore
+
+/// Renders a decoded profile for `config show`: TOML for people, a JSON object for `--json`.
+/// Both show effective values, defaults included, so what is printed is what will be used.
+enum ProfileRendering {
+  static func toml(_ p: Profile, file: String) -> String {
+    var out = "# effective configuration of profile \"\(p.name)\" from \(file)\n"
+    func section(_ name: String, _ rows: [(String, String?)]) {
+      out += "\n[profiles.\(p.name).\(name)]\n"
+      for (key, value) in rows {
+        if let value { out += "\(key) = \(value)\n" }
+      }
+    }
+    if let idp = p.idp {
+      section(
+        "idp",
+        [
+          ("issuer", quote(idp.issuer.absoluteString)),
+          ("client_id", quote(idp.clientID)),
+          ("scopes", list(idp.scopes)),
+          ("redirect_uri", idp.redirectURI.map { quote($0.absoluteString) }),
+          ("pkce_metadata_override", String(idp.pkceMetadataOverride)),
+        ])
+    }
+    if let s = p.session {
+      section(
+        "session",
+        [
+          ("method", quote(s.method.rawValue)),
+          ("endpoint", s.endpoint.map { quote($0.absoluteString) }),
+          ("resource", quote(s.resource.template)),
+          ("audience", s.audience.map { quote($0.template) }),
+          ("scope", s.scope.map { quote($0.template) }),
+          ("max_ttl", quote(DurationText.format(s.maxTTL))),
+          ("tenants", list(s.tenants.map(\.rawValue))),
+          ("default_tenant", s.defaultTenant.map { quote($0.rawValue) }),
+        ])
+    }
+    section(
+      "ssh",
+      [
+        ("jump", list(p.ssh.jump.map(\.description))),
+        ("host", p.ssh.host.map { quote($0.description) }),
+        ("target", quote(p.ssh.target.description)),
+        ("known_hosts", quote(p.ssh.knownHosts)),
+        ("identity", p.ssh.identity.map(quote)),
+        ("keepalive", quote(DurationText.format(p.ssh.keepalive))),
+        ("host_key_policy", quote(p.ssh.hostKeyPolicy.rawValue)),
+      ])
+    section(
+      "listen",
+      [
+        ("address", quote(p.listen.address.description)),
+        ("mode", quote(p.listen.mode.rawValue)),
+      ])
+    return out
+  }
+
+  static func json(_ p: Profile, file: String) -> [String: Any] {
+    var object: [String: Any] = ["profile": p.name, "config_file": file]
+    if let idp = p.idp {
+      var o: [String: Any] = [
+        "issuer": idp.issuer.absoluteString, "client_id": idp.clientID, "scopes": idp.scopes,
+        "pkce_metadata_override": idp.pkceMetadataOverride,
+      ]
+      o["redirect_uri"] = idp.redirectURI?.absoluteString ?? NSNull()
+      object["idp"] = o
+    } else {
+      object["idp"] = NSNull()
+    }
+    if let s = p.session {
+      object["session"] = [
+        "method": s.method.rawValue,
+        "endpoint": s.endpoint?.absoluteString ?? NSNull(),
+        "resource": s.resource.template,
+        "audience": s.audience?.template ?? NSNull(),
+        "scope": s.scope?.template ?? NSNull(),
+        "max_ttl_seconds": s.maxTTL.components.seconds,
+        "tenants": s.tenants.map(\.rawValue),
+        "default_tenant": s.defaultTenant?.rawValue ?? NSNull(),
+      ] as [String: Any]
+    } else {
+      object["session"] = NSNull()
+    }
+    object["ssh"] = [
+      "jump": p.ssh.jump.map(\.description),
+      "host": p.ssh.host?.description ?? NSNull(),
+      "target": p.ssh.target.description,
+      "known_hosts": p.ssh.knownHosts,
+      "identity": p.ssh.identity ?? NSNull(),
+      "keepalive_seconds": p.ssh.keepalive.components.seconds,
+      "host_key_policy": p.ssh.hostKeyPolicy.rawValue,
+    ] as [String: Any]
+    object["listen"] = ["address": p.listen.address.description, "mode": p.listen.mode.rawValue]
+    return object
+  }
+
+  private static func quote(_ s: String) -> String {
+    var out = "\""
+    for c in s.unicodeScalars {
+      switch c {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\t": out += "\\t"
+      default:
+        if c.value < 0x20 || c.value == 0x7F {
+          out += String(format: "\\u%04X", c.value)
+        } else {
+          out.unicodeScalars.append(c)
+        }
+      }
+    }
+    return out + "\""
+  }
+
+  private static func list(_ items: [String]) -> String {
+    "[" + items.map(quote).joined(separator: ", ") + "]"
+  }
+}

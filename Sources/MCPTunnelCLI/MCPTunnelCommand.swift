@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import TunnelCore
+
+/// The root of the command tree. The executable target only adds `@main`.
+public struct MCPTunnelCommand: AsyncParsableCommand {
+  public static let version = "0.1.0"
+
+  public static let configuration = CommandConfiguration(
+    commandName: "mcp-tunnel",
+    abstract: "Secure access from your laptop to an MCP server that listens on loopback inside a cluster.",
+    discussion: """
+      mcp-tunnel signs you in at your identity provider, opens an SSH path through your bastions, \
+      and serves a local MCP endpoint on 127.0.0.1 that injects a short-lived, tenant-scoped token \
+      into every request. Configuration lives in $XDG_CONFIG_HOME/mcp-tunnel/config.toml.
+
+      Exit codes: 0 success, 1 internal error, 2 usage or configuration error, 3 login required, \
+      4 keyring unavailable, 5 identity provider error, 6 SSH host key verification failed, \
+      7 SSH connection or authentication failed, 8 listen address in use, 9 access denied, \
+      130 interrupted.
+
+      Example:
+        $ mcp-tunnel config init
+        $ mcp-tunnel config show --profile prod
+      """,
+    version: version,
+    subcommands: [ConfigCommand.self]
+  )
+
+  public init() {}
+
+  /// Parses `CommandLine.arguments`, runs the command with the live environment and exits with
+  /// the SPEC §8 code. Argument-parser's own usage error code (64) becomes 2.
+  public static func main() async {
+    let status = await run(arguments: Array(CommandLine.arguments.dropFirst()), environment: .live())
+    Foundation.exit(status)
+  }
+
+  /// Runs one invocation against `environment` and returns the exit status; used by `main()` and
+  /// by in-process CLI tests.
+  public static func run(arguments: [String], environment: AppEnvironment) async -> Int32 {
+    let json = arguments.contains("--json")
+    do {
+      var command = try parseAsRoot(arguments)
+      try await AppEnvironment.$current.withValue(environment) {
+        if var asyncCommand = command as? any AsyncParsableCommand {
+          try await asyncCommand.run()
+        } else {
+          try command.run()
+        }
+      }
+      return 0
+    } catch {
+      return ErrorReporter(output: environment.output, json: json).report(error)
+    }
+  }
+}

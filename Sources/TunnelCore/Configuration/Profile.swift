@@ -1,0 +1,172 @@
+import Foundation
+
+/// The whole configuration file: a default profile name and the profiles it holds (SPEC §3).
+public struct Configuration: Sendable, Equatable {
+  public var defaultProfile: String?
+  public var profiles: [String: Profile]
+  /// Profile names in file order, for listings.
+  public var profileOrder: [String]
+
+  public init(defaultProfile: String? = nil, profiles: [Profile] = []) {
+    self.defaultProfile = defaultProfile
+    self.profiles = Dictionary(profiles.map { ($0.name, $0) }, uniquingKeysWith: { _, b in b })
+    self.profileOrder = profiles.map(\.name)
+  }
+}
+
+/// One named environment: how to log in, how to mint tenant tokens, how to reach the server,
+/// where to listen.
+public struct Profile: Sendable, Equatable {
+  public var name: String
+  public var idp: IdentityProviderSettings?
+  public var session: SessionSettings?
+  public var ssh: SSHSettings
+  public var listen: ListenSettings
+
+  public init(
+    name: String,
+    idp: IdentityProviderSettings? = nil,
+    session: SessionSettings? = nil,
+    ssh: SSHSettings,
+    listen: ListenSettings = ListenSettings()
+  ) {
+    self.name = name
+    self.idp = idp
+    self.session = session
+    self.ssh = ssh
+    self.listen = listen
+  }
+}
+
+/// `[profiles.P.idp]`: the OAuth 2.1 / OIDC identity provider the developer logs in at.
+public struct IdentityProviderSettings: Sendable, Equatable {
+  public var issuer: URL
+  public var clientID: String
+  public var scopes: [String]
+  /// A fixed loopback redirect for IdPs that need an exact match; nil means an ephemeral port.
+  public var redirectURI: URL?
+  /// Proceed when discovery omits `code_challenge_methods_supported`.
+  public var pkceMetadataOverride: Bool
+
+  public init(
+    issuer: URL, clientID: String, scopes: [String] = ["openid", "offline_access"], redirectURI: URL? = nil,
+    pkceMetadataOverride: Bool = false
+  ) {
+    self.issuer = issuer
+    self.clientID = clientID
+    self.scopes = scopes
+    self.redirectURI = redirectURI
+    self.pkceMetadataOverride = pkceMetadataOverride
+  }
+}
+
+/// How a tenant-scoped MCP token is minted from the IdP login (SPEC §4).
+public enum SessionMethod: String, Sendable, Equatable, CaseIterable {
+  /// RFC 8693 token exchange at `endpoint`.
+  case tokenExchange = "token-exchange"
+  /// RFC 8707: a refresh-token grant at the IdP carrying the tenant's `resource`.
+  case resourceRefresh = "resource-refresh"
+}
+
+/// `[profiles.P.session]`.
+public struct SessionSettings: Sendable, Equatable {
+  /// The longest a tenant token may live, whatever the issuer says (SPEC §1: at most 15 minutes).
+  public static let maximumTTL: Duration = .seconds(15 * 60)
+
+  public var method: SessionMethod
+  /// Token endpoint for minting; nil means the issuer's `token_endpoint`.
+  public var endpoint: URL?
+  public var resource: TenantTemplate
+  public var audience: TenantTemplate?
+  public var scope: TenantTemplate?
+  public var maxTTL: Duration
+  public var tenants: [TenantID]
+  public var defaultTenant: TenantID?
+
+  public init(
+    method: SessionMethod = .tokenExchange, endpoint: URL? = nil, resource: TenantTemplate,
+    audience: TenantTemplate? = nil, scope: TenantTemplate? = nil, maxTTL: Duration = maximumTTL,
+    tenants: [TenantID] = [], defaultTenant: TenantID? = nil
+  ) {
+    self.method = method
+    self.endpoint = endpoint
+    self.resource = resource
+    self.audience = audience
+    self.scope = scope
+    self.maxTTL = maxTTL
+    self.tenants = tenants
+    self.defaultTenant = defaultTenant
+  }
+}
+
+/// Whether an unknown host key may be recorded. A changed key is refused under every policy.
+public enum HostKeyPolicy: String, Sendable, Equatable, CaseIterable {
+  case strict
+  case acceptNew = "accept-new"
+}
+
+/// `[profiles.P.ssh]`: the path to the MCP server.
+public struct SSHSettings: Sendable, Equatable {
+  /// Bastions in order (ProxyJump semantics); may be empty.
+  public var jump: [SSHEndpoint]
+  /// An optional final SSH host reached through the jumps.
+  public var host: SSHEndpoint?
+  /// The MCP server as seen from the last SSH hop.
+  public var target: HostPort
+  /// Path as written (a leading `~/` is expanded at use).
+  public var knownHosts: String
+  /// Key file; nil means the agent only.
+  public var identity: String?
+  /// Zero disables keepalive probes.
+  public var keepalive: Duration
+  public var hostKeyPolicy: HostKeyPolicy
+
+  public init(
+    jump: [SSHEndpoint] = [], host: SSHEndpoint? = nil, target: HostPort,
+    knownHosts: String = "~/.ssh/known_hosts", identity: String? = nil, keepalive: Duration = .seconds(15),
+    hostKeyPolicy: HostKeyPolicy = .strict
+  ) {
+    self.jump = jump
+    self.host = host
+    self.target = target
+    self.knownHosts = knownHosts
+    self.identity = identity
+    self.keepalive = keepalive
+    self.hostKeyPolicy = hostKeyPolicy
+  }
+
+  /// Every SSH hop in connection order: the jumps, then the final host when there is one.
+  public var hops: [SSHEndpoint] { jump + (host.map { [$0] } ?? []) }
+}
+
+/// What the local listener does with a connection.
+public enum ListenMode: String, Sendable, Equatable, CaseIterable {
+  /// Token-injecting MCP proxy.
+  case http
+  /// Raw byte forward, no token.
+  case tcp
+}
+
+/// `[profiles.P.listen]`.
+public struct ListenSettings: Sendable, Equatable {
+  public static let defaultAddress = HostPort(host: "127.0.0.1", port: 7700)
+
+  /// Always a loopback address: the decoder and `validateLoopback` refuse anything else.
+  public var address: HostPort
+  public var mode: ListenMode
+
+  public init(address: HostPort = defaultAddress, mode: ListenMode = .http) {
+    self.address = address
+    self.mode = mode
+  }
+
+  /// Refuses a non-loopback address (SPEC §5: the listener binds loopback only).
+  public static func validateLoopback(_ address: HostPort, source: String) throws(CoreError) -> HostPort {
+    guard address.isLoopback else {
+      throw CoreError(
+        .usage, "\(source) \(address) is not a loopback address; mcp-tunnel listens on loopback only",
+        fix: "use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT")
+    }
+    return address
+  }
+}

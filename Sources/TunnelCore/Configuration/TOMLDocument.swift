@@ -1,0 +1,418 @@
+import Foundation
+
+/// A parsed TOML document that remembers the line each key was defined on.
+///
+/// mcp-tunnel's configuration must name the line of an unknown or invalid key, which general TOML
+/// libraries do not expose for keys that parse fine. This reader covers the TOML 1.0 subset a
+/// configuration file needs — tables and dotted table headers, bare/quoted/dotted keys, basic and
+/// literal strings (single line), integers, floats, booleans, arrays (possibly spanning lines) and
+/// inline tables — and rejects everything else with a located error rather than guessing.
+public struct TOMLDocument: Sendable, Equatable {
+  public indirect enum Value: Sendable, Equatable {
+    case string(String)
+    case integer(Int)
+    case float(Double)
+    case boolean(Bool)
+    case array([Located])
+    case table(Table)
+
+    /// The TOML name of this value's type, for error messages.
+    public var typeName: String {
+      switch self {
+      case .string: "string"
+      case .integer: "integer"
+      case .float: "float"
+      case .boolean: "boolean"
+      case .array: "array"
+      case .table: "table"
+      }
+    }
+  }
+
+  /// A value with the 1-based line it starts on.
+  public struct Located: Sendable, Equatable {
+    public var value: Value
+    public var line: Int
+
+    public init(value: Value, line: Int) {
+      self.value = value
+      self.line = line
+    }
+  }
+
+  /// Keys in definition order, so errors and `config show` follow the file.
+  public struct Table: Sendable, Equatable {
+    public private(set) var keys: [String] = []
+    public private(set) var entries: [String: Located] = [:]
+    /// Whether this table was created implicitly (by a dotted header) and may still be defined.
+    var implicit = false
+
+    public subscript(key: String) -> Located? { entries[key] }
+
+    mutating func set(_ key: String, _ value: Located) {
+      if entries[key] == nil { keys.append(key) }
+      entries[key] = value
+    }
+  }
+
+  public let root: Table
+
+  public init(parsing text: String, file: String? = nil) throws(CoreError) {
+    var parser = TOMLParser(text: text, file: file)
+    root = try parser.parseDocument()
+  }
+}
+
+/// A hand-written recursive-descent reader over the document's Unicode scalars.
+struct TOMLParser {
+  private let scalars: [Unicode.Scalar]
+  private let file: String?
+  private var index = 0
+  private var line = 1
+  private var root = TOMLDocument.Table()
+  /// Path of the table that `key = value` lines currently go into.
+  private var currentPath: [String] = []
+  /// Header paths already defined explicitly (`[a.b]` twice is an error).
+  private var definedHeaders: Set<[String]> = []
+
+  init(text: String, file: String?) {
+    scalars = Array(text.unicodeScalars)
+    self.file = file
+  }
+
+  private func fail(_ what: String, line: Int? = nil) -> CoreError {
+    Self.syntaxError(file: file, line: line ?? self.line, what)
+  }
+
+  static func syntaxError(file: String?, line: Int, _ what: String) -> CoreError {
+    CoreError.config(
+      file: file, line: line, what,
+      fix: "correct the TOML syntax (see `mcp-tunnel config init` for a template)")
+  }
+
+  /// A non-capturing error factory for the static tree builders below.
+  private var failure: (String, Int?) -> CoreError {
+    let file = self.file
+    let current = self.line
+    return { what, line in Self.syntaxError(file: file, line: line ?? current, what) }
+  }
+
+  private var atEnd: Bool { index >= scalars.count }
+  private var peek: Unicode.Scalar? { atEnd ? nil : scalars[index] }
+
+  private mutating func advance() {
+    if scalars[index] == "\n" { line += 1 }
+    index += 1
+  }
+
+  private mutating func skipSpaces() {
+    while let c = peek, c == " " || c == "\t" { advance() }
+  }
+
+  private mutating func skipComment() {
+    if peek == "#" { while let c = peek, c != "\n" { advance() } }
+  }
+
+  /// Skips blanks, comments and newlines (inside arrays).
+  private mutating func skipTrivia() {
+    while let c = peek {
+      if c == " " || c == "\t" || c == "\n" || c == "\r" {
+        advance()
+      } else if c == "#" {
+        skipComment()
+      } else {
+        break
+      }
+    }
+  }
+
+  private mutating func expectEndOfLine() throws(CoreError) {
+    skipSpaces()
+    skipComment()
+    if peek == "\r" { advance() }
+    guard let c = peek else { return }
+    guard c == "\n" else { throw fail("unexpected \"\(c)\" after value; expected end of line") }
+    advance()
+  }
+
+  mutating func parseDocument() throws(CoreError) -> TOMLDocument.Table {
+    while !atEnd {
+      skipTrivia()
+      guard let c = peek else { break }
+      if c == "[" {
+        try parseHeader()
+      } else {
+        let keyLine = line
+        let key = try parseKeyPath()
+        skipSpaces()
+        guard peek == "=" else { throw fail("expected \"=\" after key \"\(key.joined(separator: "."))\"") }
+        advance()
+        skipSpaces()
+        let value = try parseValue()
+        try insert(path: currentPath, key: key, value: TOMLDocument.Located(value: value, line: keyLine))
+        try expectEndOfLine()
+      }
+    }
+    return root
+  }
+
+  private mutating func parseHeader() throws(CoreError) {
+    let headerLine = line
+    advance()  // [
+    if peek == "[" { throw fail("arrays of tables ([[...]]) are not used in mcp-tunnel's configuration") }
+    skipSpaces()
+    let path = try parseKeyPath()
+    skipSpaces()
+    guard peek == "]" else { throw fail("expected \"]\" to close the table header") }
+    advance()
+    try expectEndOfLine()
+    guard definedHeaders.insert(path).inserted else {
+      throw fail("table [\(path.joined(separator: "."))] is defined twice", line: headerLine)
+    }
+    try ensureTable(path: path, line: headerLine, explicit: true)
+    currentPath = path
+  }
+
+  private mutating func parseKeyPath() throws(CoreError) -> [String] {
+    var parts: [String] = []
+    while true {
+      skipSpaces()
+      parts.append(try parseSimpleKey())
+      skipSpaces()
+      if peek == "." {
+        advance()
+      } else {
+        return parts
+      }
+    }
+  }
+
+  private mutating func parseSimpleKey() throws(CoreError) -> String {
+    guard let c = peek else { throw fail("expected a key") }
+    if c == "\"" { return try parseBasicString() }
+    if c == "'" { return try parseLiteralString() }
+    var key = ""
+    while let c = peek, c.properties.isASCIIHexDigit || ("a"..."z").contains(c) || ("A"..."Z").contains(c)
+      || ("0"..."9").contains(c) || c == "_" || c == "-"
+    {
+      key.unicodeScalars.append(c)
+      advance()
+    }
+    guard !key.isEmpty else { throw fail("expected a key, found \"\(c)\"") }
+    return key
+  }
+
+  private mutating func parseValue() throws(CoreError) -> TOMLDocument.Value {
+    guard let c = peek else { throw fail("expected a value") }
+    switch c {
+    case "\"":
+      if lookahead("\"\"\"") { throw fail("multi-line strings are not supported here; use a single-line string") }
+      return .string(try parseBasicString())
+    case "'":
+      if lookahead("'''") { throw fail("multi-line strings are not supported here; use a single-line string") }
+      return .string(try parseLiteralString())
+    case "[":
+      return try parseArray()
+    case "{":
+      return try parseInlineTable()
+    case "t", "f":
+      if lookahead("true") {
+        for _ in 0..<4 { advance() }
+        return .boolean(true)
+      }
+      if lookahead("false") {
+        for _ in 0..<5 { advance() }
+        return .boolean(false)
+      }
+      throw fail("invalid value; strings must be quoted")
+    default:
+      return try parseNumber()
+    }
+  }
+
+  private func lookahead(_ s: String) -> Bool {
+    var i = index
+    for u in s.unicodeScalars {
+      guard i < scalars.count, scalars[i] == u else { return false }
+      i += 1
+    }
+    return true
+  }
+
+  private mutating func parseBasicString() throws(CoreError) -> String {
+    advance()  // "
+    var out = String.UnicodeScalarView()
+    while true {
+      guard let c = peek, c != "\n" else { throw fail("unterminated string") }
+      advance()
+      if c == "\"" { return String(out) }
+      if c == "\\" {
+        guard let e = peek else { throw fail("unterminated string") }
+        advance()
+        switch e {
+        case "\"": out.append("\"")
+        case "\\": out.append("\\")
+        case "n": out.append("\n")
+        case "t": out.append("\t")
+        case "r": out.append("\r")
+        case "b": out.append("\u{08}")
+        case "f": out.append("\u{0C}")
+        case "u", "U":
+          let count = e == "u" ? 4 : 8
+          var hex = ""
+          for _ in 0..<count {
+            guard let h = peek, h.properties.isASCIIHexDigit else { throw fail("invalid \\\(e) escape") }
+            hex.unicodeScalars.append(h)
+            advance()
+          }
+          guard let v = UInt32(hex, radix: 16), let s = Unicode.Scalar(v) else {
+            throw fail("invalid \\\(e) escape")
+          }
+          out.append(s)
+        default:
+          throw fail("invalid escape \"\\\(e)\" in string")
+        }
+      } else if c.value < 0x20 && c != "\t" || c.value == 0x7F {
+        throw fail("control character in string")
+      } else {
+        out.append(c)
+      }
+    }
+  }
+
+  private mutating func parseLiteralString() throws(CoreError) -> String {
+    advance()  // '
+    var out = String.UnicodeScalarView()
+    while true {
+      guard let c = peek, c != "\n" else { throw fail("unterminated string") }
+      advance()
+      if c == "'" { return String(out) }
+      out.append(c)
+    }
+  }
+
+  private mutating func parseArray() throws(CoreError) -> TOMLDocument.Value {
+    advance()  // [
+    var items: [TOMLDocument.Located] = []
+    while true {
+      skipTrivia()
+      if peek == "]" {
+        advance()
+        return .array(items)
+      }
+      let itemLine = line
+      let value = try parseValue()
+      items.append(.init(value: value, line: itemLine))
+      skipTrivia()
+      if peek == "," {
+        advance()
+      } else if peek == "]" {
+        advance()
+        return .array(items)
+      } else {
+        throw fail("expected \",\" or \"]\" in array")
+      }
+    }
+  }
+
+  private mutating func parseInlineTable() throws(CoreError) -> TOMLDocument.Value {
+    let tableLine = line
+    advance()  // {
+    var table = TOMLDocument.Table()
+    skipSpaces()
+    if peek == "}" {
+      advance()
+      return .table(table)
+    }
+    while true {
+      skipSpaces()
+      let keyLine = line
+      let key = try parseKeyPath()
+      skipSpaces()
+      guard peek == "=" else { throw fail("expected \"=\" in inline table") }
+      advance()
+      skipSpaces()
+      let value = try parseValue()
+      try Self.insert(into: &table, key: key, value: .init(value: value, line: keyLine), fail: failure)
+      skipSpaces()
+      if peek == "," {
+        advance()
+      } else if peek == "}" {
+        advance()
+        _ = tableLine
+        return .table(table)
+      } else {
+        throw fail("expected \",\" or \"}\" in inline table")
+      }
+    }
+  }
+
+  private mutating func parseNumber() throws(CoreError) -> TOMLDocument.Value {
+    var text = ""
+    while let c = peek, !(c == " " || c == "\t" || c == "\n" || c == "\r" || c == "," || c == "]" || c == "}" || c == "#") {
+      text.unicodeScalars.append(c)
+      advance()
+    }
+    let digits = text.replacingOccurrences(of: "_", with: "")
+    if let i = Int(digits) { return .integer(i) }
+    if digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let d = Double(digits) { return .float(d) }
+    if text.isEmpty { throw fail("expected a value") }
+    throw fail("invalid value \"\(text)\"; strings must be quoted")
+  }
+
+  // MARK: building the tree
+
+  private mutating func ensureTable(path: [String], line: Int, explicit: Bool) throws(CoreError) {
+    let failure = self.failure
+    try Self.withTable(at: path, in: &root, createLine: line, explicit: explicit, fail: failure) { _ throws(CoreError) in }
+  }
+
+  private mutating func insert(path: [String], key: [String], value: TOMLDocument.Located) throws(CoreError) {
+    let failure = self.failure
+    try Self.withTable(at: path, in: &root, createLine: value.line, explicit: false, fail: failure) {
+      (table: inout TOMLDocument.Table) throws(CoreError) in
+      try Self.insert(into: &table, key: key, value: value, fail: failure)
+    }
+  }
+
+  private static func insert(
+    into table: inout TOMLDocument.Table, key: [String], value: TOMLDocument.Located,
+    fail: (String, Int?) -> CoreError
+  ) throws(CoreError) {
+    let head = Array(key.dropLast())
+    let last = key[key.count - 1]
+    try withTable(at: head, in: &table, createLine: value.line, explicit: false, fail: fail) {
+      (t: inout TOMLDocument.Table) throws(CoreError) in
+      if let existing = t[last] {
+        throw fail("key \"\(key.joined(separator: "."))\" is already defined on line \(existing.line)", value.line)
+      }
+      t.set(last, value)
+    }
+  }
+
+  /// Walks (creating as needed) to the table at `path` and runs `body` on it in place.
+  private static func withTable(
+    at path: [String], in table: inout TOMLDocument.Table, createLine: Int, explicit: Bool,
+    fail: (String, Int?) -> CoreError,
+    _ body: (inout TOMLDocument.Table) throws(CoreError) -> Void
+  ) throws(CoreError) {
+    guard let first = path.first else {
+      try body(&table)
+      return
+    }
+    var child: TOMLDocument.Table
+    var line = createLine
+    if let existing = table[first] {
+      guard case .table(let t) = existing.value else {
+        throw fail("\"\(first)\" is a \(existing.value.typeName) (line \(existing.line)), not a table", createLine)
+      }
+      child = t
+      line = existing.line
+    } else {
+      child = TOMLDocument.Table()
+      child.implicit = path.count > 1 || !explicit
+    }
+    try withTable(at: Array(path.dropFirst()), in: &child, createLine: createLine, explicit: explicit, fail: fail, body)
+    table.set(first, .init(value: .table(child), line: line))
+  }
+}

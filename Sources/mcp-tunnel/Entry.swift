@@ -1,0 +1,4 @@
+import ArgumentParser
+import MCPTunnelCLI
+
+@main extension MCPTunnelCommand {}

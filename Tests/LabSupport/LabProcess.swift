@@ -1,0 +1,199 @@
+import Foundation
+import Synchronization
+
+/// A real peer process started by a test (sshd, glewlwyd, a Python server…).
+///
+/// Its stdout and stderr go to `logFile`; its PID is written to `<lab dir>/pids/<name>.pid` so
+/// `Tests/Lab/reap.sh` can stop it even if the test process dies. `stop()` sends SIGTERM, waits,
+/// then SIGKILL; `deinit` stops it too, so a failing test never leaves a server behind.
+public final class LabProcess: @unchecked Sendable {
+  public let name: String
+  public let logFile: URL
+  public let pid: Int32
+  private let process: Process
+  private let pidFile: URL
+  private let stopped = Mutex(false)
+
+  /// Starts `executable` with `arguments`. `environment` replaces the inherited one when given
+  /// (plus `PATH`), so peers never see the developer's real HOME, bus or agent by accident.
+  public init(
+    name: String,
+    executable: String,
+    arguments: [String],
+    environment: [String: String]? = nil,
+    workingDirectory: URL? = nil,
+    directory: LabDirectory,
+    stdin: FileHandle? = nil
+  ) throws {
+    self.name = name
+    let logs = directory.url.appendingPathComponent("logs", isDirectory: true)
+    let pids = directory.url.appendingPathComponent("pids", isDirectory: true)
+    try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: pids, withIntermediateDirectories: true)
+    logFile = logs.appendingPathComponent("\(name).log")
+    pidFile = pids.appendingPathComponent("\(name).pid")
+    FileManager.default.createFile(atPath: logFile.path, contents: nil)
+    let log = try FileHandle(forWritingTo: logFile)
+    log.seekToEndOfFile()
+
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    if var env = environment {
+      if env["PATH"] == nil { env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin" }
+      p.environment = env
+    }
+    if let workingDirectory { p.currentDirectoryURL = workingDirectory }
+    p.standardOutput = log
+    p.standardError = log
+    p.standardInput = stdin ?? FileHandle.nullDevice
+    try p.run()
+    process = p
+    pid = p.processIdentifier
+    try "\(pid)\n".write(to: pidFile, atomically: true, encoding: .utf8)
+  }
+
+  public var isRunning: Bool { process.isRunning }
+
+  /// The log so far, for assertions and for failure messages.
+  public func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+  /// SIGTERM, up to `grace` to exit, then SIGKILL. Idempotent.
+  public func stop(grace: Duration = .seconds(3)) {
+    let already = stopped.withLock { s -> Bool in
+      defer { s = true }
+      return s
+    }
+    if already { return }
+    if process.isRunning {
+      kill(pid, SIGTERM)
+      let deadline = ContinuousClock.now + grace
+      while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+      if process.isRunning {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+      }
+    }
+    try? FileManager.default.removeItem(at: pidFile)
+  }
+
+  /// SIGKILL now, with no grace: for crash and fault tests.
+  public func kill9() {
+    if process.isRunning {
+      kill(pid, SIGKILL)
+      process.waitUntilExit()
+    }
+    stopped.withLock { $0 = true }
+    try? FileManager.default.removeItem(at: pidFile)
+  }
+
+  deinit { stop(grace: .milliseconds(500)) }
+}
+
+/// A private directory for one lab run, under `$MCP_TUNNEL_LAB_ROOT` or the system temp dir.
+public final class LabDirectory: Sendable {
+  public let url: URL
+  private let keep: Bool
+
+  public init(prefix: String = "mcp-tunnel-lab") throws {
+    let root = ProcessInfo.processInfo.environment["MCP_TUNNEL_LAB_ROOT"].map { URL(fileURLWithPath: $0) }
+      ?? FileManager.default.temporaryDirectory
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    url = root.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    keep = ProcessInfo.processInfo.environment["MCP_TUNNEL_LAB_KEEP"] == "1"
+  }
+
+  public func path(_ component: String) -> String { url.appendingPathComponent(component).path }
+
+  deinit {
+    if !keep { try? FileManager.default.removeItem(at: url) }
+  }
+}
+
+public enum LabNetwork {
+  /// A TCP port on 127.0.0.1 that was free a moment ago (bind to :0, read it back, close).
+  /// Ports are picked at run time so two runs never clash.
+  public static func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw LabError("socket() failed: errno \(errno)") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { ptr -> Bool in
+        bind(fd, ptr, len) == 0 && getsockname(fd, ptr, &len) == 0
+      }
+    }
+    guard ok else { throw LabError("bind(127.0.0.1:0) failed: errno \(errno)") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+  }
+
+  /// Whether something accepts TCP connections on 127.0.0.1:`port` right now.
+  public static func isListening(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+      }
+    }
+  }
+
+  /// Polls until `port` accepts connections; throws with `process`'s log when it does not in time.
+  public static func waitForListening(port: Int, timeout: Duration = .seconds(15), process: LabProcess? = nil) throws {
+    try waitUntil(timeout: timeout, "port \(port) to listen", process: process) { isListening(port: port) }
+  }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+public func waitUntil(
+  timeout: Duration, _ what: String, process: LabProcess? = nil, _ condition: () throws -> Bool
+) throws {
+  let deadline = ContinuousClock.now + timeout
+  while ContinuousClock.now < deadline {
+    if try condition() { return }
+    if let process, !process.isRunning {
+      throw LabError("\(process.name) exited while waiting for \(what); log:\n\(process.log())")
+    }
+    usleep(20_000)
+  }
+  throw LabError("timed out after \(timeout) waiting for \(what)" + (process.map { "; \($0.name) log:\n\($0.log())" } ?? ""))
+}
+
+public struct LabError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Runs a short command to completion and returns its exit status and combined output.
+@discardableResult
+public func runTool(
+  _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil
+) throws -> (status: Int32, output: String) {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: executable)
+  p.arguments = arguments
+  if let environment { p.environment = environment }
+  let out = Pipe()
+  p.standardOutput = out
+  p.standardError = out
+  let input = Pipe()
+  p.standardInput = stdin == nil ? FileHandle.nullDevice : input
+  try p.run()
+  if let stdin {
+    input.fileHandleForWriting.write(Data(stdin.utf8))
+    try? input.fileHandleForWriting.close()
+  }
+  let data = out.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
