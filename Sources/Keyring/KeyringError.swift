@@ -11,7 +11,9 @@ public struct KeyringError: UserFacingError, Equatable {
   public var domain: String?
   public var code: Int?
 
-  public init(_ category: FailureCategory, _ summary: String, fix: String? = nil, domain: String? = nil, code: Int? = nil) {
+  public init(
+    _ category: FailureCategory, _ summary: String, fix: String? = nil, domain: String? = nil, code: Int? = nil
+  ) {
     self.category = category
     self.summary = summary
     self.fix = fix

@@ -96,11 +96,13 @@ public final class LabDirectory: Sendable {
   private let keep: Bool
 
   public init(prefix: String = "mcp-tunnel-lab") throws {
-    let root = ProcessInfo.processInfo.environment["MCP_TUNNEL_LAB_ROOT"].map { URL(fileURLWithPath: $0) }
+    let root =
+      ProcessInfo.processInfo.environment["MCP_TUNNEL_LAB_ROOT"].map { URL(fileURLWithPath: $0) }
       ?? FileManager.default.temporaryDirectory
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     url = root.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try FileManager.default.createDirectory(
+      at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     keep = ProcessInfo.processInfo.environment["MCP_TUNNEL_LAB_KEEP"] == "1"
   }
 
@@ -166,7 +168,8 @@ public func waitUntil(
     }
     usleep(20_000)
   }
-  throw LabError("timed out after \(timeout) waiting for \(what)" + (process.map { "; \($0.name) log:\n\($0.log())" } ?? ""))
+  throw LabError(
+    "timed out after \(timeout) waiting for \(what)" + (process.map { "; \($0.name) log:\n\($0.log())" } ?? ""))
 }
 
 public struct LabError: Error, CustomStringConvertible {

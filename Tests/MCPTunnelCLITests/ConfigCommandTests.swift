@@ -89,7 +89,9 @@ struct ConfigCommandTests {
   }
 
   @Test func malformedConfigNamesKeyAndLine() async {
-    let files = InMemoryConfigurationStore([defaultConfigPath: "[profiles.p.ssh]\ntarget = \"127.0.0.1:1\"\ntraget = 1\n"])
+    let files = InMemoryConfigurationStore([
+      defaultConfigPath: "[profiles.p.ssh]\ntarget = \"127.0.0.1:1\"\ntraget = 1\n"
+    ])
     let run = await runCLI(["config", "show"], files: files)
     #expect(run.status == 2)
     #expect(run.stderr.contains("\(defaultConfigPath):3: unknown key \"profiles.p.ssh.traget\""))

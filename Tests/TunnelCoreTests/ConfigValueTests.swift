@@ -63,7 +63,9 @@ struct ConfigValueTests {
   }
 
   @Test func xdgPathsFollowTheSpec() {
-    let p = XDGPaths(environment: ["HOME": "/home/a", "XDG_CONFIG_HOME": "relative/ignored", "XDG_RUNTIME_DIR": "/run/user/1"])
+    let p = XDGPaths(environment: [
+      "HOME": "/home/a", "XDG_CONFIG_HOME": "relative/ignored", "XDG_RUNTIME_DIR": "/run/user/1",
+    ])
     #expect(p.configFile == "/home/a/.config/mcp-tunnel/config.toml")
     #expect(p.auditFile(profile: "prod") == "/home/a/.local/state/mcp-tunnel/audit/prod.jsonl")
     #expect(p.controlSocket(profile: "prod") == "/run/user/1/mcp-tunnel/prod.sock")

@@ -43,10 +43,11 @@ struct ConfigurationDecoderTests {
     #expect(p.session?.maxTTL == .seconds(600))
     #expect(p.session?.tenants.map(\.rawValue) == ["acme", "globex"])
     #expect(p.session?.resource.expand(for: TenantID("globex")!) == "https://mcp.example.com/t/globex/mcp")
-    #expect(p.ssh.jump == [
-      SSHEndpoint(user: "alice", address: HostPort(host: "bastion.example.com", port: 2222)),
-      SSHEndpoint(user: nil, address: HostPort(host: "hop2.example.com", port: 22)),
-    ])
+    #expect(
+      p.ssh.jump == [
+        SSHEndpoint(user: "alice", address: HostPort(host: "bastion.example.com", port: 2222)),
+        SSHEndpoint(user: nil, address: HostPort(host: "hop2.example.com", port: 22)),
+      ])
     #expect(p.ssh.target == HostPort(host: "127.0.0.1", port: 8080))
     #expect(p.ssh.keepalive == .seconds(90))
     #expect(p.ssh.hostKeyPolicy == .strict)
@@ -77,7 +78,10 @@ struct ConfigurationDecoderTests {
     ("resource = \"http://mcp.example.com/t/{tenant}/mcp\"", "[profiles.prod.session]", "is not an absolute https URI"),
     ("resource = \"/t/{tenant}/mcp\"", "[profiles.prod.session]", "is not an absolute https URI"),
     ("max_ttl = \"1h\"", "[profiles.prod.session]", "max_ttl 1h must be above 0 and at most 15m"),
-    ("issuer = \"http://idp.example.com\"", "[profiles.prod.idp]", "must use https (http is allowed only for loopback hosts)"),
+    (
+      "issuer = \"http://idp.example.com\"", "[profiles.prod.idp]",
+      "must use https (http is allowed only for loopback hosts)"
+    ),
     ("pkce_metadata_override = \"yes\"", "[profiles.prod.idp]", "must be true or false, found string"),
   ])
   func badValueIsNamedWithItsLine(line: String, table: String, expected: String) throws {

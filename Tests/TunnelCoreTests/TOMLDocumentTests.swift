@@ -4,21 +4,22 @@ import TunnelCore
 @Suite("TOML reader")
 struct TOMLDocumentTests {
   @Test func readsTheSubsetWithLines() throws {
-    let doc = try TOMLDocument(parsing: """
-      # comment
-      a = "x\\ty\\u00e9" # trailing comment
-      b = 'lit\\eral'
-      [t.'quoted key'.u]
-      n = 1_000
-      f = 1.5
-      yes = true
-      list = [
-        "one",  # inline comment
-        "two",
-      ]
-      inline = { k = "v", "q k" = false }
-      dotted.key = "d"
-      """)
+    let doc = try TOMLDocument(
+      parsing: """
+        # comment
+        a = "x\\ty\\u00e9" # trailing comment
+        b = 'lit\\eral'
+        [t.'quoted key'.u]
+        n = 1_000
+        f = 1.5
+        yes = true
+        list = [
+          "one",  # inline comment
+          "two",
+        ]
+        inline = { k = "v", "q k" = false }
+        dotted.key = "d"
+        """)
     #expect(doc.root["a"] == .init(value: .string("x\tyé"), line: 2))
     #expect(doc.root["b"]?.value == .string("lit\\eral"))
     guard case .table(let t)? = doc.root["t"]?.value, case .table(let q)? = t["quoted key"]?.value,

@@ -70,28 +70,30 @@ enum ProfileRendering {
       object["idp"] = NSNull()
     }
     if let s = p.session {
-      object["session"] = [
-        "method": s.method.rawValue,
-        "endpoint": s.endpoint?.absoluteString ?? NSNull(),
-        "resource": s.resource.template,
-        "audience": s.audience?.template ?? NSNull(),
-        "scope": s.scope?.template ?? NSNull(),
-        "max_ttl_seconds": s.maxTTL.components.seconds,
-        "tenants": s.tenants.map(\.rawValue),
-        "default_tenant": s.defaultTenant?.rawValue ?? NSNull(),
-      ] as [String: Any]
+      object["session"] =
+        [
+          "method": s.method.rawValue,
+          "endpoint": s.endpoint?.absoluteString ?? NSNull(),
+          "resource": s.resource.template,
+          "audience": s.audience?.template ?? NSNull(),
+          "scope": s.scope?.template ?? NSNull(),
+          "max_ttl_seconds": s.maxTTL.components.seconds,
+          "tenants": s.tenants.map(\.rawValue),
+          "default_tenant": s.defaultTenant?.rawValue ?? NSNull(),
+        ] as [String: Any]
     } else {
       object["session"] = NSNull()
     }
-    object["ssh"] = [
-      "jump": p.ssh.jump.map(\.description),
-      "host": p.ssh.host?.description ?? NSNull(),
-      "target": p.ssh.target.description,
-      "known_hosts": p.ssh.knownHosts,
-      "identity": p.ssh.identity ?? NSNull(),
-      "keepalive_seconds": p.ssh.keepalive.components.seconds,
-      "host_key_policy": p.ssh.hostKeyPolicy.rawValue,
-    ] as [String: Any]
+    object["ssh"] =
+      [
+        "jump": p.ssh.jump.map(\.description),
+        "host": p.ssh.host?.description ?? NSNull(),
+        "target": p.ssh.target.description,
+        "known_hosts": p.ssh.knownHosts,
+        "identity": p.ssh.identity ?? NSNull(),
+        "keepalive_seconds": p.ssh.keepalive.components.seconds,
+        "host_key_policy": p.ssh.hostKeyPolicy.rawValue,
+      ] as [String: Any]
     object["listen"] = ["address": p.listen.address.description, "mode": p.listen.mode.rawValue]
     return object
   }

@@ -50,13 +50,16 @@ struct ErrorReporter {
     if error is CancellationError {
       return emit(category: .interrupted, message: "interrupted", fix: nil)
     }
-    return emit(category: .internalError, message: message.isEmpty ? "\(error)" : message, fix: "please report this as a bug")
+    return emit(
+      category: .internalError, message: message.isEmpty ? "\(error)" : message, fix: "please report this as a bug")
   }
 
   private func emit(category: FailureCategory, message: String, fix: String?) -> Int32 {
     let code = ExitStatus.code(for: category)
     if json {
-      var object: [String: Any] = ["event": "error", "category": category.rawValue, "message": message, "exit_code": code]
+      var object: [String: Any] = [
+        "event": "error", "category": category.rawValue, "message": message, "exit_code": code,
+      ]
       if let fix { object["fix"] = fix }
       output.writeDiagnostic(JSONLine.encode(object) + "\n")
     } else {
@@ -70,7 +73,8 @@ struct ErrorReporter {
 /// One JSON object per line, keys sorted so output is stable for tests and diffs.
 enum JSONLine {
   static func encode(_ object: [String: Any]) -> String {
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    guard
+      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     else { return "{}" }
     return String(decoding: data, as: UTF8.self)
   }

@@ -20,7 +20,8 @@ struct LocalConfigurationStore: ConfigurationStore {
       try FileManager.default.createDirectory(
         atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     } catch {
-      throw CoreError(.usage, "cannot create \(directory): \(error.localizedDescription)", fix: "check the permissions of its parent")
+      throw CoreError(
+        .usage, "cannot create \(directory): \(error.localizedDescription)", fix: "check the permissions of its parent")
     }
     // O_EXCL makes "refuse to overwrite" atomic: no check-then-write race with another writer.
     let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL)
@@ -29,7 +30,8 @@ struct LocalConfigurationStore: ConfigurationStore {
       if errno == EEXIST {
         throw CoreError(.usage, "\(path) already exists", fix: "pass --force to overwrite it, or edit it")
       }
-      throw CoreError(.usage, "cannot write \(path): \(String(cString: strerror(errno)))", fix: "check the directory's permissions")
+      throw CoreError(
+        .usage, "cannot write \(path): \(String(cString: strerror(errno)))", fix: "check the directory's permissions")
     }
     defer { close(fd) }
     _ = fchmod(fd, 0o600)
@@ -39,7 +41,8 @@ struct LocalConfigurationStore: ConfigurationStore {
       let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
       if n < 0 {
         if errno == EINTR { continue }
-        throw CoreError(.usage, "cannot write \(path): \(String(cString: strerror(errno)))", fix: "check free disk space")
+        throw CoreError(
+          .usage, "cannot write \(path): \(String(cString: strerror(errno)))", fix: "check free disk space")
       }
       offset += n
     }

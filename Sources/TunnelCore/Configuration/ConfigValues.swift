@@ -142,7 +142,8 @@ public struct TenantID: Sendable, Hashable, Comparable, CustomStringConvertible,
   public init(from decoder: any Decoder) throws {
     let text = try decoder.singleValueContainer().decode(String.self)
     guard let id = TenantID(text) else {
-      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid tenant \(text)"))
+      throw DecodingError.dataCorrupted(
+        .init(codingPath: decoder.codingPath, debugDescription: "invalid tenant \(text)"))
     }
     self = id
   }

@@ -21,7 +21,8 @@ public struct ConfigurationDecoder: Sendable {
       for name in all.table.keys {
         guard var reader = try all.table(name) else { continue }
         guard Self.isValidProfileName(name) else {
-          throw reader.error(at: reader.tableLine, "invalid profile name \"\(name)\"",
+          throw reader.error(
+            at: reader.tableLine, "invalid profile name \"\(name)\"",
             fix: "use letters, digits, '-' and '_'")
         }
         profiles.append(try decodeProfile(name: name, &reader))
@@ -31,7 +32,8 @@ public struct ConfigurationDecoder: Sendable {
     try root.rejectUnknown()
     if let defaultProfile, !profiles.contains(where: { $0.name == defaultProfile }) {
       throw root.error(
-        at: root.line(of: "default_profile"), "default_profile \"\(defaultProfile)\" has no [profiles.\(defaultProfile)] table",
+        at: root.line(of: "default_profile"),
+        "default_profile \"\(defaultProfile)\" has no [profiles.\(defaultProfile)] table",
         fix: "add the profile or change default_profile")
     }
     return Configuration(defaultProfile: defaultProfile, profiles: profiles)
@@ -39,7 +41,9 @@ public struct ConfigurationDecoder: Sendable {
 
   static func isValidProfileName(_ name: String) -> Bool {
     !name.isEmpty && name.count <= 64
-      && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_") }
+      && name.unicodeScalars.allSatisfy {
+        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_")
+      }
   }
 
   private func decodeProfile(name: String, _ reader: inout TableReader) throws(CoreError) -> Profile {
@@ -79,7 +83,8 @@ public struct ConfigurationDecoder: Sendable {
         HostPort.isLoopbackHost(host), url.port != nil
       else {
         throw r.error(
-          at: r.line(of: "redirect_uri"), "redirect_uri \"\(text)\" must be http://127.0.0.1:PORT/PATH (RFC 8252 loopback)",
+          at: r.line(of: "redirect_uri"),
+          "redirect_uri \"\(text)\" must be http://127.0.0.1:PORT/PATH (RFC 8252 loopback)",
           fix: "register a loopback redirect such as http://127.0.0.1:53682/callback at the IdP and use it here")
       }
       redirect = url
@@ -199,7 +204,8 @@ public struct ConfigurationDecoder: Sendable {
     }
     if let text = try r.string("mode") {
       guard let m = ListenMode(rawValue: text) else {
-        throw r.error(at: r.line(of: "mode"), "mode \"\(text)\" is not one of: http, tcp", fix: "use \"http\" or \"tcp\"")
+        throw r.error(
+          at: r.line(of: "mode"), "mode \"\(text)\" is not one of: http, tcp", fix: "use \"http\" or \"tcp\"")
       }
       settings.mode = m
     }
@@ -291,7 +297,9 @@ struct TableReader {
     guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty,
       url.fragment == nil
     else {
-      throw error(at: line(of: key), "\(dotted(key)) \"\(text)\" is not an absolute URL", fix: "e.g. https://idp.example.com/realms/eng")
+      throw error(
+        at: line(of: key), "\(dotted(key)) \"\(text)\" is not an absolute URL",
+        fix: "e.g. https://idp.example.com/realms/eng")
     }
     switch rule {
     case .httpsOrLoopbackHTTP:
@@ -308,7 +316,8 @@ struct TableReader {
     consumed.insert(key)
     guard let v = table[key] else { return nil }
     guard case .table(let t) = v.value else {
-      throw error(at: v.line, "\(dotted(key)) must be a table, found \(v.value.typeName)", fix: "write it as [\(dotted(key))]")
+      throw error(
+        at: v.line, "\(dotted(key)) must be a table, found \(v.value.typeName)", fix: "write it as [\(dotted(key))]")
     }
     return TableReader(table: t, path: path + [key], file: file, tableLine: v.line)
   }

@@ -32,7 +32,8 @@ public struct ConfigurationLoader: Sendable {
 
   /// Picks the profile by precedence and returns it.
   public func selectProfile(_ configuration: Configuration, flag: String?, path: String) throws(CoreError) -> Profile {
-    let requested = flag.flatMap { $0.isEmpty ? nil : $0 }
+    let requested =
+      flag.flatMap { $0.isEmpty ? nil : $0 }
       ?? environment["MCP_TUNNEL_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
       ?? configuration.defaultProfile
     let available = configuration.profileOrder.joined(separator: ", ")
@@ -48,7 +49,8 @@ public struct ConfigurationLoader: Sendable {
       return only
     }
     if configuration.profileOrder.isEmpty {
-      throw CoreError(.usage, "\(path) defines no profiles", fix: "add a [profiles.NAME.ssh] table (see `mcp-tunnel config init`)")
+      throw CoreError(
+        .usage, "\(path) defines no profiles", fix: "add a [profiles.NAME.ssh] table (see `mcp-tunnel config init`)")
     }
     throw CoreError(
       .usage, "\(path) defines several profiles and no default_profile",

@@ -192,8 +192,9 @@ struct TOMLParser {
     if c == "\"" { return try parseBasicString() }
     if c == "'" { return try parseLiteralString() }
     var key = ""
-    while let c = peek, c.properties.isASCIIHexDigit || ("a"..."z").contains(c) || ("A"..."Z").contains(c)
-      || ("0"..."9").contains(c) || c == "_" || c == "-"
+    while let c = peek,
+      c.properties.isASCIIHexDigit || ("a"..."z").contains(c) || ("A"..."Z").contains(c)
+        || ("0"..."9").contains(c) || c == "_" || c == "-"
     {
       key.unicodeScalars.append(c)
       advance()
@@ -349,7 +350,9 @@ struct TOMLParser {
 
   private mutating func parseNumber() throws(CoreError) -> TOMLDocument.Value {
     var text = ""
-    while let c = peek, !(c == " " || c == "\t" || c == "\n" || c == "\r" || c == "," || c == "]" || c == "}" || c == "#") {
+    while let c = peek,
+      !(c == " " || c == "\t" || c == "\n" || c == "\r" || c == "," || c == "]" || c == "}" || c == "#")
+    {
       text.unicodeScalars.append(c)
       advance()
     }
@@ -364,7 +367,9 @@ struct TOMLParser {
 
   private mutating func ensureTable(path: [String], line: Int, explicit: Bool) throws(CoreError) {
     let failure = self.failure
-    try Self.withTable(at: path, in: &root, createLine: line, explicit: explicit, fail: failure) { _ throws(CoreError) in }
+    try Self.withTable(at: path, in: &root, createLine: line, explicit: explicit, fail: failure) {
+      _ throws(CoreError) in
+    }
   }
 
   private mutating func insert(path: [String], key: [String], value: TOMLDocument.Located) throws(CoreError) {

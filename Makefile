@@ -1,0 +1,64 @@
+# mcp-tunnel — every entry point a developer or CI needs. Runs as root on Debian 12 with no stdin.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export DEBIAN_FRONTEND := noninteractive
+
+# Lab processes write their PIDs here so `make test` can reap them even if a test crashes.
+LAB_ROOT := $(CURDIR)/.lab-run
+SWIFT_TEST_FLAGS ?=
+
+.PHONY: all deps build test test-unit lint format docs docs-check check-imports demo bench clean
+
+all: build
+
+## deps: install everything builds and tests need (apt packages, the lab's Python venv). Idempotent.
+deps:
+	Tests/Lab/install-deps.sh
+	Tests/Lab/setup-venv.sh
+
+## build: debug build of the CLI.
+build: deps
+	swift build
+
+## test: install what is needed and run every test (unit + integration against the real lab).
+test: deps
+	swift build --build-tests
+	mkdir -p $(LAB_ROOT)
+	MCP_TUNNEL_LAB_ROOT=$(LAB_ROOT) swift test --skip-build $(SWIFT_TEST_FLAGS); status=$$?; \
+	  Tests/Lab/reap.sh $(LAB_ROOT) || true; exit $$status
+	scripts/check-docs.sh
+
+## test-unit: only the tests that need no lab (fast inner loop).
+test-unit:
+	swift test --filter 'TunnelCoreTests|MCPTunnelCLITests'
+
+## lint: swift-format in strict mode, as CI runs it.
+lint:
+	swift format lint --strict --recursive Package.swift Sources Tests
+
+format:
+	swift format format --in-place --recursive Package.swift Sources Tests
+
+## docs: regenerate completions/ and man/ from the command tree.
+docs:
+	scripts/gen-docs.sh .
+
+docs-check:
+	scripts/check-docs.sh
+
+## check-imports: C modules only in their adapter; every import declared as a target dependency.
+check-imports:
+	scripts/check-imports.sh
+
+## demo: install, build, start the local lab and walk through what a user sees.
+demo: deps
+	swift build
+	scripts/demo.sh
+
+## bench: mcp-tunnel vs OpenSSH `ssh -J -L` over the same lab; prints a table with ratios.
+bench: deps
+	swift build -c release --product mcp-tunnel
+	scripts/bench.sh
+
+clean:
+	rm -rf .build .lab-run
