@@ -1,0 +1,119 @@
+import CLibSecret
+import Foundation
+import TunnelCore
+
+/// The refresh-token store on the freedesktop Secret Service (gnome-keyring, KeePassXC, KWallet…),
+/// through libsecret.
+///
+/// Every GLib pointer stays in this file: attribute tables are created and unreffed within one
+/// call, returned strings are copied into Swift and freed with `secret_password_free`, errors with
+/// `g_error_free`. The sync calls block the calling thread on D-Bus round trips; they never ask
+/// for an unlock prompt (no `SECRET_SEARCH_UNLOCK`), so a headless session cannot hang on an
+/// invisible dialog.
+public struct SecretServiceKeyring: SecretStore {
+  public init() {}
+
+  public var backendName: String { "secret-service" }
+
+  public func checkAvailable() throws {
+    try withService { service in
+      guard let collection = try defaultCollection(service) else {
+        throw KeyringError.noDefaultCollection()
+      }
+      defer { g_object_unref(UnsafeMutableRawPointer(collection)) }
+      if secret_collection_get_locked(collection) != 0 {
+        throw KeyringError.locked()
+      }
+    }
+  }
+
+  public func store(_ login: StoredLogin, for key: StoredLoginKey) throws {
+    // One entry per (profile, issuer, client): drop an older subject's entry first.
+    _ = try delete(key)
+    let attributes = Self.attributes(for: key, subject: login.subject)
+    defer { g_hash_table_unref(attributes) }
+    var error: UnsafeMutablePointer<GError>?
+    let label = "mcp-tunnel refresh token (\(key.profile), \(key.issuer))"
+    let ok = secret_password_storev_sync(
+      mcp_tunnel_refresh_token_schema(), attributes, nil, label, login.refreshToken.revealedForTransmission, nil,
+      &error)
+    if let error { throw KeyringError.from(error, operation: "store the refresh token") }
+    guard ok != 0 else {
+      throw KeyringError(.keyringUnavailable, "the Secret Service refused to store the refresh token")
+    }
+  }
+
+  public func load(_ key: StoredLoginKey) throws -> StoredLogin? {
+    let attributes = Self.attributes(for: key, subject: nil)
+    defer { g_hash_table_unref(attributes) }
+    var error: UnsafeMutablePointer<GError>?
+    // SEARCH_ALL without SEARCH_UNLOCK: locked items are listed but never trigger a prompt.
+    let flags = SecretSearchFlags(rawValue: SECRET_SEARCH_ALL.rawValue | SECRET_SEARCH_LOAD_SECRETS.rawValue)
+    let list = secret_password_searchv_sync(mcp_tunnel_refresh_token_schema(), attributes, flags, nil, &error)
+    if let error { throw KeyringError.from(error, operation: "look up the refresh token") }
+    defer { g_list_free_full(list, g_object_unref) }
+    var node = list
+    while let current = node {
+      defer { node = current.pointee.next }
+      guard let item = current.pointee.data else { continue }
+      let retrievable = OpaquePointer(item)
+      guard let itemAttributes = secret_retrievable_get_attributes(retrievable) else { continue }
+      defer { g_hash_table_unref(itemAttributes) }
+      let subject = mcp_tunnel_attributes_get(itemAttributes, "subject").map { String(cString: $0) } ?? ""
+      var valueError: UnsafeMutablePointer<GError>?
+      let value = secret_retrievable_retrieve_secret_sync(retrievable, nil, &valueError)
+      if let valueError { throw KeyringError.from(valueError, operation: "read the refresh token") }
+      guard let value else {
+        // Listed but no secret loaded: the item sits in a locked collection.
+        throw KeyringError.locked()
+      }
+      defer { secret_value_unref(UnsafeMutableRawPointer(value)) }
+      guard let text = secret_value_get_text(value) else { continue }
+      return StoredLogin(subject: subject, refreshToken: RefreshToken(revealing: String(cString: text)))
+    }
+    // Nothing listed. A locked default collection may hide items, so "no entry" would be a guess.
+    try checkAvailable()
+    return nil
+  }
+
+  @discardableResult
+  public func delete(_ key: StoredLoginKey) throws -> Bool {
+    let attributes = Self.attributes(for: key, subject: nil)
+    defer { g_hash_table_unref(attributes) }
+    var error: UnsafeMutablePointer<GError>?
+    let removed = secret_password_clearv_sync(mcp_tunnel_refresh_token_schema(), attributes, nil, &error)
+    if let error { throw KeyringError.from(error, operation: "delete the refresh token") }
+    return removed != 0
+  }
+
+  // MARK: - GLib plumbing
+
+  private static func attributes(for key: StoredLoginKey, subject: String?) -> OpaquePointer {
+    let table = mcp_tunnel_attributes_new()!
+    mcp_tunnel_attributes_set(table, "application", "mcp-tunnel")
+    mcp_tunnel_attributes_set(table, "profile", key.profile)
+    mcp_tunnel_attributes_set(table, "issuer", key.issuer)
+    mcp_tunnel_attributes_set(table, "client_id", key.clientID)
+    if let subject { mcp_tunnel_attributes_set(table, "subject", subject) }
+    return table
+  }
+
+  private func withService<T>(_ body: (UnsafeMutablePointer<SecretService>) throws -> T) throws -> T {
+    var error: UnsafeMutablePointer<GError>?
+    let service = secret_service_get_sync(SECRET_SERVICE_LOAD_COLLECTIONS, nil, &error)
+    if let error { throw KeyringError.from(error, operation: "connect to the Secret Service") }
+    guard let service else { throw KeyringError.noProvider() }
+    defer { g_object_unref(UnsafeMutableRawPointer(service)) }
+    return try body(service)
+  }
+
+  /// The collection behind the `default` alias, or nil when the service has none.
+  private func defaultCollection(
+    _ service: UnsafeMutablePointer<SecretService>
+  ) throws -> UnsafeMutablePointer<SecretCollection>? {
+    var error: UnsafeMutablePointer<GError>?
+    let collection = secret_collection_for_alias_sync(service, "default", SECRET_COLLECTION_NONE, nil, &error)
+    if let error { throw KeyringError.from(error, operation: "open the default keyring") }
+    return collection
+  }
+}
