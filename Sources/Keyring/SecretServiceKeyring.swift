@@ -98,9 +98,13 @@ public struct SecretServiceKeyring: SecretStore {
     return table
   }
 
+  /// Runs `body` with a freshly opened service proxy. Not the shared singleton: GDBus updates a
+  /// proxy's cached properties (such as `Locked`) only from a running main loop, which a CLI does
+  /// not have, so a cached proxy would keep saying "unlocked" after the keyring was locked.
   private func withService<T>(_ body: (UnsafeMutablePointer<SecretService>) throws -> T) throws -> T {
     var error: UnsafeMutablePointer<GError>?
-    let service = secret_service_get_sync(SECRET_SERVICE_LOAD_COLLECTIONS, nil, &error)
+    let service = secret_service_open_sync(
+      secret_service_get_type(), nil, SECRET_SERVICE_LOAD_COLLECTIONS, nil, &error)
     if let error { throw KeyringError.from(error, operation: "connect to the Secret Service") }
     guard let service else { throw KeyringError.noProvider() }
     defer { g_object_unref(UnsafeMutableRawPointer(service)) }
