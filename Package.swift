@@ -85,6 +85,16 @@ let package = Package(
       swiftSettings: strictSettings
     ),
     .testTarget(
+      name: "KeyringTests",
+      dependencies: ["Keyring", "TunnelCore", "LabSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "LabIntegrationTests",
+      dependencies: ["TunnelCore", "LabSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
       name: "MCPTunnelCLITests",
       dependencies: ["MCPTunnelCLI", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
       swiftSettings: strictSettings

@@ -6,11 +6,15 @@ import Synchronization
 /// Its stdout and stderr go to `logFile`; its PID is written to `<lab dir>/pids/<name>.pid` so
 /// `Tests/Lab/reap.sh` can stop it even if the test process dies. `stop()` sends SIGTERM, waits,
 /// then SIGKILL; `deinit` stops it too, so a failing test never leaves a server behind.
-public final class LabProcess: @unchecked Sendable {
+///
+/// Started with `posix_spawn` and reaped with `waitpid` by this object alone (see `LabSpawn` for why
+/// not Foundation's `Process`): the child has an empty signal mask, default signal handlers, its
+/// own process group, and no inherited descriptors besides stdio.
+public final class LabProcess: Sendable {
   public let name: String
   public let logFile: URL
   public let pid: Int32
-  private let process: Process
+  private let child: LabChild
   private let pidFile: URL
   private let stopped = Mutex(false)
 
@@ -32,28 +36,21 @@ public final class LabProcess: @unchecked Sendable {
     try FileManager.default.createDirectory(at: pids, withIntermediateDirectories: true)
     logFile = logs.appendingPathComponent("\(name).log")
     pidFile = pids.appendingPathComponent("\(name).pid")
-    FileManager.default.createFile(atPath: logFile.path, contents: nil)
-    let log = try FileHandle(forWritingTo: logFile)
-    log.seekToEndOfFile()
 
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    if var env = environment {
-      if env["PATH"] == nil { env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin" }
-      p.environment = env
-    }
-    if let workingDirectory { p.currentDirectoryURL = workingDirectory }
-    p.standardOutput = log
-    p.standardError = log
-    p.standardInput = stdin ?? FileHandle.nullDevice
-    try p.run()
-    process = p
-    pid = p.processIdentifier
+    let log = open(logFile.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    guard log >= 0 else { throw LabError("cannot open \(logFile.path): errno \(errno)") }
+    defer { close(log) }
+    let devNull = stdin == nil ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1
+    defer { if devNull >= 0 { close(devNull) } }
+    let spawned = try LabSpawn.spawn(
+      executable: executable, arguments: arguments, environment: environment, workingDirectory: workingDirectory,
+      stdin: stdin?.fileDescriptor ?? devNull, stdout: log, stderr: log)
+    child = LabChild(pid: spawned)
+    pid = spawned
     try "\(pid)\n".write(to: pidFile, atomically: true, encoding: .utf8)
   }
 
-  public var isRunning: Bool { process.isRunning }
+  public var isRunning: Bool { child.isRunning }
 
   /// The log so far, for assertions and for failure messages.
   public func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
@@ -65,13 +62,11 @@ public final class LabProcess: @unchecked Sendable {
       return s
     }
     if already { return }
-    if process.isRunning {
+    if child.isRunning {
       kill(pid, SIGTERM)
-      let deadline = ContinuousClock.now + grace
-      while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-      if process.isRunning {
+      if !child.wait(timeout: grace) {
         kill(pid, SIGKILL)
-        process.waitUntilExit()
+        child.wait(timeout: .seconds(10))
       }
     }
     try? FileManager.default.removeItem(at: pidFile)
@@ -79,9 +74,9 @@ public final class LabProcess: @unchecked Sendable {
 
   /// SIGKILL now, with no grace: for crash and fault tests.
   public func kill9() {
-    if process.isRunning {
+    if child.isRunning {
       kill(pid, SIGKILL)
-      process.waitUntilExit()
+      child.wait(timeout: .seconds(10))
     }
     stopped.withLock { $0 = true }
     try? FileManager.default.removeItem(at: pidFile)
@@ -178,25 +173,27 @@ public struct LabError: Error, CustomStringConvertible {
 }
 
 /// Runs a short command to completion and returns its exit status and combined output.
+/// (Spawned like `LabProcess`; see `LabSpawn`. For a timeout and separate stderr use `LabCommand`.)
 @discardableResult
 public func runTool(
   _ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: String? = nil
 ) throws -> (status: Int32, output: String) {
-  let p = Process()
-  p.executableURL = URL(fileURLWithPath: executable)
-  p.arguments = arguments
-  if let environment { p.environment = environment }
-  let out = Pipe()
-  p.standardOutput = out
-  p.standardError = out
-  let input = Pipe()
-  p.standardInput = stdin == nil ? FileHandle.nullDevice : input
-  try p.run()
-  if let stdin {
-    input.fileHandleForWriting.write(Data(stdin.utf8))
-    try? input.fileHandleForWriting.close()
+  let output = try LabSpawn.pipe()
+  let input = try LabSpawn.pipe()
+  let pid: pid_t
+  do {
+    pid = try LabSpawn.spawn(
+      executable: executable, arguments: arguments, environment: environment,
+      stdin: input.read, stdout: output.write, stderr: output.write)
+  } catch {
+    for fd in [output.read, output.write, input.read, input.write] { close(fd) }
+    throw error
   }
-  let data = out.fileHandleForReading.readDataToEndOfFile()
-  p.waitUntilExit()
-  return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+  close(output.write)
+  close(input.read)
+  LabSpawn.writeAndClose(input.write, Data((stdin ?? "").utf8))
+  let data = FileHandle(fileDescriptor: output.read, closeOnDealloc: true).readDataToEndOfFile()
+  let child = LabChild(pid: pid)
+  child.wait(timeout: .seconds(3600))
+  return (child.terminationStatus ?? -1, String(decoding: data, as: UTF8.self))
 }

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Drives `Tests/Lab/mcp/client.py` (official `mcp` SDK 2.3.0 client) the way an MCP client would
+/// use a server or the tunnel. The token goes over stdin only; argv carries the URL and command.
+/// A run takes about a second (mostly Python start-up).
+public struct MCPClientLab: Sendable {
+  public init() {}
+
+  /// Runs `client.py URL [--token-stdin] [--header K=V]… command…` and parses its one JSON line.
+  public func run(
+    url: String, token: String? = nil, headers: [String: String] = [:], _ command: [String],
+    timeout: Duration = .seconds(90)
+  ) throws -> MCPClientResult {
+    var arguments = [LabPaths.script("mcp/client.py"), url]
+    if token != nil { arguments.append("--token-stdin") }
+    for (key, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["--header", "\(key)=\(value)"] }
+    arguments += command
+    let result = try LabCommand.run(
+      try LabPaths.python(), arguments, environment: ["PYTHONUNBUFFERED": "1", "HOME": NSTemporaryDirectory()],
+      stdin: token.map { $0 + "\n" }, timeout: timeout)
+    if result.timedOut { throw LabError("MCP client \(command) timed out after \(timeout)\n\(labTail(result.stderr))") }
+    return MCPClientResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
+  }
+
+  public func whoami(url: String, token: String?) throws -> MCPClientResult {
+    try run(url: url, token: token, ["call", "whoami"])
+  }
+}
+
+/// What `client.py` printed: `{"ok": true, …}` (exit 0) or `{"ok": false, "error", "http_status"}` (exit 1).
+public struct MCPClientResult: Sendable, CustomStringConvertible {
+  public let status: Int32
+  public let stdout: String
+  public let stderr: String
+
+  /// The JSON object on stdout (empty when there is none).
+  public var object: [String: Any] {
+    let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
+    return ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]) ?? [:]
+  }
+
+  public var ok: Bool { status == 0 && (object["ok"] as? Bool) == true }
+  /// For `call`: the tool's JSON result.
+  public var result: [String: Any] { object["result"] as? [String: Any] ?? [:] }
+  /// For failures: the last HTTP error status the client saw (401, 421…).
+  public var httpStatus: Int? { (object["http_status"] as? NSNumber)?.intValue }
+
+  public var description: String { "exit \(status): \(stdout)\n\(labTail(stderr, lines: 15))" }
+}
