@@ -85,6 +85,11 @@ let package = Package(
       swiftSettings: strictSettings
     ),
     .testTarget(
+      name: "SSHForwardingTests",
+      dependencies: ["SSHForwarding", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
       name: "KeyringTests",
       dependencies: ["Keyring", "TunnelCore", "LabSupport"],
       swiftSettings: strictSettings

@@ -1,0 +1,118 @@
+import Foundation
+import Synchronization
+import TunnelCore
+
+/// A TCP listener on a loopback address (SPEC §5: never anything else), with plain POSIX calls.
+///
+/// `bind` refuses non-loopback addresses (`.usage`, exit 2) and reports a taken port as
+/// `.addressInUse` (exit 8) naming the process that holds it when `/proc` tells. Accepted sockets
+/// get `TCP_NODELAY` (interactive MCP traffic must not wait for Nagle).
+///
+/// Thread safety: `accept()` may block one thread while another calls `close()`, which wakes it.
+public final class LoopbackListener: Sendable {
+  /// The bound address, with the real port when 0 was asked for.
+  public let address: HostPort
+  private let descriptor: Int32
+  private let closed = Atomic<Bool>(false)
+
+  private init(descriptor: Int32, address: HostPort) {
+    self.descriptor = descriptor
+    self.address = address
+  }
+
+  public static func bind(_ requested: HostPort, backlog: Int32 = 512) throws(ProxyError) -> LoopbackListener {
+    guard requested.isLoopback else {
+      throw ProxyError(
+        .usage, "listen address \(requested) is not a loopback address; mcp-tunnel listens on loopback only",
+        fix: "use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT")
+    }
+    let v6 = requested.host.contains(":")
+    let host = requested.host.lowercased() == "localhost" ? "127.0.0.1" : requested.host
+    let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw ProxyError(.internalError, "socket() failed: \(String(cString: strerror(errno)))") }
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var storage = sockaddr_storage()
+    var length: socklen_t
+    if v6 {
+      var a = sockaddr_in6()
+      a.sin6_family = sa_family_t(AF_INET6)
+      a.sin6_port = in_port_t(UInt16(requested.port).bigEndian)
+      _ = inet_pton(AF_INET6, host, &a.sin6_addr)
+      length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+      memcpy(&storage, &a, Int(length))
+    } else {
+      var a = sockaddr_in()
+      a.sin_family = sa_family_t(AF_INET)
+      a.sin_port = in_port_t(UInt16(requested.port).bigEndian)
+      guard inet_pton(AF_INET, host, &a.sin_addr) == 1 else {
+        Glibc.close(fd)
+        throw ProxyError(.usage, "listen address \(requested) is not an IP literal", fix: "use 127.0.0.1:PORT")
+      }
+      length = socklen_t(MemoryLayout<sockaddr_in>.size)
+      memcpy(&storage, &a, Int(length))
+    }
+    let bound = withUnsafeMutablePointer(to: &storage) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
+    }
+    if bound != 0 {
+      let error = errno
+      Glibc.close(fd)
+      if error == EADDRINUSE {
+        let holder = PortHolder.find(port: requested.port)
+        throw ProxyError(
+          .addressInUse,
+          "\(requested) is already in use"
+            + (holder.map { " by \($0)" } ?? " (the holding process could not be identified)"),
+          fix: holder == nil
+            ? "pick another port with --listen 127.0.0.1:PORT, or find the holder with: ss -ltnp 'sport = :\(requested.port)'"
+            : "stop that process, or pick another port with --listen 127.0.0.1:PORT")
+      }
+      throw ProxyError(.usage, "cannot listen on \(requested): \(String(cString: strerror(error)))")
+    }
+    guard listen(fd, backlog) == 0 else {
+      let error = errno
+      Glibc.close(fd)
+      throw ProxyError(.internalError, "listen(\(requested)) failed: \(String(cString: strerror(error)))")
+    }
+    var actual = storage
+    var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+    _ = withUnsafeMutablePointer(to: &actual) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &actualLength) }
+    }
+    let port: Int = withUnsafePointer(to: &actual) {
+      v6
+        ? $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+        : $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+    }
+    return LoopbackListener(descriptor: fd, address: HostPort(host: host, port: port))
+  }
+
+  /// Blocks until a client connects; nil once `close()` was called.
+  public func accept() -> StreamSocket? {
+    while !closed.load(ordering: .acquiring) {
+      let client = Glibc.accept(descriptor, nil, nil)
+      if client >= 0 {
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        var one: Int32 = 1
+        setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        return StreamSocket(adopting: client)
+      }
+      if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+        if errno == EMFILE || errno == ENFILE { usleep(10_000) }
+        continue
+      }
+      return nil
+    }
+    return nil
+  }
+
+  /// Stops listening and wakes a blocked `accept()`. Idempotent.
+  public func close() {
+    guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    shutdown(descriptor, Int32(SHUT_RDWR))
+    Glibc.close(descriptor)
+  }
+
+  deinit { close() }
+}

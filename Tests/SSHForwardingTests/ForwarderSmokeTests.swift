@@ -1,0 +1,21 @@
+import Foundation
+import LabSupport
+import SSHForwarding
+import Testing
+import TunnelCore
+
+@Suite("BastionPortForwarder smoke", .serialized)
+struct ForwarderSmokeTests {
+  @Test("two hops: bytes go to the echo server and back")
+  func echoThroughTwoHops() async throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let forwarder = try env.forwarder()
+    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    let io = StreamIO(stream)
+    try io.send(Array("hello".utf8))
+    #expect(try io.receive(exactly: 5) == Array("hello".utf8))
+    await forwarder.stop()
+  }
+}

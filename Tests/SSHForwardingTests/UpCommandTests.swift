@@ -1,0 +1,206 @@
+import Foundation
+import LabSupport
+import Synchronization
+import Testing
+import TunnelCore
+
+/// The built `mcp-tunnel up --mode tcp` binary against the OpenSSH lab: exit codes and `--json` events.
+@Suite("mcp-tunnel up --mode tcp (built binary)", .serialized)
+struct UpCommandTests {
+  /// `mcp-tunnel` sits next to the test bundle in the build products directory.
+  static var binary: String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return bundle.appendingPathComponent("mcp-tunnel").path
+  }
+
+  private func writeConfig(
+    _ env: ForwarderLab, listen: Int, identity: String? = nil, knownHosts: String? = nil
+  ) throws -> String {
+    let path = env.directory.path("config.toml")
+    let text = """
+      default_profile = "lab"
+      [profiles.lab.ssh]
+      jump = ["\(env.lab.user)@127.0.0.1:\(env.lab.bastionPort)"]
+      host = "\(env.lab.user)@127.0.0.1:\(env.lab.targetPort)"
+      target = "\(env.lab.forwardTarget)"
+      known_hosts = "\(knownHosts ?? env.lab.knownHostsPath)"
+      identity = "\(identity ?? env.lab.clientKeyPath)"
+      keepalive = "15s"
+      [profiles.lab.listen]
+      address = "127.0.0.1:\(listen)"
+      mode = "tcp"
+
+      """
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  private func environment(_ env: ForwarderLab) -> [String: String] {
+    let home = env.directory.url.path
+    return [
+      "HOME": home, "XDG_CONFIG_HOME": home + "/xdg-config", "XDG_STATE_HOME": home + "/xdg-state",
+      "XDG_RUNTIME_DIR": home + "/xdg-run", "PATH": "/usr/bin:/bin",
+    ]
+  }
+
+  @Test("ready event, bytes both ways, SIGTERM stops it with exit 0 and a stopped event")
+  func readyForwardAndStop() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let port = try LabNetwork.freePort()
+    let config = try writeConfig(env, listen: port)
+    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    defer { up.kill() }
+    try waitUntil(timeout: .seconds(30), "the ready event") {
+      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
+    }
+    let ready = try #require(up.events.first { $0["event"] as? String == "ready" }, "\(up.stdout)\n\(up.stderr)")
+    #expect(ready["listen"] as? String == "127.0.0.1:\(port)")
+    #expect(ready["mode"] as? String == "tcp")
+    #expect((ready["hops"] as? [String])?.count == 2)
+
+    for size in [1, 100_000] {
+      let client = try LabTCPClient(port: port)
+      var pattern = PatternStream(seed: UInt64(size))
+      let payload = pattern.bytes(size)
+      try client.send(payload)
+      #expect(try client.receive(exactly: size) == payload)
+    }
+
+    up.signal(SIGTERM)
+    let status = try up.waitForExit(timeout: .seconds(20))
+    #expect(status == 0, "\(up.stderr)")
+    #expect(up.events.last?["event"] as? String == "stopped")
+    #expect(!LabNetwork.isListening(port: port))
+  }
+
+  @Test("bastion restarted on the same port: reconnecting/reconnected events, new connections work")
+  func reconnectEvents() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let port = try LabNetwork.freePort()
+    let up = try RunningCommand(
+      Self.binary, ["up", "--config", try writeConfig(env, listen: port), "--json"], environment: environment(env))
+    defer { up.kill() }
+    try waitUntil(timeout: .seconds(30), "the ready event") {
+      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
+    }
+    env.lab.killBastion()
+    try waitUntil(timeout: .seconds(30), "a reconnecting event") { up.stdout.contains("\"event\":\"reconnecting\"") }
+    #expect(LabNetwork.isListening(port: port), "the listener stays bound while reconnecting")
+    try env.lab.startBastion()
+    try waitUntil(timeout: .seconds(30), "a reconnected event") { up.stdout.contains("\"event\":\"reconnected\"") }
+    let client = try LabTCPClient(port: port)
+    try client.send([9, 8, 7])
+    #expect(try client.receive(exactly: 3) == [9, 8, 7])
+    up.signal(SIGINT)
+    #expect(try up.waitForExit(timeout: .seconds(20)) == 0)
+  }
+
+  @Test("port in use: exit 8 naming the holder process")
+  func portInUse() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let holder = try TCPEchoServer()  // this test process holds the port
+    defer { holder.stop() }
+    let r = try runTool(
+      Self.binary, ["up", "--config", try writeConfig(env, listen: holder.port)], environment: environment(env))
+    #expect(r.status == 8, "\(r.output)")
+    #expect(r.output.contains("127.0.0.1:\(holder.port)"), "\(r.output)")
+    #expect(r.output.contains("pid \(getpid())"), "\(r.output)")
+    #expect(!env.lab.bastionLog().contains("Accepted publickey"), "no SSH traffic before the port is known to be free")
+  }
+
+  @Test("unknown host key: exit 6 with the hop and fingerprint")
+  func unknownHostKey() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let config = try writeConfig(env, listen: try LabNetwork.freePort(), knownHosts: env.lab.emptyKnownHostsPath)
+    let r = try runTool(Self.binary, ["up", "--config", config], environment: environment(env))
+    #expect(r.status == 6, "\(r.output)")
+    #expect(r.output.contains("hop 1/2"), "\(r.output)")
+    #expect(r.output.contains("SHA256:"), "\(r.output)")
+  }
+
+  @Test("key not authorized: exit 7 naming the hop and the methods tried")
+  func wrongKey() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let config = try writeConfig(env, listen: try LabNetwork.freePort(), identity: env.lab.unauthorizedKeyPath)
+    let r = try runTool(Self.binary, ["up", "--config", config], environment: environment(env))
+    #expect(r.status == 7, "\(r.output)")
+    #expect(r.output.contains("hop 1/2"), "\(r.output)")
+    #expect(r.output.contains("tried:"), "\(r.output)")
+  }
+
+  @Test("non-loopback --listen: exit 2")
+  func nonLoopbackListen() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let config = try writeConfig(env, listen: try LabNetwork.freePort())
+    let r = try runTool(
+      Self.binary, ["up", "--config", config, "--listen", "0.0.0.0:7700"], environment: environment(env))
+    #expect(r.status == 2, "\(r.output)")
+    #expect(r.output.contains("loopback"), "\(r.output)")
+  }
+}
+
+/// A long-running child process with separate stdout/stderr capture and its exit status.
+/// `kill()` (also from `deinit`) ends it by PID, so a failing test leaves nothing running.
+final class RunningCommand: @unchecked Sendable {
+  // @unchecked: `process` is only read after start; the captured text is behind a Mutex.
+  private let process = Process()
+  private final class Captured: Sendable {
+    let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+  }
+  private let captured = Captured()
+
+  init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = FileHandle.nullDevice
+    let captured = self.captured
+    stdout.fileHandleForReading.readabilityHandler = { handle in
+      let text = String(decoding: handle.availableData, as: UTF8.self)
+      captured.text.withLock { $0.stdout += text }
+    }
+    stderr.fileHandleForReading.readabilityHandler = { handle in
+      let text = String(decoding: handle.availableData, as: UTF8.self)
+      captured.text.withLock { $0.stderr += text }
+    }
+    try process.run()
+  }
+
+  var stdout: String { captured.text.withLock { $0.stdout } }
+  var stderr: String { captured.text.withLock { $0.stderr } }
+  var isRunning: Bool { process.isRunning }
+
+  /// stdout parsed as JSON lines.
+  var events: [[String: Any]] {
+    stdout.split(separator: "\n").compactMap {
+      (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+    }
+  }
+
+  func signal(_ number: Int32) { _ = Glibc.kill(process.processIdentifier, number) }
+
+  func waitForExit(timeout: Duration) throws -> Int32 {
+    try waitUntil(timeout: timeout, "mcp-tunnel to exit") { !process.isRunning }
+    usleep(100_000)  // let the pipes drain
+    return process.terminationStatus
+  }
+
+  func kill() {
+    if process.isRunning {
+      _ = Glibc.kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
+  }
+
+  deinit { kill() }
+}
