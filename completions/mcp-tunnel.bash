@@ -173,13 +173,13 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    config|help)
+    config|up|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'config help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'config up help' -- "${cur}"))
         ;;
     esac
 }
@@ -259,6 +259,32 @@ _mcp-tunnel_config_path() {
         ;;
     '--config')
         __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_up() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --listen --mode)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--listen')
+        return
+        ;;
+    '--mode')
+        __mcp-tunnel_add_completions -W 'tcp'
         return
         ;;
     esac

@@ -24,7 +24,7 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
         $ mcp-tunnel config show --profile prod
       """,
     version: version,
-    subcommands: [ConfigCommand.self]
+    subcommands: [ConfigCommand.self, Up.self]
   )
 
   public init() {}

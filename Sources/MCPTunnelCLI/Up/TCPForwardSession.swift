@@ -1,0 +1,205 @@
+import Dispatch
+import Foundation
+import SSHForwarding
+import Synchronization
+import TokenProxy
+import TunnelCore
+
+/// `up --mode tcp`: bind the loopback listener, bring the SSH path up, hand every accepted
+/// connection to the forwarder, report events, stop on SIGINT/SIGTERM.
+///
+/// Order matters for the exit codes: the port is bound first (exit 8 before any SSH traffic), then
+/// the SSH path is connected (exit 6/7), and only then is `ready` printed and are connections
+/// accepted (clients that connect in between wait in the listen backlog).
+struct TCPForwardSession {
+  var profile: Profile
+  var listen: HostPort
+  var environment: AppEnvironment
+  var json: Bool
+  var verbose: Bool
+
+  /// Why the session ended.
+  fileprivate enum Ending: Sendable {
+    case signal(String)
+    case failed(FailureCategory, String)
+  }
+
+  func run() async throws {
+    let output = environment.output
+    let listener = try LoopbackListener.bind(listen)
+    defer { listener.close() }
+    let forwarder = try environment.makePortForwarder(profile.ssh)
+    let hops = profile.ssh.hops.map {
+      SSHEndpoint(user: $0.user ?? Self.currentUser(), address: $0.address).description
+    }
+
+    // Signals and fatal events end the session; the default signal action (die) is disabled first.
+    let endingSink = EndingSignal()
+    let signalSources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler { endingSink.yield(.signal(number == SIGINT ? "SIGINT" : "SIGTERM")) }
+      source.resume()
+      return source
+    }
+    signal(SIGPIPE, SIG_IGN)
+    defer { for source in signalSources { source.cancel() } }
+
+    let startOutcome: StartOutcome = await withCheckedContinuation { continuation in
+      let once = FirstOutcome(continuation)
+      Task {
+        do {
+          try await forwarder.start()
+          once.resume(.started)
+        } catch {
+          once.resume(.failed(error as (any Error & Sendable)))
+        }
+      }
+      Task {
+        if case .signal(let name) = await endingSink.wait() { once.resume(.interrupted(name)) }
+      }
+    }
+    switch startOutcome {
+    case .interrupted(let name):
+      await forwarder.stop()
+      report(["event": "stopped", "reason": name], text: "stopped (\(name))")
+      return
+    case .failed(let error):
+      await forwarder.stop()
+      throw error
+    case .started:
+      break
+    }
+
+    let eventTask = Task {
+      for await event in forwarder.events {
+        switch event {
+        case .reconnecting(let attempt, let delay, let reason):
+          report(
+            ["event": "reconnecting", "attempt": attempt, "delay_ms": Self.milliseconds(delay), "reason": reason],
+            text: "SSH path lost (\(reason)); reconnecting in \(DurationText.format(delay)) (attempt \(attempt))",
+            diagnostic: true)
+        case .reconnected(let hops, let attempts):
+          report(
+            ["event": "reconnected", "hops": hops, "attempts": attempts],
+            text: "SSH path is back after \(attempts) attempt(s)", diagnostic: true)
+        case .channelFailed(let reason):
+          if verbose { output.writeDiagnostic("channel failed: \(reason)\n") }
+        case .failed(let category, let message):
+          endingSink.yield(.failed(category, message))
+        case .connected, .stopped:
+          break
+        }
+      }
+    }
+
+    let acceptThread = Thread {
+      while let client = listener.accept() { forwarder.forward(client) }
+    }
+    acceptThread.name = "mcp-tunnel-accept"
+    acceptThread.start()
+
+    let target = profile.ssh.target
+    report(
+      [
+        "event": "ready", "listen": listener.address.description, "mode": "tcp", "tenant": NSNull(), "hops": hops,
+        "target": target.description, "token_expires_at": NSNull(),
+      ],
+      text: "ready: tcp://\(listener.address) → \(target) via \(hops.joined(separator: " → ")) (Ctrl-C to stop)",
+      diagnostic: false)
+
+    let ending = await endingSink.wait()
+    listener.close()
+    await forwarder.stop()
+    eventTask.cancel()
+    switch ending {
+    case .signal(let name):
+      report(["event": "stopped", "reason": name], text: "stopped (\(name))", diagnostic: true)
+    case .failed(let category, let message):
+      report(["event": "stopped", "reason": "failed"], text: "stopped: the SSH path failed", diagnostic: true)
+      throw TunnelFailure(category: category, summary: message)
+    }
+  }
+
+  fileprivate enum StartOutcome: Sendable {
+    case started
+    case interrupted(String)
+    case failed(any Error & Sendable)
+  }
+
+  private func report(_ object: [String: Any], text: String, diagnostic: Bool = true) {
+    if json {
+      environment.output.writeResult(JSONLine.encode(object) + "\n")
+    } else if diagnostic {
+      environment.output.writeDiagnostic(text + "\n")
+    } else {
+      environment.output.writeResult(text + "\n")
+    }
+  }
+
+  private static func milliseconds(_ d: Duration) -> Int64 {
+    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+  }
+
+  static func currentUser() -> String {
+    if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+    return ProcessInfo.processInfo.environment["USER"] ?? "root"
+  }
+}
+
+/// A failure reported by the running tunnel (after `ready`), carrying the adapter's category.
+struct TunnelFailure: UserFacingError {
+  var category: FailureCategory
+  var summary: String
+  var fix: String? { nil }
+}
+
+extension AppEnvironment {
+  /// The live SSH adapter for `settings`. Kept beside `up` until AppEnvironment grows a
+  /// port-forwarder factory (then tests can swap in `InMemoryPortForwarder`).
+  func makePortForwarder(_ settings: SSHSettings) throws -> any PortForwarder {
+    try BastionPortForwarder(settings: settings, environment: environment)
+  }
+}
+
+/// The first reason the session ends (a signal or a fatal event); later ones are ignored.
+/// Any number of tasks may wait; the value is sticky. Thread-safe.
+private final class EndingSignal: Sendable {
+  private let state = Mutex<
+    (ending: TCPForwardSession.Ending?, waiters: [CheckedContinuation<TCPForwardSession.Ending, Never>])
+  >((nil, []))
+
+  func yield(_ ending: TCPForwardSession.Ending) {
+    let waiters = state.withLock { s -> [CheckedContinuation<TCPForwardSession.Ending, Never>] in
+      guard s.ending == nil else { return [] }
+      s.ending = ending
+      defer { s.waiters = [] }
+      return s.waiters
+    }
+    for waiter in waiters { waiter.resume(returning: ending) }
+  }
+
+  func wait() async -> TCPForwardSession.Ending {
+    await withCheckedContinuation { continuation in
+      let ready = state.withLock { s -> TCPForwardSession.Ending? in
+        if let e = s.ending { return e }
+        s.waiters.append(continuation)
+        return nil
+      }
+      if let ready { continuation.resume(returning: ready) }
+    }
+  }
+}
+
+/// Resumes a continuation with the first outcome only.
+private final class FirstOutcome: Sendable {
+  private let continuation = Mutex<CheckedContinuation<TCPForwardSession.StartOutcome, Never>?>(nil)
+  init(_ c: CheckedContinuation<TCPForwardSession.StartOutcome, Never>) { continuation.withLock { $0 = c } }
+  func resume(_ outcome: TCPForwardSession.StartOutcome) {
+    let c = continuation.withLock { c -> CheckedContinuation<TCPForwardSession.StartOutcome, Never>? in
+      defer { c = nil }
+      return c
+    }
+    c?.resume(returning: outcome)
+  }
+}
