@@ -40,4 +40,33 @@ source "$lab/lab.env"
 cp "$lab/mcp-tunnel.toml" "$XDG_CONFIG_HOME/mcp-tunnel/config.toml"
 run mcp-tunnel config show --profile lab
 
-note "Next to land: login -> up (token-injecting proxy on 127.0.0.1:7700) -> MCP call -> tenant switch."
+note "4. The transport: up --mode tcp opens the SSH path (bastion -> target) and listens on loopback."
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port --json &"
+"$bin" up --profile lab --mode tcp --listen "127.0.0.1:$port" --json >"$demo/up.jsonl" 2>"$demo/up.err" &
+up_pid=$!
+for _ in $(seq 200); do grep -q '"event":"ready"' "$demo/up.jsonl" 2>/dev/null && break; sleep 0.05; done
+head -1 "$demo/up.jsonl" | jq -c .
+
+note "An MCP request through the tunnel reaches the real MCP server, which wants a tenant token:"
+say "curl -si -X POST http://127.0.0.1:$port/mcp … | head -1"
+curl -si -X POST "http://127.0.0.1:$port/mcp" -H 'Content-Type: application/json' \
+  -H 'Accept: application/json, text/event-stream' \
+  -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo","version":"0"}}}' \
+  | head -1
+echo "(injecting that token is the http mode's job: login -> up -> tenant use, next to land)"
+
+note "SIGTERM closes everything cleanly (exit 0) and says so:"
+kill -TERM "$up_pid"
+wait "$up_pid" && echo "up exited $?"
+tail -1 "$demo/up.jsonl" | jq -c .
+
+note "5. Ports are loopback only, and a taken port names its holder:"
+say "mcp-tunnel up --profile lab --mode tcp --listen 0.0.0.0:$port"
+mcp-tunnel up --profile lab --mode tcp --listen "0.0.0.0:$port" || echo "(exit $?)"
+python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
+holder=$!
+sleep 0.3
+say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port"
+mcp-tunnel up --profile lab --mode tcp --listen "127.0.0.1:$port" || echo "(exit $?)"
+kill "$holder" 2>/dev/null || true
