@@ -72,6 +72,17 @@ public final class LabProcess: Sendable {
     try? FileManager.default.removeItem(at: pidFile)
   }
 
+  /// Waits until this peer accepts connections on `port`; stops it if it does not, so a failed
+  /// start never leaves a half-started server behind.
+  public func waitUntilListening(port: Int, timeout: Duration = .seconds(30)) throws {
+    do {
+      try LabNetwork.waitForListening(port: port, timeout: timeout, process: self)
+    } catch {
+      stop()
+      throw error
+    }
+  }
+
   /// SIGKILL now, with no grace: for crash and fault tests.
   public func kill9() {
     if child.isRunning {

@@ -152,15 +152,18 @@ public final class SSHLab: Sendable {
     try LabNetwork.waitForListening(port: targetPort, process: process)
   }
 
+  /// Removes the running bastion from the table so exactly one caller stops it.
+  private func takeBastion() -> LabProcess? {
+    servers.withLock { s -> LabProcess? in
+      defer { s.bastion = nil }
+      return s.bastion
+    }
+  }
+
   /// Ends the bastion listener and every connection it serves (SIGTERM, then SIGKILL), like a
   /// bastion host going down: clients see their TCP connection closed.
   public func stopBastion() {
-    guard
-      let process = servers.withLock({ s -> LabProcess? in
-        defer { s.bastion = nil }
-        return s.bastion
-      })
-    else { return }
+    guard let process = takeBastion() else { return }
     let children = ProcessTree.descendants(of: process.pid)
     process.stop()
     ProcessTree.kill(children, signal: SIGKILL)
@@ -168,12 +171,7 @@ public final class SSHLab: Sendable {
 
   /// SIGKILL to the bastion listener and all its connection processes at once: a crash.
   public func killBastion() {
-    guard
-      let process = servers.withLock({ s -> LabProcess? in
-        defer { s.bastion = nil }
-        return s.bastion
-      })
-    else { return }
+    guard let process = takeBastion() else { return }
     let children = ProcessTree.descendants(of: process.pid)
     process.kill9()
     ProcessTree.kill(children, signal: SIGKILL)

@@ -234,6 +234,21 @@ public struct FNV1a64: Sendable {
 /// waits for bytes that never come fails instead of hanging.
 public final class LabTCPClient: Sendable {
   public let fd: Int32
+  /// Whether `deinit` closes `fd` (false when the descriptor belongs to someone else).
+  private let ownsDescriptor: Bool
+
+  /// Blocking, bounded I/O on a connected socket owned elsewhere (e.g. a forwarder's stream).
+  public init(borrowing descriptor: Int32, timeout: Duration = .seconds(30)) {
+    fd = descriptor
+    ownsDescriptor = false
+    Self.setTimeouts(fd, timeout)
+  }
+
+  private static func setTimeouts(_ fd: Int32, _ timeout: Duration) {
+    var tv = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+  }
 
   public init(port: Int, timeout: Duration = .seconds(20)) throws {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -252,12 +267,11 @@ public final class LabTCPClient: Sendable {
       close(fd)
       throw LabError("connect 127.0.0.1:\(port): \(String(cString: strerror(e)))")
     }
-    var tv = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    Self.setTimeouts(fd, timeout)
     var one: Int32 = 1
     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     self.fd = fd
+    ownsDescriptor = true
   }
 
   public func send(_ bytes: [UInt8]) throws {
@@ -303,5 +317,5 @@ public final class LabTCPClient: Sendable {
   /// Half-close: no more bytes from us, but we keep reading.
   public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
-  deinit { close(fd) }
+  deinit { if ownsDescriptor { close(fd) } }
 }

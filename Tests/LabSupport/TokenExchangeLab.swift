@@ -73,14 +73,7 @@ public final class TokenExchangeLab: Sendable {
     self.logFile = logFile
   }
 
-  public func waitUntilReady() throws {
-    do {
-      try LabNetwork.waitForListening(port: port, timeout: .seconds(30), process: process)
-    } catch {
-      process.stop()
-      throw error
-    }
-  }
+  public func waitUntilReady() throws { try process.waitUntilListening(port: port) }
 
   public func stop() { process.stop() }
 

@@ -30,7 +30,7 @@ struct ForwarderFailureTests {
 
   private func roundTrip(_ forwarder: BastionPortForwarder, _ text: String = "ping") async throws -> Bool {
     let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     try io.send(Array(text.utf8))
     return try io.receive(exactly: text.utf8.count) == Array(text.utf8)
   }
@@ -253,7 +253,7 @@ struct ForwarderFailureTests {
     let pending = Task { try await forwarder.openStream() }
     try env.lab.startBastion()
     let stream = try await withDeadline(.seconds(30), "the waiting stream") { try await pending.value }
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     try io.send([1, 2, 3])
     #expect(try io.receive(exactly: 3) == [1, 2, 3])
     await forwarder.stop()

@@ -10,10 +10,9 @@ struct ForwarderSmokeTests {
   func echoThroughTwoHops() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     try io.send(Array("hello".utf8))
     #expect(try io.receive(exactly: 5) == Array("hello".utf8))
     await forwarder.stop()

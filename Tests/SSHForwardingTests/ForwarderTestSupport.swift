@@ -38,6 +38,13 @@ final class ForwarderLab {
     return options
   }
 
+  /// A forwarder whose SSH path is up (bounded wait), with the lab's default settings.
+  func startedForwarder() async throws -> BastionPortForwarder {
+    let forwarder = try forwarder()
+    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    return forwarder
+  }
+
   func forwarder(
     _ settings: SSHSettings? = nil, options: BastionPortForwarder.Options = ForwarderLab.options,
     passphrase: String? = nil
@@ -49,56 +56,10 @@ final class ForwarderLab {
   }
 }
 
-/// Blocking I/O on a `StreamSocket`, bounded by SO_RCVTIMEO/SO_SNDTIMEO.
-struct StreamIO {
-  let fd: Int32
-  init(_ socket: StreamSocket, timeout: Int = 30) {
-    fd = socket.descriptor
-    var tv = timeval(tv_sec: timeout, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-  }
-
-  func send(_ bytes: [UInt8]) throws {
-    var offset = 0
-    while offset < bytes.count {
-      let n = bytes.withUnsafeBytes {
-        Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-      }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { throw LabError("send failed: \(String(cString: strerror(errno)))") }
-      offset += n
-    }
-  }
-
-  func receive(exactly count: Int) throws -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: count)
-    var offset = 0
-    while offset < count {
-      let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, count - offset, 0) }
-      if n < 0 && errno == EINTR { continue }
-      if n == 0 { throw LabError("EOF after \(offset) of \(count) bytes") }
-      guard n > 0 else {
-        throw LabError("recv failed after \(offset) of \(count) bytes: \(String(cString: strerror(errno)))")
-      }
-      offset += n
-    }
-    return out
-  }
-
-  func receiveUntilEOF() throws -> [UInt8] {
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-      let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-      if n < 0 && errno == EINTR { continue }
-      if n == 0 { return out }
-      guard n > 0 else { throw LabError("recv failed after \(out.count) bytes: \(String(cString: strerror(errno)))") }
-      out += buffer[0..<n]
-    }
-  }
-
-  func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+/// Blocking I/O on a forwarder stream, bounded by SO_RCVTIMEO/SO_SNDTIMEO; the stream keeps
+/// ownership of its descriptor.
+func streamClient(_ socket: StreamSocket, timeout: Int = 30) -> LabTCPClient {
+  LabTCPClient(borrowing: socket.descriptor, timeout: .seconds(timeout))
 }
 
 /// Runs `body` with a deadline: fails instead of hanging when the forwarder never answers. The

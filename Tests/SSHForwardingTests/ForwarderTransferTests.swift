@@ -10,7 +10,7 @@ import TunnelCore
 struct ForwarderTransferTests {
   /// Sends `count` pattern bytes while a second thread reads the echo and checks every byte.
   private func echoTransfer(_ stream: StreamSocket, count: Int, seed: UInt64, chunk: Int = 256 * 1024) throws {
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     let verdict = Mutex<String?>(nil)
     let reader = Thread {
       var expected = PatternStream(seed: seed)
@@ -48,8 +48,7 @@ struct ForwarderTransferTests {
   func largeTransfer() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
     try echoTransfer(stream, count: 64 << 20, seed: 7)
     await forwarder.stop()
@@ -59,10 +58,9 @@ struct ForwarderTransferTests {
   func smallMessages() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     try io.send([0x42])
     #expect(try io.receive(exactly: 1) == [0x42])
     var pattern = PatternStream(seed: 99)
@@ -78,8 +76,7 @@ struct ForwarderTransferTests {
   func parallelStreams() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     let count = 64
     let results = try await withDeadline(.seconds(120), "parallel streams") {
       try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -87,7 +84,7 @@ struct ForwarderTransferTests {
           group.addTask {
             let stream = try await forwarder.openStream()
             return try await Task.detached {
-              let io = StreamIO(stream)
+              let io = streamClient(stream)
               var pattern = PatternStream(seed: UInt64(1000 + i))
               let payload = pattern.bytes(32 * 1024 + i * 97)
               // Small enough to fit socket buffers: send all, then read all.
@@ -111,10 +108,9 @@ struct ForwarderTransferTests {
   func halfCloseFromClient() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     var pattern = PatternStream(seed: 5)
     let payload = pattern.bytes(300_000)
     let sender = Thread {
@@ -133,10 +129,9 @@ struct ForwarderTransferTests {
   func halfCloseFromServer() async throws {
     let env = try ForwarderLab(echo: .sendThenDrain(bytes: 200_000, seed: 11))
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = StreamIO(stream)
+    let io = streamClient(stream)
     var expected = PatternStream(seed: 11)
     let banner = try io.receiveUntilEOF()
     #expect(banner == expected.bytes(200_000))
@@ -156,8 +151,7 @@ struct ForwarderTransferTests {
   func forwardAcceptedClient() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let forwarder = try env.forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    let forwarder = try await env.startedForwarder()
     // A loopback TCP pair: `client` is what a user would hold, `accepted` goes to the forwarder.
     let listener = try TCPEchoServerFreeListener()
     let client = try LabTCPClient(port: listener.port)
