@@ -16,6 +16,10 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
   ],
   targets: [
     // MARK: thin executable
@@ -47,14 +51,37 @@ let package = Package(
     ),
 
     // MARK: adapters, one per outside system
-    .target(name: "OAuth", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(
+      name: "OAuth",
+      dependencies: [
+        "TunnelCore",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "JWTKit", package: "jwt-kit"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSettings
+    ),
     .target(name: "Keyring", dependencies: ["TunnelCore", "CLibSecret"], swiftSettings: strictSettings),
     .target(
       name: "SSHForwarding",
       dependencies: ["TunnelCore", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
       swiftSettings: strictSettings
     ),
-    .target(name: "TokenProxy", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(
+      name: "TokenProxy",
+      dependencies: [
+        "TunnelCore",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSettings
+    ),
     .target(name: "AuditLog", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
 
     // MARK: C libraries, imported only by their adapter
@@ -97,6 +124,26 @@ let package = Package(
     .testTarget(
       name: "LabIntegrationTests",
       dependencies: ["TunnelCore", "LabSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "OAuthTests",
+      dependencies: ["OAuth", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "TokenProxyTests",
+      dependencies: [
+        "TokenProxy", "TunnelCore", "MCPTunnelTestSupport", "LabSupport",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "AuditLogTests",
+      dependencies: ["AuditLog", "TunnelCore", "MCPTunnelTestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(

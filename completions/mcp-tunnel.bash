@@ -173,13 +173,183 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    config|up|help)
+    login|logout|status|up|audit|config|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'config up help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'login logout status up audit config help' -- "${cur}"))
+        ;;
+    esac
+}
+
+_mcp-tunnel_login() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --no-browser --no-store --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --flow)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--flow')
+        __mcp-tunnel_add_completions -W 'auto'$'\n''browser'$'\n''device'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_logout() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --all --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_status() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --verify --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_up() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --listen --mode)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--listen')
+        return
+        ;;
+    '--mode')
+        __mcp-tunnel_add_completions -W 'tcp'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_audit() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    tail|verify|path)
+        # Offer subcommand argument completions
+        "_mcp-tunnel_audit_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'tail verify path' -- "${cur}"))
+        ;;
+    esac
+}
+
+_mcp-tunnel_audit_tail() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose -f --follow --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config -n --lines)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '-n'|'--lines')
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_audit_verify() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_audit_path() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
         ;;
     esac
 }
@@ -259,32 +429,6 @@ _mcp-tunnel_config_path() {
         ;;
     '--config')
         __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
-        return
-        ;;
-    esac
-}
-
-_mcp-tunnel_up() {
-    repeating_flags=()
-    non_repeating_flags=(--json -v --verbose --version -h --help)
-    repeating_options=()
-    non_repeating_options=(--profile --config --listen --mode)
-    __mcp-tunnel_offer_flags_options 0
-
-    # Offer option value completions
-    case "${prev}" in
-    '--profile')
-        return
-        ;;
-    '--config')
-        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
-        return
-        ;;
-    '--listen')
-        return
-        ;;
-    '--mode')
-        __mcp-tunnel_add_completions -W 'tcp'
         return
         ;;
     esac

@@ -36,11 +36,35 @@ mcp-tunnel config show || echo "(exit $?)"
 note "3. The local lab: an IdP, a keyring, a bastion and a target, an MCP server that wants a token."
 Tests/Lab/lab.sh start "$lab" 2>&1 | tail -1
 # shellcheck disable=SC1091
-source "$lab/lab.env"
+set -a; source "$lab/lab.env"; set +a   # exports DBUS_SESSION_BUS_ADDRESS: the lab's keyring
+export XDG_RUNTIME_DIR=$demo/run; mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
 cp "$lab/mcp-tunnel.toml" "$XDG_CONFIG_HOME/mcp-tunnel/config.toml"
 run mcp-tunnel config show --profile lab
 
-note "4. The transport: up --mode tcp opens the SSH path (bastion -> target) and listens on loopback."
+note "4. Identity: no display here, so login picks the device flow and says why. The lab approves the"
+note "   code the way you would on your phone; only the refresh token is kept, in the keyring."
+say "mcp-tunnel login --profile lab"
+"$bin" login --profile lab --json >"$demo/login.jsonl" 2>"$demo/login.err" &
+login_pid=$!
+for _ in $(seq 200); do grep -q device_authorization "$demo/login.jsonl" 2>/dev/null && break; sleep 0.05; done
+cat "$demo/login.err"
+code=$(jq -r 'select(.event=="device_authorization") | .user_code' "$demo/login.jsonl")
+echo "(lab: approving $code as ${LAB_USER:-the lab user})"
+Tests/Lab/lab.sh approve "$lab" "$code" >/dev/null
+wait "$login_pid"
+jq -c 'select(.event=="logged_in")' "$demo/login.jsonl"
+run mcp-tunnel status --profile lab
+run mcp-tunnel status --profile lab --verify
+note "Nothing secret on disk: the refresh token is only in the Secret Service."
+say "grep -rl <refresh token> \$HOME \$XDG_RUNTIME_DIR /tmp/mcp-tunnel-demo.*"
+token=$(secret-tool lookup application mcp-tunnel profile lab)
+# The pattern comes from a file descriptor, so the token is not in grep's argv either.
+if grep -rlF -f <(printf '%s\n' "$token") "$HOME" "$XDG_RUNTIME_DIR" "$demo"/*.jsonl "$demo"/*.err 2>/dev/null; then
+  echo "LEAK"; exit 1
+else echo "(no file contains it)"; fi
+unset token
+
+note "5. The transport: up --mode tcp opens the SSH path (bastion -> target) and listens on loopback."
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port --json &"
 "$bin" up --profile lab --mode tcp --listen "127.0.0.1:$port" --json >"$demo/up.jsonl" 2>"$demo/up.err" &
@@ -61,7 +85,7 @@ kill -TERM "$up_pid"
 wait "$up_pid" && echo "up exited $?"
 tail -1 "$demo/up.jsonl" | jq -c .
 
-note "5. Ports are loopback only, and a taken port names its holder:"
+note "6. Ports are loopback only, and a taken port names its holder:"
 say "mcp-tunnel up --profile lab --mode tcp --listen 0.0.0.0:$port"
 mcp-tunnel up --profile lab --mode tcp --listen "0.0.0.0:$port" || echo "(exit $?)"
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
@@ -70,3 +94,11 @@ sleep 0.3
 say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port"
 mcp-tunnel up --profile lab --mode tcp --listen "127.0.0.1:$port" || echo "(exit $?)"
 kill "$holder" 2>/dev/null || true
+
+note "7. Logout revokes the refresh token at the IdP, then wipes the keyring entry."
+run mcp-tunnel logout --profile lab
+run mcp-tunnel status --profile lab
+
+note "8. Both are in the hash-chained audit log; verify recomputes the chain."
+run mcp-tunnel audit tail --profile lab
+run mcp-tunnel audit verify --profile lab

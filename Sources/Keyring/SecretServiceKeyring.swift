@@ -28,8 +28,10 @@ public struct SecretServiceKeyring: SecretStore {
   }
 
   public func store(_ login: StoredLogin, for key: StoredLoginKey) throws {
-    // One entry per (profile, issuer, client): drop an older subject's entry first.
-    _ = try delete(key)
+    // One entry per (profile, issuer, client). Storing with identical attributes replaces the item
+    // in one D-Bus call, so a rotation never leaves a moment without an entry (RT-03); only when the
+    // subject changes (another user logged in) is the old entry deleted first.
+    if let existing = try load(key), existing.subject != login.subject { _ = try delete(key) }
     let attributes = Self.attributes(for: key, subject: login.subject)
     defer { g_hash_table_unref(attributes) }
     var error: UnsafeMutablePointer<GError>?

@@ -21,10 +21,11 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
 
       Example:
         $ mcp-tunnel config init
-        $ mcp-tunnel config show --profile prod
+        $ mcp-tunnel login
+        $ mcp-tunnel status
       """,
     version: version,
-    subcommands: [ConfigCommand.self, Up.self]
+    subcommands: [Login.self, Logout.self, Status.self, Up.self, AuditCommand.self, ConfigCommand.self]
   )
 
   public init() {}

@@ -1,4 +1,8 @@
+import AuditLog
 import Foundation
+import Keyring
+import OAuth
+import SSHForwarding
 import TunnelCore
 
 /// Everything a command may touch outside the process: built for real by `live()` — the only
@@ -7,11 +11,45 @@ public struct AppEnvironment: Sendable {
   public var environment: [String: String]
   public var configurationStore: any ConfigurationStore
   public var output: any OutputSink
+  /// The refresh-token store (Secret Service in production).
+  public var makeSecretStore: @Sendable () -> any SecretStore
+  /// The identity provider for a profile's `[idp]`.
+  public var makeIdentityProvider: @Sendable (IdentityProviderSettings) -> any IdentityProvider
+  /// The SSH path for a profile's `[ssh]`.
+  public var makePortForwarder: @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder
+  /// The cross-process refresh lock for a profile (SPEC §6).
+  public var makeRefreshLock: @Sendable (_ profile: String, _ paths: XDGPaths) throws -> any CrossProcessLock
+  /// Opens a URL in the user's browser; returns false when it could not.
+  public var openBrowser: @Sendable (URL) -> Bool
+  /// The audit log of a profile (SPEC §6, §7).
+  public var makeAuditSink: @Sendable (_ profile: String, _ paths: XDGPaths) throws -> any AuditSink
 
-  public init(environment: [String: String], configurationStore: any ConfigurationStore, output: any OutputSink) {
+  public init(
+    environment: [String: String], configurationStore: any ConfigurationStore, output: any OutputSink,
+    makeSecretStore: @escaping @Sendable () -> any SecretStore = { SecretServiceKeyring() },
+    makeIdentityProvider: @escaping @Sendable (IdentityProviderSettings) -> any IdentityProvider = {
+      OpenIDProvider(settings: $0)
+    },
+    makePortForwarder: @escaping @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder = {
+      try BastionPortForwarder(settings: $0, environment: $1)
+    },
+    makeRefreshLock: @escaping @Sendable (String, XDGPaths) throws -> any CrossProcessLock = {
+      try FileLock.refreshLock(profile: $0, paths: $1)
+    },
+    openBrowser: @escaping @Sendable (URL) -> Bool = BrowserLauncher.open,
+    makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink = {
+      try AuditFileWriter(paths: $1, profile: $0)
+    }
+  ) {
     self.environment = environment
     self.configurationStore = configurationStore
     self.output = output
+    self.makeSecretStore = makeSecretStore
+    self.makeIdentityProvider = makeIdentityProvider
+    self.makePortForwarder = makePortForwarder
+    self.makeRefreshLock = makeRefreshLock
+    self.openBrowser = openBrowser
+    self.makeAuditSink = makeAuditSink
   }
 
   public static func live() -> AppEnvironment {
@@ -27,4 +65,16 @@ public struct AppEnvironment: Sendable {
 
   public var loader: ConfigurationLoader { ConfigurationLoader(store: configurationStore, environment: environment) }
   public var paths: XDGPaths { XDGPaths(environment: environment) }
+}
+
+extension AppEnvironment {
+  /// Appends `event` to the profile's audit log. A failure to write is reported on stderr but never
+  /// undoes what was done (a login stays stored, a logout stays wiped).
+  func audit(_ event: AuditEvent) {
+    do {
+      try makeAuditSink(event.profile, paths).record(event)
+    } catch {
+      output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
+    }
+  }
 }

@@ -6,6 +6,7 @@ struct StandardOutputSink: OutputSink {
   func writeResult(_ text: String) { write(1, text) }
   func writeDiagnostic(_ text: String) { write(2, text) }
   var resultIsTerminal: Bool { isatty(1) == 1 }
+  var diagnosticIsTerminal: Bool { isatty(2) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb" }
 
   private func write(_ fd: Int32, _ text: String) {
     var bytes = Array(text.utf8)

@@ -28,7 +28,7 @@ struct TCPForwardSession {
     let output = environment.output
     let listener = try LoopbackListener.bind(listen)
     defer { listener.close() }
-    let forwarder = try environment.makePortForwarder(profile.ssh)
+    let forwarder = try environment.makePortForwarder(profile.ssh, environment.environment)
     let hops = profile.ssh.hops.map {
       SSHEndpoint(user: $0.user ?? Self.currentUser(), address: $0.address).description
     }
@@ -152,14 +152,6 @@ struct TunnelFailure: UserFacingError {
   var category: FailureCategory
   var summary: String
   var fix: String? { nil }
-}
-
-extension AppEnvironment {
-  /// The live SSH adapter for `settings`. Kept beside `up` until AppEnvironment grows a
-  /// port-forwarder factory (then tests can swap in `InMemoryPortForwarder`).
-  func makePortForwarder(_ settings: SSHSettings) throws -> any PortForwarder {
-    try BastionPortForwarder(settings: settings, environment: environment)
-  }
 }
 
 /// The first reason the session ends (a signal or a fatal event); later ones are ignored.

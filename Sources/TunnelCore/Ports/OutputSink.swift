@@ -5,4 +5,10 @@ public protocol OutputSink: Sendable {
   func writeDiagnostic(_ text: String)
   /// Whether stdout is a terminal (some commands refuse to print secrets to one).
   var resultIsTerminal: Bool { get }
+  /// Whether stderr is a terminal (progress such as a countdown is only drawn on one).
+  var diagnosticIsTerminal: Bool { get }
+}
+
+extension OutputSink {
+  public var diagnosticIsTerminal: Bool { false }
 }

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import TunnelCore
+
+/// `mcp-tunnel status`: the login state of a profile (the tunnel part joins with the control socket).
+struct Status: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "status",
+    abstract: "Show whether you are logged in, as whom, and where the refresh token is kept.",
+    discussion: """
+      Reads the keyring entry of the profile: issuer, subject, keyring backend and whether a \
+      refresh token is present. A locked or missing keyring is an error (exit 4), never shown as \
+      logged out. --verify also asks the identity provider, by refreshing the login (the refresh \
+      token is rotated and stored again); a revoked login then exits 3.
+
+      With --json, stdout carries one object: \
+      {"logged_in":…,"issuer":…,"subject":…,"keyring":…,"refresh_token":…,"profile":…,"tunnel":null}.
+
+      Example:
+        $ mcp-tunnel status
+        $ mcp-tunnel status --verify --json | jq .logged_in
+      """
+  )
+
+  @OptionGroup var global: GlobalOptions
+
+  @Flag(name: .long, help: "Refresh the login at the identity provider to prove it is still valid.")
+  var verify = false
+
+  func run() async throws {
+    let env = AppEnvironment.current
+    let context = try LoginContext.load(global, environment: env)
+    let session = try context.session()
+    guard let login = try await session.currentLogin() else {
+      render(context, login: nil, verifiedUntil: nil)
+      if verify {
+        throw CoreError(.loginRequired, "not logged in", fix: "run: mcp-tunnel login --profile \(context.profile.name)")
+      }
+      return
+    }
+    var verifiedUntil: Date?
+    var current = login
+    if verify {
+      let tokens = try await session.refresh(resource: nil)
+      verifiedUntil = tokens.expiresAt ?? Date()
+      current = try await session.currentLogin() ?? login
+    }
+    render(context, login: current, verifiedUntil: verifiedUntil)
+  }
+
+  private func render(_ context: LoginContext, login: StoredLogin?, verifiedUntil: Date?) {
+    let output = context.environment.output
+    if global.json {
+      var object: [String: Any] = [
+        "profile": context.profile.name, "logged_in": login != nil, "issuer": context.key.issuer,
+        "client_id": context.key.clientID, "subject": login?.subject ?? NSNull(),
+        "keyring": context.store.backendName, "refresh_token": login != nil, "tunnel": NSNull(),
+      ]
+      if let verifiedUntil { object["verified_access_token_expires_at"] = Timestamp.string(verifiedUntil) }
+      output.writeResult(JSONLine.encode(object) + "\n")
+      return
+    }
+    var lines = ["Profile:       \(context.profile.name)", "Issuer:        \(context.key.issuer)"]
+    if let login {
+      lines.append("Logged in as:  \(login.subject)")
+      lines.append("Refresh token: present (\(context.store.backendName))")
+      if let verifiedUntil {
+        lines.append(
+          "Verified:      the identity provider accepted it (access token until \(Timestamp.string(verifiedUntil)))")
+      }
+    } else {
+      lines.append("Logged in:     no (run: mcp-tunnel login)")
+      lines.append("Keyring:       \(context.store.backendName), reachable")
+    }
+    output.writeResult(lines.joined(separator: "\n") + "\n")
+  }
+}

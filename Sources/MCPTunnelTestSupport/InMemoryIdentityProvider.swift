@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+import TunnelCore
+
+/// In-memory twin of `IdentityProvider` with one-use refresh tokens, like an IdP that rotates on
+/// every refresh and treats reuse as theft: a refresh token works once; presenting it again is
+/// refused with `.loginRequired` and kills the chain. Counts every call.
+public final class InMemoryIdentityProvider: IdentityProvider {
+  public struct Counters: Sendable, Equatable {
+    public var refreshes = 0
+    public var revocations = 0
+    public var deviceLogins = 0
+    public var browserLogins = 0
+  }
+
+  private struct State {
+    var valid: Set<String> = []
+    var serial = 0
+    var counters = Counters()
+    var refreshDelay: Duration = .zero
+    var revocationOutcome: RevocationOutcome = .revoked
+    var revoked: [String] = []
+    var bearerForRevocation = false
+    var killChainOnReuse = true
+  }
+
+  public let issuer: String
+  public let subject: String
+  private let state = Mutex(State())
+
+  public init(issuer: String = "https://idp.example.test", subject: String = "dev1") {
+    self.issuer = issuer
+    self.subject = subject
+  }
+
+  public var counters: Counters { state.withLock { $0.counters } }
+  /// Revoked refresh tokens, in order (test-only view of the secrets).
+  public var revokedTokens: [String] { state.withLock { $0.revoked } }
+
+  /// Issues a refresh token as a login would, without any flow.
+  public func issueRefreshToken() -> RefreshToken {
+    state.withLock { s in
+      s.serial += 1
+      let token = "rt-\(s.serial)"
+      s.valid.insert(token)
+      return RefreshToken(revealing: token)
+    }
+  }
+
+  /// false: a replayed token is refused but other tokens stay valid (an IdP without reuse detection).
+  public func setKillChainOnReuse(_ value: Bool) { state.withLock { $0.killChainOnReuse = value } }
+  public func setRefreshDelay(_ delay: Duration) { state.withLock { $0.refreshDelay = delay } }
+  public func setRevocationOutcome(_ outcome: RevocationOutcome) { state.withLock { $0.revocationOutcome = outcome } }
+  public func setRevocationNeedsAccessToken(_ value: Bool) { state.withLock { $0.bearerForRevocation = value } }
+
+  public func checkDiscovery() async throws {}
+
+  public func loginWithDevice(
+    present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
+  ) async throws
+    -> IdentityTokens
+  {
+    state.withLock { $0.counters.deviceLogins += 1 }
+    present(
+      DeviceAuthorizationPrompt(
+        verificationURI: URL(string: "\(issuer)/device")!, verificationURIComplete: nil, userCode: "ABCD-EFGH",
+        expiresIn: .seconds(600)))
+    return tokens(refresh: issueRefreshToken())
+  }
+
+  public func loginWithBrowser(present: @escaping @Sendable (URL) async -> Void) async throws -> IdentityTokens {
+    state.withLock { $0.counters.browserLogins += 1 }
+    await present(URL(string: "\(issuer)/authorize?client_id=test")!)
+    return tokens(refresh: issueRefreshToken())
+  }
+
+  public func refresh(_ refreshToken: RefreshToken, resource: String?) async throws -> IdentityTokens {
+    let delay = state.withLock { $0.refreshDelay }
+    if delay > .zero { try await Task.sleep(for: delay) }
+    let accepted = state.withLock { s -> Bool in
+      s.counters.refreshes += 1
+      guard s.valid.contains(refreshToken.revealedForTransmission) else {
+        if s.killChainOnReuse { s.valid.removeAll() }  // reuse detection: the whole grant dies
+        return false
+      }
+      s.valid.remove(refreshToken.revealedForTransmission)
+      return true
+    }
+    guard accepted else {
+      throw CoreError(.loginRequired, "refresh token request: invalid_grant", fix: "run: mcp-tunnel login")
+    }
+    return tokens(refresh: issueRefreshToken())
+  }
+
+  public func revoke(_ refreshToken: RefreshToken, accessToken: AccessToken?) async -> RevocationOutcome {
+    state.withLock { s in
+      s.counters.revocations += 1
+      s.revoked.append(refreshToken.revealedForTransmission)
+      if case .revoked = s.revocationOutcome { s.valid.remove(refreshToken.revealedForTransmission) }
+      return s.revocationOutcome
+    }
+  }
+
+  public func revocationNeedsAccessToken() async -> Bool { state.withLock { $0.bearerForRevocation } }
+
+  private func tokens(refresh: RefreshToken) -> IdentityTokens {
+    let serial = state.withLock { $0.serial }
+    return IdentityTokens(
+      accessToken: AccessToken(revealing: "at-\(serial)"), refreshToken: refresh, expiresIn: .seconds(300),
+      receivedAt: Date(), subject: subject)
+  }
+}
+
+/// In-memory twin of `CrossProcessLock`: an async mutex within the process, counting acquisitions.
+public final class InMemoryCrossProcessLock: CrossProcessLock {
+  private let state = Mutex<(held: Bool, acquisitions: Int)>((false, 0))
+
+  public init() {}
+
+  public var acquisitions: Int { state.withLock { $0.acquisitions } }
+
+  public func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    while !state.withLock({ s -> Bool in
+      guard !s.held else { return false }
+      s.held = true
+      s.acquisitions += 1
+      return true
+    }) {
+      try await Task.sleep(for: .milliseconds(1))
+    }
+    defer { state.withLock { $0.held = false } }
+    return try await body()
+  }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// The logged-in state of one profile: turns the stored refresh token into fresh IdP access tokens,
+/// rotating the refresh token safely, and logs out.
+///
+/// Invariants (STANDARDS RT-03/04/05, SPEC §4):
+/// - Refreshes are single-flight: in this process through the actor and one shared task, across
+///   processes through `lock`, inside which the keyring is read, the IdP asked, and a rotated
+///   refresh token written back **before** the new access token is handed to anyone.
+/// - On a refusal for good (`.loginRequired` from the IdP), the keyring is re-read once in case a
+///   process that does not share our lock rotated it; if the entry is unchanged it is deleted and
+///   the caller gets `.loginRequired` ("run mcp-tunnel login").
+/// - With `--no-store` the refresh token lives only in `memoryLogin`, never in the store.
+public actor LoginSession {
+  public let key: StoredLoginKey
+  private let store: any SecretStore
+  private let provider: any IdentityProvider
+  private let lock: any CrossProcessLock
+  private var memoryLogin: StoredLogin?
+  private var inFlight: Task<IdentityTokens, any Error>?
+  private var cached: IdentityTokens?
+  /// How long before `expires_in` a cached access token counts as expired.
+  private let margin: Duration
+
+  public init(
+    key: StoredLoginKey, store: any SecretStore, provider: any IdentityProvider, lock: any CrossProcessLock,
+    memoryLogin: StoredLogin? = nil, margin: Duration = .seconds(60)
+  ) {
+    self.key = key
+    self.store = store
+    self.provider = provider
+    self.lock = lock
+    self.memoryLogin = memoryLogin
+    self.margin = margin
+  }
+
+  /// The stored login, or nil when logged out. Throws `.keyringUnavailable` when the keyring cannot
+  /// be read (never nil for a locked keyring).
+  public func currentLogin() throws -> StoredLogin? {
+    if let memoryLogin { return memoryLogin }
+    return try store.load(key)
+  }
+
+  /// A usable IdP access token: the cached one while it has `margin` to spare, else a refresh.
+  public func accessToken(now: Date = Date()) async throws -> IdentityTokens {
+    if let cached, let expiry = cached.expiresAt,
+      expiry.timeIntervalSince(now) > Double(margin.components.seconds)
+    {
+      return cached
+    }
+    return try await refresh(resource: nil)
+  }
+
+  /// Refreshes now (single-flight) and returns the new tokens; `resource` goes to the IdP as an
+  /// RFC 8707 indicator. Concurrent callers share one refresh.
+  public func refresh(resource: String?) async throws -> IdentityTokens {
+    if let inFlight { return try await inFlight.value }
+    let task = Task { try await self.refreshHoldingLock(resource: resource) }
+    inFlight = task
+    defer { inFlight = nil }
+    let tokens = try await task.value
+    if resource == nil { cached = tokens }
+    return tokens
+  }
+
+  private func refreshHoldingLock(resource: String?) async throws -> IdentityTokens {
+    if memoryLogin != nil { return try await rotate(resource: resource, allowReread: false) }
+    return try await lock.withLock { try await self.rotate(resource: resource, allowReread: true) }
+  }
+
+  private func rotate(resource: String?, allowReread: Bool) async throws -> IdentityTokens {
+    guard let login = try currentLogin() else { throw Self.notLoggedIn(key) }
+    do {
+      return try await refresh(login, resource: resource)
+    } catch let error as any UserFacingError where error.category == .loginRequired {
+      if allowReread, let reread = try store.load(key), reread.refreshToken != login.refreshToken {
+        return try await refresh(reread, resource: resource)
+      }
+      cached = nil
+      if memoryLogin != nil {
+        memoryLogin = nil
+      } else {
+        try store.delete(key)
+      }
+      throw CoreError(
+        .loginRequired,
+        "the identity provider refused the stored login (\(error.summary)); it was revoked, expired, or used elsewhere",
+        fix: "run: mcp-tunnel login\(key.profile.isEmpty ? "" : " --profile \(key.profile)")")
+    }
+  }
+
+  private func refresh(_ login: StoredLogin, resource: String?) async throws -> IdentityTokens {
+    let tokens = try await provider.refresh(login.refreshToken, resource: resource)
+    if let rotated = tokens.refreshToken, rotated != login.refreshToken {
+      let updated = StoredLogin(subject: tokens.subject ?? login.subject, refreshToken: rotated)
+      if memoryLogin != nil {
+        memoryLogin = updated
+      } else {
+        try store.store(updated, for: key)
+      }
+    }
+    return tokens
+  }
+
+  /// Revokes the refresh token at the IdP (RFC 7009), then deletes the keyring entry whatever the
+  /// IdP said (RV-05). Returns nil when there was no login, else how revocation went.
+  public func logout() async throws -> RevocationOutcome? {
+    guard try currentLogin() != nil else {
+      try store.delete(key)
+      return nil
+    }
+    cached = nil
+    let outcome: RevocationOutcome = try await lock.withLock {
+      guard let login = try await self.currentLogin() else { return .revoked }
+      guard await self.provider.revocationNeedsAccessToken() else {
+        return await self.provider.revoke(login.refreshToken, accessToken: nil)
+      }
+      // The IdP authenticates revocation with a Bearer token (glewlwyd): refresh once for an access
+      // token, then revoke the refresh token that refresh rotated to.
+      let tokens: IdentityTokens
+      do {
+        tokens = try await self.refresh(login, resource: nil)
+      } catch let error as any UserFacingError where error.category == .loginRequired {
+        return .revoked  // the IdP no longer honours it: nothing left to revoke
+      } catch {
+        return .failed(reason: "could not get an access token to authenticate the revocation: \(error)")
+      }
+      return await self.provider.revoke(tokens.refreshToken ?? login.refreshToken, accessToken: tokens.accessToken)
+    }
+    memoryLogin = nil
+    try store.delete(key)
+    return outcome
+  }
+
+  static func notLoggedIn(_ key: StoredLoginKey) -> CoreError {
+    CoreError(
+      .loginRequired, "not logged in to \(key.issuer) (profile \(key.profile))",
+      fix: "run: mcp-tunnel login --profile \(key.profile)")
+  }
+}

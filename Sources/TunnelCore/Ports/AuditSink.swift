@@ -1,0 +1,68 @@
+import Foundation
+
+/// What happened, for the audit trail (SPEC §7 `event`).
+public enum AuditEventKind: String, Sendable, Codable, CaseIterable {
+  case call, login, logout, denied, reconnect
+  case tunnelUp = "tunnel_up"
+  case tunnelDown = "tunnel_down"
+  case tenantSwitch = "tenant_switch"
+  case tokenMinted = "token_minted"
+}
+
+/// How a recorded action ended (SPEC §7 `outcome`).
+public enum AuditOutcome: String, Sendable, Codable, CaseIterable {
+  case ok, error, denied
+}
+
+/// One audit record before the writer numbers, timestamps and chains it (`seq`, `ts`, `prev` are
+/// the writer's). Holds no secret by construction: a token appears only as `tokenID`, a truncated
+/// SHA-256 of its `jti` or value, computed by the caller.
+public struct AuditEvent: Sendable, Equatable {
+  public var event: AuditEventKind
+  public var profile: String
+  public var tenant: String?
+  /// The IdP subject (`sub`) of the logged-in user.
+  public var actor: String?
+  /// The `up` session id, when the event comes from a running tunnel.
+  public var session: String?
+  /// JSON-RPC method, e.g. `tools/call`.
+  public var method: String?
+  /// Tool name for `tools/call`.
+  public var tool: String?
+  /// JSON-RPC id as sent by the client, rendered as text (ids may be numbers or strings).
+  public var rpcID: String?
+  /// HTTP status returned to the client.
+  public var status: Int?
+  public var outcome: AuditOutcome
+  public var durationMilliseconds: Int?
+  /// Truncated SHA-256 of the token's `jti` or value; never the token.
+  public var tokenID: String?
+  /// A short free-text reason for errors and denials (no secrets).
+  public var detail: String?
+
+  public init(
+    event: AuditEventKind, profile: String, tenant: String? = nil, actor: String? = nil, session: String? = nil,
+    method: String? = nil, tool: String? = nil, rpcID: String? = nil, status: Int? = nil,
+    outcome: AuditOutcome = .ok, durationMilliseconds: Int? = nil, tokenID: String? = nil, detail: String? = nil
+  ) {
+    self.event = event
+    self.profile = profile
+    self.tenant = tenant
+    self.actor = actor
+    self.session = session
+    self.method = method
+    self.tool = tool
+    self.rpcID = rpcID
+    self.status = status
+    self.outcome = outcome
+    self.durationMilliseconds = durationMilliseconds
+    self.tokenID = tokenID
+    self.detail = detail
+  }
+}
+
+/// Where audit events go. The live version is the hash-chained JSON Lines log in `AuditLog`; tests
+/// use `InMemoryAuditSink`. Errors are `UserFacingError`s.
+public protocol AuditSink: Sendable {
+  func record(_ event: AuditEvent) throws
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A long-running child process with separate stdout/stderr capture and its exit status.
+/// `kill()` (also from `deinit`) ends it by PID, so a failing test leaves nothing running.
+public final class RunningCommand: @unchecked Sendable {
+  // @unchecked: `process` is only read after start; the captured text is behind a Mutex.
+  private let process = Process()
+  private final class Captured: Sendable {
+    let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+  }
+  private let captured = Captured()
+
+  public init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = FileHandle.nullDevice
+    let captured = self.captured
+    stdout.fileHandleForReading.readabilityHandler = { handle in
+      let text = String(decoding: handle.availableData, as: UTF8.self)
+      captured.text.withLock { $0.stdout += text }
+    }
+    stderr.fileHandleForReading.readabilityHandler = { handle in
+      let text = String(decoding: handle.availableData, as: UTF8.self)
+      captured.text.withLock { $0.stderr += text }
+    }
+    try process.run()
+  }
+
+  public var stdout: String { captured.text.withLock { $0.stdout } }
+  public var stderr: String { captured.text.withLock { $0.stderr } }
+  public var isRunning: Bool { process.isRunning }
+  public var pid: Int32 { process.processIdentifier }
+
+  /// stdout parsed as JSON lines.
+  public var events: [[String: Any]] {
+    stdout.split(separator: "\n").compactMap {
+      (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+    }
+  }
+
+  public func signal(_ number: Int32) { _ = Glibc.kill(process.processIdentifier, number) }
+
+  public func waitForExit(timeout: Duration) throws -> Int32 {
+    try waitUntil(timeout: timeout, "mcp-tunnel to exit") { !process.isRunning }
+    usleep(100_000)  // let the pipes drain
+    return process.terminationStatus
+  }
+
+  public func kill() {
+    if process.isRunning {
+      _ = Glibc.kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
+  }
+
+  deinit { kill() }
+}
+
+/// The `mcp-tunnel` executable built next to the test bundle.
+public enum BuiltBinary {
+  public static var mcpTunnel: String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mcp-tunnel").path
+  }
+}
