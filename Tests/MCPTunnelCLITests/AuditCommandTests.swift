@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import MCPTunnelTestSupport
 import Testing
@@ -6,8 +5,8 @@ import TunnelCore
 
 @testable import MCPTunnelCLI
 
-/// `audit` commands, parsed with `AuditCommand.parseAsRoot` (the command is registered in the root
-/// command elsewhere) and run against a real temporary `$XDG_STATE_HOME`.
+/// `audit` commands, run in-process through `MCPTunnelCommand.run` against a real temporary
+/// `$XDG_STATE_HOME`.
 ///
 /// The log fixture was produced by an independent script (Python's hashlib), so these tests also
 /// pin the on-disk format: line 1 starts the chain, lines 2–5 hold seq 1–4.
@@ -56,23 +55,11 @@ struct AuditCommandTests {
       try handle.close()
     }
 
-    /// Parses `arguments` as `mcp-tunnel audit …` and runs it the way `MCPTunnelCommand.run` does.
+    /// Runs `mcp-tunnel audit …` in-process through the real root command.
     func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async -> Int32 {
       let env = AppEnvironment(
         environment: environment.merging(extraEnvironment) { $1 }, configurationStore: files, output: output)
-      do {
-        var command = try AuditCommand.parseAsRoot(arguments)
-        try await AppEnvironment.$current.withValue(env) {
-          if var asyncCommand = command as? any AsyncParsableCommand {
-            try await asyncCommand.run()
-          } else {
-            try command.run()
-          }
-        }
-        return 0
-      } catch {
-        return ErrorReporter(output: output, json: arguments.contains("--json")).report(error)
-      }
+      return await MCPTunnelCommand.run(arguments: ["audit"] + arguments, environment: env)
     }
   }
 
@@ -251,14 +238,6 @@ struct AuditCommandTests {
     let scratch = try Scratch()
     #expect(await scratch.run(["verify", "--profile", "nope"]) == 2)
     #expect(scratch.output.stderr.contains("no audit log for profile \"nope\""))
-  }
-
-  @Test func everyAuditCommandHasHelpWithAWorkedExample() {
-    for command in [AuditCommand.self, AuditTail.self, AuditVerify.self, AuditPath.self] as [any ParsableCommand.Type] {
-      let configuration = command.configuration
-      #expect(!configuration.abstract.isEmpty)
-      #expect(configuration.discussion.contains("Example:\n  $ mcp-tunnel audit"), "\(command)")
-    }
   }
 }
 
