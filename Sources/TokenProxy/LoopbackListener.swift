@@ -107,6 +107,13 @@ public final class LoopbackListener: Sendable {
     return nil
   }
 
+  /// Moves the listening socket out of this object (for NIO's `ServerBootstrap.withBoundSocket`):
+  /// from then on the caller closes it, and `accept()`/`close()` here do nothing. Nil when it was
+  /// already taken or closed.
+  func takeDescriptor() -> Int32? {
+    closed.exchange(true, ordering: .acquiringAndReleasing) ? nil : descriptor
+  }
+
   /// Stops listening and wakes a blocked `accept()`. Idempotent.
   public func close() {
     guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }

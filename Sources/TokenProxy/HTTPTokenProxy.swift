@@ -1,0 +1,192 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import TunnelCore
+
+/// The local listener of mode `http` (SPEC §5): an HTTP/1.1 reverse proxy on loopback that
+/// injects the tenant token into every request and carries each upstream connection over a stream
+/// from `PortForwarder.openStream()`.
+///
+/// Per request: `Host` must name the listen address (or `localhost`/`127.0.0.1`/`[::1]` with its
+/// port) and `Origin`, when present, a loopback origin, else `403` (LP-01); ambiguous framing gets
+/// `400` and the connection closes; OAuth discovery paths get a local `404` (USE-06); the client's
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, `DPoP` and hop-by-hop fields are stripped and
+/// `Authorization: Bearer <tenant token>` injected (USE-01/02); all other fields, the MCP ones
+/// included, pass unchanged (USE-07). A token source failure is a `503` whose JSON body names the
+/// fix; a failed `openStream()` a `502` naming the SSH problem. Connection reuse, the tenant
+/// binding of connections and the `401 invalid_token` retry are described on
+/// `ProxyConnectionHandler`.
+///
+/// Threading: one `MultiThreadedEventLoopGroup` with one thread, owned by the proxy, runs every
+/// client and upstream channel; `onRequest` is called on it and must return quickly. The public
+/// methods may be called from any thread. Call `stop()` before dropping a started proxy: it owns
+/// that thread.
+public final class HTTPTokenProxy: Sendable {
+  /// Size limits; the defaults suit MCP traffic.
+  public struct Limits: Sendable, Equatable {
+    /// Largest request body (known from `Content-Length`) kept for a replay after `401`.
+    public var replayableBody: Int
+    /// Largest JSON request body copied aside for the JSON-RPC summary of `ProxyRequestRecord`.
+    public var jsonSummaryBody: Int
+    /// Request body bytes read and dropped after the proxy answered early; beyond, the connection closes.
+    public var discardedBody: Int
+
+    public init(replayableBody: Int = 64 * 1024, jsonSummaryBody: Int = 64 * 1024, discardedBody: Int = 1 << 20) {
+      self.replayableBody = replayableBody
+      self.jsonSummaryBody = jsonSummaryBody
+      self.discardedBody = discardedBody
+    }
+  }
+
+  private struct Running {
+    var group: MultiThreadedEventLoopGroup
+    var server: any Channel
+    var shared: ProxyShared
+    var address: HostPort
+  }
+
+  private enum Lifecycle {
+    case idle
+    case starting
+    case running(Running)
+    case stopped
+  }
+
+  private let logger: Logger
+  private let limits: Limits
+  private let onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
+  private let lifecycle = Mutex(Lifecycle.idle)
+
+  /// `onRequest` is called once per finished client request (see `ProxyRequestRecord`).
+  public init(
+    logger: Logger = Logger(label: "mcp-tunnel.proxy"), limits: Limits = Limits(),
+    onRequest: (@Sendable (ProxyRequestRecord) -> Void)? = nil
+  ) {
+    self.logger = logger
+    self.limits = limits
+    self.onRequest = onRequest
+  }
+
+  /// Binds `listen` (loopback only) and serves until `stop()`. Returns the bound address, with
+  /// the real port when port 0 was asked for.
+  ///
+  /// `upstreamHost` is the `Host` the MCP server expects: the SSH target's `host:port`.
+  /// Throws `ProxyError`: `.usage` for a non-loopback address, `.addressInUse` naming the holder.
+  @discardableResult
+  public func start(
+    listen: HostPort, forwarder: any PortForwarder, tokens: any TenantTokenSource, upstreamHost: String
+  ) async throws -> HostPort {
+    let mayStart = lifecycle.withLock { state -> Bool in
+      guard case .idle = state else { return false }
+      state = .starting
+      return true
+    }
+    guard mayStart else { throw ProxyError(.internalError, "the http proxy was already started") }
+    do {
+      let running = try await bind(listen, forwarder: forwarder, tokens: tokens, upstreamHost: upstreamHost)
+      let stoppedMeanwhile = lifecycle.withLock { state -> Bool in
+        guard case .starting = state else { return true }
+        state = .running(running)
+        return false
+      }
+      if stoppedMeanwhile {
+        await shutDown(running)
+        throw ProxyError(.internalError, "the http proxy was stopped while starting")
+      }
+      logger.info("http proxy listening", metadata: ["listen": "\(running.address)", "upstream": "\(upstreamHost)"])
+      return running.address
+    } catch {
+      lifecycle.withLock { state in
+        if case .starting = state { state = .idle }
+      }
+      throw error
+    }
+  }
+
+  private func bind(
+    _ listen: HostPort, forwarder: any PortForwarder, tokens: any TenantTokenSource, upstreamHost: String
+  ) async throws -> Running {
+    let listener = try LoopbackListener.bind(listen)
+    guard let descriptor = listener.takeDescriptor() else {
+      throw ProxyError(.internalError, "the listening socket for \(listen) was closed before use")
+    }
+    let address = listener.address
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let shared = ProxyShared(
+      tokens: tokens, forwarder: forwarder, upstreamHost: upstreamHost, listen: address, limits: limits,
+      logger: logger, onRequest: onRequest)
+    do {
+      let server = try await ServerBootstrap(group: group)
+        .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+        .childChannelOption(.allowRemoteHalfClosure, value: false)
+        .childChannelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+              withPipeliningAssistance: true, withErrorHandling: true)
+            try channel.pipeline.syncOperations.addHandler(ProxyConnectionHandler(shared: shared))
+          }
+        }
+        .withBoundSocket(descriptor)
+        .get()
+      return Running(group: group, server: server, shared: shared, address: address)
+    } catch {
+      try? await group.shutdownGracefully()
+      throw ProxyError(.internalError, "cannot serve on \(address): \(error)")
+    }
+  }
+
+  /// The bound address while running.
+  public var address: HostPort? {
+    lifecycle.withLock { state in
+      if case .running(let running) = state { return running.address }
+      return nil
+    }
+  }
+
+  /// Totals since `start` (zeros before).
+  public var counters: ProxyCounters {
+    lifecycle.withLock { state in
+      if case .running(let running) = state { return running.shared.counters }
+      return ProxyCounters()
+    }
+  }
+
+  /// Closes every client connection bound to a token generation below `generation` — idle
+  /// keep-alive ones and those in the middle of a response alike — and makes sure no token of an
+  /// older generation is sent from now on. Call it after the token source switched tenants.
+  public func retireConnections(before generation: UInt64) {
+    let shared = lifecycle.withLock { state -> ProxyShared? in
+      if case .running(let running) = state { return running.shared }
+      return nil
+    }
+    guard let shared else { return }
+    let retired = shared.registry.retire(before: generation)
+    if !retired.isEmpty {
+      logger.info(
+        "closing connections of an older tenant generation",
+        metadata: ["connections": "\(retired.count)", "generation": "\(generation)"])
+    }
+    for channel in retired { channel.close(promise: nil) }
+  }
+
+  /// Stops listening, closes every connection and waits for the event loop to finish. Idempotent.
+  public func stop() async {
+    let running = lifecycle.withLock { state -> Running? in
+      defer { state = .stopped }
+      if case .running(let running) = state { return running }
+      return nil
+    }
+    guard let running else { return }
+    await shutDown(running)
+    logger.info("http proxy stopped", metadata: ["listen": "\(running.address)"])
+  }
+
+  private func shutDown(_ running: Running) async {
+    try? await running.server.close()
+    for channel in running.shared.registry.closeAll() { try? await channel.close() }
+    running.shared.markStopped()
+    try? await running.group.shutdownGracefully()
+  }
+}

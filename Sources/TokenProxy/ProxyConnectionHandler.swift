@@ -1,0 +1,592 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import TunnelCore
+
+/// One client connection of the http proxy: screens each request, fetches the tenant token, and
+/// relays the request and its response over an upstream stream, both bodies streamed with
+/// backpressure (reads on one side are held while the other side is not writable).
+///
+/// **Tenant binding.** The connection is bound to the token generation of its first forwarded
+/// request. A later request whose token has another generation (the tenant switched and
+/// `retireConnections` has not closed this connection yet) is answered `503` + `Connection: close`
+/// and the connection closes, so no request on it ever carries another tenant's token.
+///
+/// **Upstream reuse.** At most one upstream stream per client connection, opened on its first
+/// forwarded request and reused for the next ones while both sides keep it alive; a new one is
+/// opened when it was closed. This mirrors what `ssh -L` gives a keep-alive client (one channel per
+/// TCP connection) without a pool shared across connections, which could mix tenants.
+///
+/// **Retry.** A `401` whose challenge says `invalid_token` makes the proxy call
+/// `replaceRejected` and replay the request once on a fresh stream, when the body was small enough
+/// (`Limits.replayableBody`, known from `Content-Length`) to be kept. Otherwise, and on a second
+/// `401`, the client gets a `503` JSON answer; an upstream challenge is never relayed (USE-06).
+///
+/// Threading: everything runs on the channel's event loop. Async work (token source, forwarder)
+/// runs in tasks whose results hop back to the loop; a result for an exchange that is no longer
+/// current is dropped.
+final class ProxyConnectionHandler: ChannelDuplexHandler {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias OutboundIn = HTTPServerResponsePart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  private enum Phase {
+    /// Waiting for `currentToken()`.
+    case awaitingToken
+    /// Waiting for `openStream()` and the NIO channel around it.
+    case connecting
+    /// Request head sent upstream; waiting for the response head.
+    case forwarding
+    /// Response head relayed to the client; relaying the body.
+    case relaying
+    /// Waiting for `replaceRejected(_:)` after a `401 invalid_token`.
+    case reminting
+    /// The client's response is complete; the rest of the request body is read and dropped.
+    case answered
+  }
+
+  /// One request/response exchange.
+  private final class Exchange {
+    let head: HTTPRequestHead
+    let started = ContinuousClock.now
+    let chunkedBody: Bool
+    let expectsContinue: Bool
+    var closeAfter: Bool
+    var phase = Phase.awaitingToken
+    var requestEnded = false
+    /// Body parts not yet sent upstream (only for bodies that cannot be replayed).
+    var pendingBody: [ByteBuffer] = []
+    /// Every body part so far, while the body is small enough to replay; nil otherwise.
+    var replay: [ByteBuffer]?
+    /// A copy of a small JSON body for the JSON-RPC summary; nil when not collected.
+    var sniff: [UInt8]?
+    var summary: JSONRPCSummary?
+    var token: TenantSessionToken?
+    var remintUsed = false
+    var reconnectUsed = false
+    var retried = false
+    var continueSent = false
+    var status: Int?
+    var answeredBy = ProxyRequestRecord.AnsweredBy.upstream
+    var detail: String?
+    var countedError = false
+    var discarded = 0
+
+    init(head: HTTPRequestHead, chunkedBody: Bool) {
+      self.head = head
+      self.chunkedBody = chunkedBody
+      expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
+      closeAfter = !head.isKeepAlive || head.version != .http1_1
+    }
+  }
+
+  private let shared: ProxyShared
+  private var context: ChannelHandlerContext?
+  private var connectionID: UInt64?
+  private var boundGeneration: UInt64?
+  private var upstream: UpstreamHandler?
+  private var exchange: Exchange?
+  private var readPending = false
+  private var isClosed = false
+  /// Set once the connection is to close after the current response; later requests are ignored.
+  private var closing = false
+
+  init(shared: ProxyShared) { self.shared = shared }
+
+  var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+  // MARK: channel events
+
+  func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+  func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+  func channelActive(context: ChannelHandlerContext) {
+    if let id = shared.registry.add(context.channel) {
+      connectionID = id
+    } else {
+      context.close(promise: nil)
+    }
+    context.fireChannelActive()
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    isClosed = true
+    let closedBecause = connectionID.flatMap { shared.registry.remove($0) }
+    upstream?.abandon()
+    upstream = nil
+    if let ex = exchange {
+      // Broken off by the client, a tenant switch or stop(): not counted as an error (upstream
+      // failures were counted where they happened).
+      exchange = nil
+      if ex.detail == nil { ex.detail = closedBecause ?? "client_closed" }
+      report(ex, completed: false)
+    }
+    context.fireChannelInactive()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head(let head): requestHead(head)
+    case .body(let buffer): requestBody(buffer)
+    case .end: requestEnd()
+    }
+  }
+
+  func read(context: ChannelHandlerContext) {
+    if canReadClient {
+      context.read()
+    } else {
+      readPending = true
+    }
+  }
+
+  func channelWritabilityChanged(context: ChannelHandlerContext) {
+    if context.channel.isWritable { upstream?.resumeReading() }
+    context.fireChannelWritabilityChanged()
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    // Parse errors were answered with 400 by NIO's HTTPServerProtocolErrorHandler before us.
+    shared.logger.debug("client connection error", metadata: ["error": "\(error)"])
+    // A malformed request is an error; a client resetting its connection is not.
+    if error is HTTPParserError {
+      if let ex = exchange { markError(ex, detail: "bad_request") } else { shared.count { $0.errors += 1 } }
+    } else if let ex = exchange, ex.detail == nil {
+      ex.detail = "client_error"
+    }
+    context.close(promise: nil)
+  }
+
+  // MARK: request parts
+
+  private func requestHead(_ head: HTTPRequestHead) {
+    guard !closing, !isClosed else { return }
+    shared.count { $0.requests += 1 }
+    let chunked = !head.headers["transfer-encoding"].isEmpty
+    let ex = Exchange(head: head, chunkedBody: chunked)
+    exchange = ex
+    if let answer = shared.requestGuard.screen(head) {
+      answerLocally(ex, answer)
+      return
+    }
+    let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    if !chunked, (length ?? 0) <= shared.limits.replayableBody { ex.replay = [] }
+    if JSONRPCSummary.isJSON(contentType: head.headers["content-type"].first),
+      chunked || (length ?? 0) <= shared.limits.jsonSummaryBody
+    {
+      ex.sniff = []
+    }
+    fetchToken(for: ex)
+  }
+
+  private func requestBody(_ buffer: ByteBuffer) {
+    guard let ex = exchange else { return }
+    if var sniff = ex.sniff {
+      ex.sniff = nil
+      if sniff.count + buffer.readableBytes <= shared.limits.jsonSummaryBody {
+        sniff.append(contentsOf: buffer.readableBytesView)
+        ex.sniff = sniff
+      }
+    }
+    switch ex.phase {
+    case .answered:
+      ex.discarded += buffer.readableBytes
+      if ex.discarded > shared.limits.discardedBody { context?.close(promise: nil) }
+    case .awaitingToken, .connecting, .reminting:
+      if ex.replay != nil { ex.replay?.append(buffer) } else { ex.pendingBody.append(buffer) }
+    case .forwarding, .relaying:
+      if ex.replay != nil { ex.replay?.append(buffer) }
+      upstream?.write(.body(.byteBuffer(buffer)))
+      upstream?.flush()
+    }
+  }
+
+  private func requestEnd() {
+    guard let ex = exchange else { return }
+    ex.requestEnded = true
+    if let sniff = ex.sniff {
+      ex.summary = JSONRPCSummary.parse(sniff)
+      ex.sniff = nil
+    }
+    switch ex.phase {
+    case .answered:
+      finish(ex, after: nil)
+    case .forwarding, .relaying:
+      upstream?.write(.end(nil))
+      upstream?.flush()
+    case .awaitingToken, .connecting, .reminting:
+      break  // sent with the head once the upstream is ready
+    }
+  }
+
+  // MARK: token and upstream
+
+  /// Runs `operation` off the loop and hands its result to `then` on the loop, unless the proxy
+  /// stopped meanwhile.
+  private func runAsync<T: Sendable>(
+    _ operation: @escaping @Sendable () async throws -> T,
+    then: @escaping (ProxyConnectionHandler, Result<T, any Error>) -> Void
+  ) {
+    guard let loop = context?.eventLoop else { return }
+    let bound = NIOLoopBound((self, then), eventLoop: loop)
+    let shared = self.shared
+    Task {
+      let result: Result<T, any Error>
+      do { result = .success(try await operation()) } catch { result = .failure(error) }
+      shared.onLoopUnlessStopped(loop) {
+        let (handler, then) = bound.value
+        then(handler, result)
+      }
+    }
+  }
+
+  private func isCurrent(_ ex: Exchange) -> Bool { !isClosed && exchange === ex }
+
+  private func fetchToken(for ex: Exchange) {
+    ex.phase = .awaitingToken
+    let tokens = shared.tokens
+    runAsync({ try await tokens.currentToken() }) { handler, result in
+      guard handler.isCurrent(ex) else { return }
+      switch result {
+      case .failure(let error):
+        handler.shared.logger.notice(
+          "no tenant token for a request", metadata: ["error": "\(String(describing: error))"])
+        handler.answerLocally(ex, .tokenUnavailable(error))
+      case .success(let token):
+        guard handler.admit(token) else {
+          handler.answerLocally(ex, Self.tenantSwitched)
+          return
+        }
+        ex.token = token
+        handler.connectAndSend(ex)
+      }
+    }
+  }
+
+  static let tenantSwitched = LocalAnswer(
+    .serviceUnavailable, "tenant_switched",
+    "the tunnel switched tenants; this connection belonged to the previous tenant and is closed",
+    fix: "retry the request: a new connection uses the current tenant", close: true)
+
+  /// Whether `token` may be sent on this connection; binds the connection on its first token.
+  private func admit(_ token: TenantSessionToken) -> Bool {
+    if shared.registry.isRetired(token.generation) { return false }
+    if let boundGeneration { return boundGeneration == token.generation }
+    guard let connectionID, shared.registry.bind(connectionID, to: token.generation) else { return false }
+    boundGeneration = token.generation
+    return true
+  }
+
+  private func connectAndSend(_ ex: Exchange) {
+    if let link = upstream, link.isIdle {
+      send(ex, on: link)
+      return
+    }
+    upstream?.abandon()
+    upstream = nil
+    ex.phase = .connecting
+    let forwarder = shared.forwarder
+    runAsync({ try await forwarder.openStream() }) { handler, result in
+      guard handler.isCurrent(ex) else {
+        if case .success(let socket) = result { socket.close() }
+        return
+      }
+      switch result {
+      case .failure(let error): handler.answerLocally(ex, Self.upstreamUnavailable(error))
+      case .success(let socket): handler.adopt(socket, for: ex)
+      }
+    }
+  }
+
+  static func upstreamUnavailable(_ error: any Error) -> LocalAnswer {
+    let user = error as? any UserFacingError
+    return LocalAnswer(
+      .badGateway, "ssh_unavailable",
+      "cannot reach the MCP server over SSH: \(user?.summary ?? String(describing: type(of: error)))",
+      fix: user?.fix ?? "check the SSH path with: mcp-tunnel doctor")
+  }
+
+  /// Wraps the stream's descriptor in a NIO channel on this loop and sends the request on it.
+  private func adopt(_ socket: StreamSocket, for ex: Exchange) {
+    guard let context, let descriptor = socket.takeDescriptor() else {
+      answerLocally(ex, Self.upstreamUnavailable(ProxyError(.internalError, "the stream socket was already closed")))
+      return
+    }
+    shared.count { $0.upstreamStreams += 1 }
+    let link = UpstreamHandler(owner: self)
+    let boundLink = NIOLoopBound(link, eventLoop: context.eventLoop)
+    ClientBootstrap(group: context.eventLoop)
+      .channelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHTTPClientHandlers()
+          try channel.pipeline.syncOperations.addHandler(boundLink.value)
+        }
+      }
+      .withConnectedSocket(descriptor)
+      .assumeIsolated()
+      .whenComplete { result in
+        switch result {
+        case .failure(let error):
+          if self.isCurrent(ex) { self.answerLocally(ex, Self.upstreamUnavailable(error)) }
+        case .success:
+          guard self.isCurrent(ex) else {
+            link.abandon()
+            return
+          }
+          self.upstream = link
+          self.send(ex, on: link)
+        }
+      }
+  }
+
+  private func send(_ ex: Exchange, on link: UpstreamHandler) {
+    guard let token = ex.token else { return }
+    ex.phase = .forwarding
+    link.beginExchange()
+    let head = AuthorizationRewriter.upstreamRequestHead(
+      from: ex.head, token: token.token, upstreamHost: shared.upstreamHost, chunkedBody: ex.chunkedBody)
+    link.write(.head(head))
+    if let replay = ex.replay {
+      for part in replay { link.write(.body(.byteBuffer(part))) }
+    } else {
+      for part in ex.pendingBody { link.write(.body(.byteBuffer(part))) }
+      ex.pendingBody.removeAll()
+    }
+    if ex.requestEnded { link.write(.end(nil)) }
+    link.flush()
+    if ex.expectsContinue, !ex.continueSent, !ex.requestEnded, ex.phase == .forwarding {
+      ex.continueSent = true
+      context?.writeAndFlush(
+        wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+    }
+    resumeClientRead()
+  }
+
+  // MARK: upstream events (called by UpstreamHandler on this loop)
+
+  func upstream(_ link: UpstreamHandler, received part: HTTPClientResponsePart) {
+    guard link === upstream, let ex = exchange else {
+      link.abandon()  // a response nobody asked for
+      if link === upstream { upstream = nil }
+      return
+    }
+    switch part {
+    case .head(let head):
+      guard ex.phase == .forwarding else { return }
+      if head.status == .unauthorized {
+        unauthorized(ex, link: link, head: head)
+        return
+      }
+      ex.phase = .relaying
+      ex.status = Int(head.status.code)
+      if head.status.code >= 500 { markError(ex, detail: nil) }
+      link.closeAfterResponse = !head.isKeepAlive
+      let relayed = AuthorizationRewriter.clientResponseHead(
+        from: head, clientVersion: ex.head.version, closing: ex.closeAfter)
+      context?.writeAndFlush(wrapOutboundOut(.head(relayed)), promise: nil)
+    case .body(let buffer):
+      guard ex.phase == .relaying else { return }
+      context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    case .end:
+      guard ex.phase == .relaying else { return }
+      if ex.requestEnded && !link.closeAfterResponse {
+        link.endExchange()
+      } else {
+        // The upstream answered before the whole request was sent, or will close: not reusable.
+        upstream = nil
+        link.abandon()
+      }
+      endResponse(ex)
+    }
+  }
+
+  func upstreamWritabilityChanged(_ link: UpstreamHandler) {
+    guard link === upstream else { return }
+    resumeClientRead()
+  }
+
+  func upstreamFailed(_ link: UpstreamHandler, _ error: any Error) {
+    shared.logger.debug("upstream stream error", metadata: ["error": "\(error)"])
+  }
+
+  func upstreamClosed(_ link: UpstreamHandler) {
+    guard link === upstream else { return }
+    upstream = nil
+    guard let ex = exchange, !isClosed else { return }
+    switch ex.phase {
+    case .forwarding:
+      if link.wasReused, ex.replay != nil, !ex.reconnectUsed {
+        // A kept-alive stream closed just as it was reused: replay once on a fresh stream.
+        ex.reconnectUsed = true
+        connectAndSend(ex)
+      } else {
+        answerLocally(
+          ex,
+          LocalAnswer(
+            .badGateway, "upstream_closed", "the MCP server closed the connection before answering",
+            fix: "retry; if it persists, check the MCP server's logs"))
+      }
+    case .relaying:
+      markError(ex, detail: "upstream_closed")
+      context?.close(promise: nil)  // the client sees a truncated response, never a forged end
+    case .awaitingToken, .connecting, .reminting, .answered:
+      break
+    }
+  }
+
+  /// An upstream `401`: re-mint and replay once when it says `invalid_token` and the body can be
+  /// replayed; otherwise a `503` of our own. The challenge itself never reaches the client.
+  private func unauthorized(_ ex: Exchange, link: UpstreamHandler, head: HTTPResponseHead) {
+    upstream = nil
+    link.abandon()
+    let invalidToken = AuthenticationChallenge.demandsFreshBearerToken(head.headers["www-authenticate"])
+    guard invalidToken, !ex.remintUsed, let rejected = ex.token else {
+      answerLocally(
+        ex,
+        LocalAnswer(
+          .serviceUnavailable, "token_rejected",
+          ex.remintUsed
+            ? "the MCP server rejected a freshly minted tenant token"
+            : "the MCP server refused the tenant token",
+          fix: "check the [session] resource/audience settings for this server, or run: mcp-tunnel login"))
+      return
+    }
+    ex.remintUsed = true
+    ex.phase = .reminting
+    shared.count { $0.remints += 1 }
+    let tokens = shared.tokens
+    runAsync({ try await tokens.replaceRejected(rejected) }) { handler, result in
+      guard handler.isCurrent(ex) else { return }
+      switch result {
+      case .failure(let error):
+        handler.answerLocally(ex, .tokenUnavailable(error))
+      case .success(let fresh):
+        guard handler.admit(fresh) else {
+          handler.answerLocally(ex, Self.tenantSwitched)
+          return
+        }
+        ex.token = fresh
+        if ex.replay != nil {
+          ex.retried = true
+          handler.connectAndSend(ex)
+        } else {
+          handler.answerLocally(
+            ex,
+            LocalAnswer(
+              .serviceUnavailable, "token_rejected",
+              "the MCP server rejected the tenant token; a fresh one was minted, but this request's body "
+                + "is too large to replay",
+              fix: "retry the request"))
+        }
+      }
+    }
+  }
+
+  // MARK: answering and finishing
+
+  private func answerLocally(_ ex: Exchange, _ answer: LocalAnswer) {
+    guard let context, !isClosed else { return }
+    if ex.phase == .relaying || ex.phase == .answered {
+      context.close(promise: nil)  // a response is already under way; cannot start another
+      return
+    }
+    if ex.phase == .forwarding, let link = upstream {
+      upstream = nil
+      link.abandon()  // the upstream has part of a request that will never complete
+    }
+    ex.answeredBy = .proxy
+    ex.detail = answer.code
+    ex.status = Int(answer.status.code)
+    if answer.countsAsError { markError(ex, detail: answer.code) }
+    if answer.closeConnection { ex.closeAfter = true }
+    let body = answer.body
+    var headers = HTTPHeaders()
+    headers.add(name: "Content-Type", value: "application/json")
+    headers.add(name: "Content-Length", value: "\(body.count)")
+    headers.add(name: "Cache-Control", value: "no-store")
+    if ex.closeAfter { headers.add(name: "Connection", value: "close") }
+    let version: HTTPVersion = ex.head.version == .http1_0 ? .http1_0 : .http1_1
+    context.write(
+      wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))),
+      promise: nil)
+    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+    endResponse(ex)
+  }
+
+  /// Writes the response end. State is settled first: writing `.end` lets NIO's pipelining handler
+  /// deliver the next request synchronously.
+  private func endResponse(_ ex: Exchange) {
+    guard let context else { return }
+    ex.phase = .answered
+    ex.pendingBody.removeAll()
+    ex.replay = nil
+    let finishing = ex.requestEnded
+    if finishing { settle(ex) }
+    let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+    if finishing { afterFinish(ex, written: written) } else { resumeClientRead() }
+  }
+
+  private func finish(_ ex: Exchange, after written: EventLoopFuture<Void>?) {
+    settle(ex)
+    afterFinish(ex, written: written)
+  }
+
+  private func settle(_ ex: Exchange) {
+    if exchange === ex { exchange = nil }
+    if ex.closeAfter { closing = true }
+    report(ex, completed: true)
+  }
+
+  private func afterFinish(_ ex: Exchange, written: EventLoopFuture<Void>?) {
+    guard let context else { return }
+    if ex.closeAfter {
+      if let written {
+        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+      } else {
+        context.close(promise: nil)
+      }
+    } else {
+      resumeClientRead()
+    }
+  }
+
+  private func markError(_ ex: Exchange, detail: String?) {
+    if let detail, ex.detail == nil { ex.detail = detail }
+    guard !ex.countedError else { return }
+    ex.countedError = true
+    shared.count { $0.errors += 1 }
+  }
+
+  private func report(_ ex: Exchange, completed: Bool) {
+    guard let onRequest = shared.onRequest else { return }
+    let path = ex.head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
+    let record = ProxyRequestRecord(
+      method: ex.head.method.rawValue, path: path ?? "", status: ex.status,
+      duration: ContinuousClock.now - ex.started, rpcMethod: ex.summary?.method, rpcName: ex.summary?.name,
+      rpcID: ex.summary?.id, tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
+      generation: ex.answeredBy == .upstream ? ex.token?.generation : nil, answeredBy: ex.answeredBy,
+      completed: completed, detail: ex.detail, retried: ex.retried)
+    onRequest(record)
+  }
+
+  // MARK: backpressure
+
+  private var canReadClient: Bool {
+    guard let ex = exchange else { return true }
+    if ex.requestEnded { return true }  // further reads only buffer the next pipelined request
+    switch ex.phase {
+    case .forwarding, .relaying: return upstream?.isWritable ?? false
+    case .answered: return true
+    case .awaitingToken, .connecting, .reminting: return false
+    }
+  }
+
+  private func resumeClientRead() {
+    guard readPending, canReadClient, let context else { return }
+    readPending = false
+    context.read()
+  }
+}
