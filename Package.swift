@@ -82,7 +82,11 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
-    .target(name: "AuditLog", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(
+      name: "AuditLog",
+      dependencies: ["TunnelCore", .product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: strictSettings
+    ),
 
     // MARK: C libraries, imported only by their adapter
     .systemLibrary(
@@ -100,7 +104,7 @@ let package = Package(
     .target(name: "MCPTunnelTestSupport", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
     .target(
       name: "LabSupport",
-      dependencies: ["TunnelCore"],
+      dependencies: ["TunnelCore", .product(name: "Crypto", package: "swift-crypto")],
       path: "Tests/LabSupport",
       swiftSettings: strictSettings
     ),

@@ -1,21 +1,13 @@
-/// SHA-256 (FIPS 180-4), the hash that links audit lines.
+import Crypto
+
+/// SHA-256, the hash that links audit lines, over swift-crypto (already a dependency for PKCE).
 ///
-/// Written here because Foundation has no SHA-256 on Linux and the audit log must not pull in a
-/// crypto package for one hash. It is used for integrity links over our own lines, never for
-/// secrets, so it need not be constant-time. Checked against the FIPS 180-4 / NIST vectors in
-/// `SHA256Tests`.
-///
+/// A thin byte-array facade so the audit code and its tests speak `[UInt8]` and lowercase hex.
 /// A value type: copy it to fork a running hash. `update` may be called any number of times.
 public struct SHA256: Sendable {
-  private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
-    0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
-  )
-  /// Bytes not yet hashed; always fewer than 64 between calls.
-  private var pending: [UInt8] = []
-  /// Total message length in bytes, for the final length field.
-  private var length: UInt64 = 0
+  private var hasher = Crypto.SHA256()
 
-  public init() { pending.reserveCapacity(64) }
+  public init() {}
 
   /// The digest of `bytes`, 32 bytes.
   public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
@@ -41,95 +33,11 @@ public struct SHA256: Sendable {
   }
 
   public mutating func update(_ bytes: some Sequence<UInt8>) {
-    for byte in bytes {
-      pending.append(byte)
-      length &+= 1
-      if pending.count == 64 {
-        compress(pending)
-        pending.removeAll(keepingCapacity: true)
-      }
-    }
+    hasher.update(data: Array(bytes))
   }
 
-  /// Pads, hashes the last block(s) and returns the 32-byte digest.
+  /// The 32-byte digest of everything passed to `update`; the running hash is left as it was.
   public func finalize() -> [UInt8] {
-    var copy = self
-    let bitLength = length &* 8
-    var tail = pending
-    tail.append(0x80)
-    while tail.count % 64 != 56 { tail.append(0) }
-    for shift in stride(from: 56, through: 0, by: -8) {
-      tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
-    }
-    var index = 0
-    while index < tail.count {
-      copy.compress(tail[index..<index + 64])
-      index += 64
-    }
-    let words = [
-      copy.state.0, copy.state.1, copy.state.2, copy.state.3, copy.state.4, copy.state.5, copy.state.6, copy.state.7,
-    ]
-    var digest: [UInt8] = []
-    digest.reserveCapacity(32)
-    for word in words {
-      digest.append(UInt8(truncatingIfNeeded: word >> 24))
-      digest.append(UInt8(truncatingIfNeeded: word >> 16))
-      digest.append(UInt8(truncatingIfNeeded: word >> 8))
-      digest.append(UInt8(truncatingIfNeeded: word))
-    }
-    return digest
+    Array(hasher.finalize())
   }
-
-  private static let roundConstants: [UInt32] = [
-    0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
-    0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
-    0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
-    0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
-    0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
-    0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
-    0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
-    0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
-  ]
-
-  /// One 64-byte block of the compression function (FIPS 180-4 §6.2.2).
-  private mutating func compress(_ block: some Collection<UInt8>) {
-    var w = [UInt32](repeating: 0, count: 64)
-    var i = 0
-    var iterator = block.makeIterator()
-    while i < 16 {
-      var word: UInt32 = 0
-      for _ in 0..<4 { word = word << 8 | UInt32(iterator.next()!) }
-      w[i] = word
-      i += 1
-    }
-    while i < 64 {
-      let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-      let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-      w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-      i += 1
-    }
-    var (a, b, c, d, e, f, g, h) = state
-    let k = Self.roundConstants
-    for t in 0..<64 {
-      let sum1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-      let choice = (e & f) ^ (~e & g)
-      let temp1 = h &+ sum1 &+ choice &+ k[t] &+ w[t]
-      let sum0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-      let majority = (a & b) ^ (a & c) ^ (b & c)
-      let temp2 = sum0 &+ majority
-      h = g
-      g = f
-      f = e
-      e = d &+ temp1
-      d = c
-      c = b
-      b = a
-      a = temp1 &+ temp2
-    }
-    state = (
-      state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d, state.4 &+ e, state.5 &+ f, state.6 &+ g, state.7 &+ h
-    )
-  }
-
-  private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 }

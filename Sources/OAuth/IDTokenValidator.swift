@@ -145,11 +145,3 @@ actor IDTokenValidator {
       fix: "nothing was stored; try `mcp-tunnel login` again, and report it if it persists")
   }
 }
-
-extension Base64URL {
-  static func decode(_ text: String) -> Data? {
-    var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-    while base64.count % 4 != 0 { base64 += "=" }
-    return Data(base64Encoded: base64)
-  }
-}

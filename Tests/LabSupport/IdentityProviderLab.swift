@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 #if canImport(FoundationNetworking)
@@ -280,7 +281,7 @@ public struct LabPKCE: Sendable {
     }
     close(fd)
     verifier = LabPKCE.base64url(Data(bytes))
-    challenge = LabPKCE.base64url(LabSHA256.digest(Data(verifier.utf8)))
+    challenge = LabPKCE.base64url(Data(SHA256.hash(data: Data(verifier.utf8))))
   }
 
   static func base64url(_ data: Data) -> String {

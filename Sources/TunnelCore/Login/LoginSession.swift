@@ -105,31 +105,33 @@ public actor LoginSession {
   /// Revokes the refresh token at the IdP (RFC 7009), then deletes the keyring entry whatever the
   /// IdP said (RV-05). Returns nil when there was no login, else how revocation went.
   public func logout() async throws -> RevocationOutcome? {
-    guard try currentLogin() != nil else {
-      try store.delete(key)
-      return nil
-    }
     cached = nil
-    let outcome: RevocationOutcome = try await lock.withLock {
-      guard let login = try await self.currentLogin() else { return .revoked }
-      guard await self.provider.revocationNeedsAccessToken() else {
-        return await self.provider.revoke(login.refreshToken, accessToken: nil)
-      }
-      // The IdP authenticates revocation with a Bearer token (glewlwyd): refresh once for an access
-      // token, then revoke the refresh token that refresh rotated to.
-      let tokens: IdentityTokens
-      do {
-        tokens = try await self.refresh(login, resource: nil)
-      } catch let error as any UserFacingError where error.category == .loginRequired {
-        return .revoked  // the IdP no longer honours it: nothing left to revoke
-      } catch {
-        return .failed(reason: "could not get an access token to authenticate the revocation: \(error)")
-      }
-      return await self.provider.revoke(tokens.refreshToken ?? login.refreshToken, accessToken: tokens.accessToken)
+    // One keyring read, inside the lock, so a concurrent refresh cannot rotate the token away
+    // between reading and revoking it.
+    let outcome: RevocationOutcome? = try await lock.withLock {
+      guard let login = try await self.currentLogin() else { return nil }
+      return await self.revoke(login)
     }
     memoryLogin = nil
     try store.delete(key)
     return outcome
+  }
+
+  private func revoke(_ login: StoredLogin) async -> RevocationOutcome {
+    guard await provider.revocationNeedsAccessToken() else {
+      return await provider.revoke(login.refreshToken, accessToken: nil)
+    }
+    // The IdP authenticates revocation with a Bearer token (glewlwyd): refresh once for an access
+    // token, then revoke the refresh token that refresh rotated to.
+    let tokens: IdentityTokens
+    do {
+      tokens = try await refresh(login, resource: nil)
+    } catch let error as any UserFacingError where error.category == .loginRequired {
+      return .revoked  // the IdP no longer honours it: nothing left to revoke
+    } catch {
+      return .failed(reason: "could not get an access token to authenticate the revocation: \(error)")
+    }
+    return await provider.revoke(tokens.refreshToken ?? login.refreshToken, accessToken: tokens.accessToken)
   }
 
   static func notLoggedIn(_ key: StoredLoginKey) -> CoreError {
