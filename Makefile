@@ -55,10 +55,12 @@ demo: deps
 	swift build
 	scripts/demo.sh
 
-## bench: mcp-tunnel vs OpenSSH `ssh -J -L` over the same lab; prints a table with ratios.
+## bench: mcp-tunnel vs OpenSSH `ssh -J -L` over the same lab (raw tcp, then MCP tools/call through
+## the http proxy vs a static header); prints a table with ratios for each.
 bench: deps
 	swift build -c release --product mcp-tunnel
 	scripts/bench.sh
+	scripts/bench-http.sh
 
 clean:
 	rm -rf .build .lab-run

@@ -173,13 +173,13 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    login|logout|status|up|audit|config|help)
+    login|logout|status|up|tenant|token|audit|config|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'login logout status up audit config help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit config help' -- "${cur}"))
         ;;
     esac
 }
@@ -249,7 +249,7 @@ _mcp-tunnel_up() {
     repeating_flags=()
     non_repeating_flags=(--json -v --verbose --version -h --help)
     repeating_options=()
-    non_repeating_options=(--profile --config --listen --mode)
+    non_repeating_options=(--profile --config --listen --tenant --mode)
     __mcp-tunnel_offer_flags_options 0
 
     # Offer option value completions
@@ -264,8 +264,113 @@ _mcp-tunnel_up() {
     '--listen')
         return
         ;;
+    '--tenant')
+        return
+        ;;
     '--mode')
-        __mcp-tunnel_add_completions -W 'tcp'
+        __mcp-tunnel_add_completions -W 'http'$'\n''tcp'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_tenant() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    use|current|list)
+        # Offer subcommand argument completions
+        "_mcp-tunnel_tenant_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'use current list' -- "${cur}"))
+        ;;
+    esac
+}
+
+_mcp-tunnel_tenant_use() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_tenant_current() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_tenant_list() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_token() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --force --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --tenant)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--tenant')
         return
         ;;
     esac

@@ -25,7 +25,10 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
         $ mcp-tunnel status
       """,
     version: version,
-    subcommands: [Login.self, Logout.self, Status.self, Up.self, AuditCommand.self, ConfigCommand.self]
+    subcommands: [
+      Login.self, Logout.self, Status.self, Up.self, TenantCommand.self, Token.self, AuditCommand.self,
+      ConfigCommand.self,
+    ]
   )
 
   public init() {}

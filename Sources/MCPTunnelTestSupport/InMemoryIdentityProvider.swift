@@ -22,6 +22,8 @@ public final class InMemoryIdentityProvider: IdentityProvider {
     var revoked: [String] = []
     var bearerForRevocation = false
     var killChainOnReuse = true
+    var refreshResources: [String?] = []
+    var refreshFailure: (any UserFacingError & Sendable)?
   }
 
   public let issuer: String
@@ -34,6 +36,12 @@ public final class InMemoryIdentityProvider: IdentityProvider {
   }
 
   public var counters: Counters { state.withLock { $0.counters } }
+  /// The `resource` of every refresh, in order.
+  public var refreshResources: [String?] { state.withLock { $0.refreshResources } }
+  /// Every refresh fails with `error` (an unreachable IdP); nil heals it.
+  public func setRefreshFailure(_ error: (any UserFacingError & Sendable)?) {
+    state.withLock { $0.refreshFailure = error }
+  }
   /// Revoked refresh tokens, in order (test-only view of the secrets).
   public var revokedTokens: [String] { state.withLock { $0.revoked } }
 
@@ -77,8 +85,10 @@ public final class InMemoryIdentityProvider: IdentityProvider {
   public func refresh(_ refreshToken: RefreshToken, resource: String?) async throws -> IdentityTokens {
     let delay = state.withLock { $0.refreshDelay }
     if delay > .zero { try await Task.sleep(for: delay) }
-    let accepted = state.withLock { s -> Bool in
+    let accepted = try state.withLock { s -> Bool in
       s.counters.refreshes += 1
+      s.refreshResources.append(resource)
+      if let failure = s.refreshFailure { throw failure }
       guard s.valid.contains(refreshToken.revealedForTransmission) else {
         if s.killChainOnReuse { s.valid.removeAll() }  // reuse detection: the whole grant dies
         return false

@@ -55,7 +55,7 @@ public final class OpenIDProvider: IdentityProvider {
   ) async throws
     -> IdentityTokens
   {
-    let resource: String? = nil
+    let resource = settings.loginResource
     let metadata = try await metadata()
     let flow = DeviceAuthorizationFlow(
       metadata: metadata, clientID: settings.clientID, scopes: settings.scopes, resource: resource,
@@ -66,7 +66,7 @@ public final class OpenIDProvider: IdentityProvider {
 
   /// Authorization code + PKCE with a loopback redirect. `present` prints and opens the URL.
   public func loginWithBrowser(present: @escaping @Sendable (URL) async -> Void) async throws -> IdentityTokens {
-    let resource: String? = nil
+    let resource = settings.loginResource
     let timeout = browserTimeout
     let metadata = try await metadata()
     let flow = BrowserAuthorizationFlow(
@@ -86,8 +86,28 @@ public final class OpenIDProvider: IdentityProvider {
     ]
     if let resource { fields.append(("resource", resource)) }
     let response = try await transport.send(.form(metadata.tokenEndpoint, fields))
-    let parsed = try TokenResponse.parse(response, what: "refresh token request")
+    let parsed = try Self.parseRefresh(response, resource: resource)
     return try await identityTokens(from: parsed, nonce: nil, metadata: metadata, requireRefresh: false)
+  }
+
+  /// Minting a tenant token (resource-refresh): an `invalid_target` means the IdP will not issue for
+  /// this resource. The login itself is fine, so this is a refusal (exit 9), never "login required".
+  private static func parseRefresh(_ response: OAuthHTTPResponse, resource: String?) throws(OAuthError) -> TokenResponse
+  {
+    let result = Result { () throws(OAuthError) -> TokenResponse in
+      try TokenResponse.parse(response, what: "refresh token request")
+    }
+    switch result {
+    case .success(let parsed):
+      return parsed
+    case .failure(let error):
+      guard let resource, error.oauthError == "invalid_target" else { throw error }
+      throw OAuthError(
+        .accessDenied, "the identity provider will not issue a token for \(resource) (invalid_target)",
+        fix:
+          "check session.tenants and session.resource; IdPs that bind a login to the resource it was made for (glewlwyd) need session.default_tenant set to this tenant and `mcp-tunnel login` again, or session.method = \"token-exchange\"",
+        oauthError: "invalid_target")
+    }
   }
 
   public func revoke(_ refreshToken: RefreshToken, accessToken: AccessToken?) async -> RevocationOutcome {

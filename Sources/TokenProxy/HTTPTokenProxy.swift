@@ -78,6 +78,18 @@ public final class HTTPTokenProxy: Sendable {
   public func start(
     listen: HostPort, forwarder: any PortForwarder, tokens: any TenantTokenSource, upstreamHost: String
   ) async throws -> HostPort {
+    try await start(
+      listener: try LoopbackListener.bind(listen), forwarder: forwarder, tokens: tokens, upstreamHost: upstreamHost)
+  }
+
+  /// Serves on a listener bound earlier — `up` binds first, so a taken port fails (exit 8) before
+  /// any SSH or IdP traffic, and starts serving only once the SSH path and the first token are
+  /// ready; clients that connect in between wait in the listen backlog. The proxy takes the
+  /// listener's socket over.
+  @discardableResult
+  public func start(
+    listener: LoopbackListener, forwarder: any PortForwarder, tokens: any TenantTokenSource, upstreamHost: String
+  ) async throws -> HostPort {
     let mayStart = lifecycle.withLock { state -> Bool in
       guard case .idle = state else { return false }
       state = .starting
@@ -85,7 +97,7 @@ public final class HTTPTokenProxy: Sendable {
     }
     guard mayStart else { throw ProxyError(.internalError, "the http proxy was already started") }
     do {
-      let running = try await bind(listen, forwarder: forwarder, tokens: tokens, upstreamHost: upstreamHost)
+      let running = try await bind(listener, forwarder: forwarder, tokens: tokens, upstreamHost: upstreamHost)
       let stoppedMeanwhile = lifecycle.withLock { state -> Bool in
         guard case .starting = state else { return true }
         state = .running(running)
@@ -106,11 +118,10 @@ public final class HTTPTokenProxy: Sendable {
   }
 
   private func bind(
-    _ listen: HostPort, forwarder: any PortForwarder, tokens: any TenantTokenSource, upstreamHost: String
+    _ listener: LoopbackListener, forwarder: any PortForwarder, tokens: any TenantTokenSource, upstreamHost: String
   ) async throws -> Running {
-    let listener = try LoopbackListener.bind(listen)
     guard let descriptor = listener.takeDescriptor() else {
-      throw ProxyError(.internalError, "the listening socket for \(listen) was closed before use")
+      throw ProxyError(.internalError, "the listening socket for \(listener.address) was closed before use")
     }
     let address = listener.address
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

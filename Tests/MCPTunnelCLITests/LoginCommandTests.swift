@@ -9,74 +9,7 @@ import TunnelCore
 /// playing the user's browser, and the refresh token is read back with `secret-tool`.
 @Suite("login / status / logout (built binary, real glewlwyd + gnome-keyring)", .serialized)
 struct LoginCommandTests {
-  struct Lab {
-    let lab: LabEnvironment
-    let idp: IdentityProviderLab
-    let keyring: KeyringLab
-    let config: String
-    let environment: [String: String]
-
-    init(variant: KeyringLab.Variant = .unlocked) throws {
-      lab = try LabEnvironment.start([.identityProvider, .keyring], keyringVariant: variant)
-      idp = try lab.idp()
-      keyring = try lab.secretService()
-      config = lab.directory.path("config.toml")
-      try """
-      default_profile = "lab"
-      [profiles.lab.idp]
-      issuer = "\(idp.issuer)"
-      client_id = "\(idp.clientID)"
-      scopes = ["openid", "mcp"]
-      redirect_uri = "\(idp.redirectURI)"
-      [profiles.lab.ssh]
-      target = "127.0.0.1:9"
-
-      """.write(toFile: config, atomically: true, encoding: .utf8)
-      var environment = keyring.environment
-      let tmp = lab.directory.path("tmp")
-      try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-      environment["TMPDIR"] = tmp
-      self.environment = environment
-    }
-
-    func run(_ arguments: [String], env: [String: String]? = nil) throws -> (status: Int32, output: String) {
-      try runTool(BuiltBinary.mcpTunnel, arguments + ["--config", config], environment: env ?? environment)
-    }
-
-    func json(_ arguments: [String]) throws -> [String: Any] {
-      let result = try LabCommand.run(
-        BuiltBinary.mcpTunnel, arguments + ["--config", config, "--json"], environment: environment)
-      let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-      guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-        throw LabError("\(arguments): exit \(result.status)\n\(result.stdout)\n\(result.stderr)")
-      }
-      return object
-    }
-
-    /// The refresh token as stored, read with secret-tool (test-only view of the secret).
-    func storedRefreshToken() throws -> String? {
-      let found = try keyring.secretTool(["lookup", "application", "mcp-tunnel", "profile", "lab"])
-      return found.status == 0 && !found.stdout.isEmpty ? found.stdout : nil
-    }
-
-    /// Runs `login --flow device --json`, approves the code as the lab user, returns the process.
-    func deviceLogin(extra: [String] = []) async throws -> RunningCommand {
-      let login = try RunningCommand(
-        BuiltBinary.mcpTunnel, ["login", "--flow", "device", "--json", "--config", config] + extra,
-        environment: environment)
-      try waitUntil(timeout: .seconds(20), "the device_authorization event") {
-        login.stdout.contains("device_authorization") || !login.isRunning
-      }
-      let event = try #require(
-        login.events.first { $0["event"] as? String == "device_authorization" }, "\(login.stdout)\n\(login.stderr)")
-      let userCode = try #require(event["user_code"] as? String)
-      #expect(login.stderr.contains(userCode), "DEV-04: the user code is printed on stderr too")
-      try await idp.approveDevice(userCode: userCode, scope: "openid mcp")
-      return login
-    }
-
-    func stop() { lab.stop() }
-  }
+  typealias Lab = CLILab
 
   @Test("device login → status → 4 concurrent status --verify (one-use refresh tokens) → logout; no secret leaks")
   func deviceLoginLifecycle() async throws {

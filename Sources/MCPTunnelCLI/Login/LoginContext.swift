@@ -12,11 +12,16 @@ struct LoginContext {
   var environment: AppEnvironment
 
   init(profile: Profile, environment: AppEnvironment) throws {
-    guard let idp = profile.idp else {
+    guard var idp = profile.idp else {
       throw CoreError(
         .usage,
         "profile \"\(profile.name)\" has no [profiles.\(profile.name).idp] section, so there is nothing to log in to",
         fix: "add issuer and client_id under [profiles.\(profile.name).idp] (see `mcp-tunnel config init --stdout`)")
+    }
+    if let session = profile.session, session.method == .resourceRefresh,
+      let tenant = session.defaultTenant ?? session.tenants.first
+    {
+      idp.loginResource = session.resource.expand(for: tenant)
     }
     self.profile = profile
     self.idp = idp

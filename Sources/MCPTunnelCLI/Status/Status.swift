@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import TunnelCore
 
-/// `mcp-tunnel status`: the login state of a profile (the tunnel part joins with the control socket).
+/// `mcp-tunnel status`: the login state of a profile and, when `up` runs, its tunnel.
 struct Status: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "status",
@@ -13,8 +13,12 @@ struct Status: AsyncParsableCommand {
       logged out. --verify also asks the identity provider, by refreshing the login (the refresh \
       token is rotated and stored again); a revoked login then exits 3.
 
+      When `mcp-tunnel up` runs for the profile, its state comes from the control socket: listen \
+      URL, mode, tenant and token expiry, each hop and the path's state, and the counters \
+      (requests, errors, re-mints, reconnects, open connections).
+
       With --json, stdout carries one object: \
-      {"logged_in":…,"issuer":…,"subject":…,"keyring":…,"refresh_token":…,"profile":…,"tunnel":null}.
+      {"logged_in":…,"issuer":…,"subject":…,"keyring":…,"refresh_token":…,"profile":…,"tunnel":null|{…}}.
 
       Example:
         $ mcp-tunnel status
@@ -31,8 +35,9 @@ struct Status: AsyncParsableCommand {
     let env = AppEnvironment.current
     let context = try LoginContext.load(global, environment: env)
     let session = try context.session()
+    let tunnel = await Self.tunnel(profile: context.profile.name, environment: env)
     guard let login = try await session.currentLogin() else {
-      render(context, login: nil, verifiedUntil: nil)
+      render(context, login: nil, verifiedUntil: nil, tunnel: tunnel)
       if verify {
         throw CoreError(.loginRequired, "not logged in", fix: "run: mcp-tunnel login --profile \(context.profile.name)")
       }
@@ -45,16 +50,26 @@ struct Status: AsyncParsableCommand {
       verifiedUntil = tokens.expiresAt ?? Date()
       current = try await session.currentLogin() ?? login
     }
-    render(context, login: current, verifiedUntil: verifiedUntil)
+    render(context, login: current, verifiedUntil: verifiedUntil, tunnel: tunnel)
   }
 
-  private func render(_ context: LoginContext, login: StoredLogin?, verifiedUntil: Date?) {
+  /// The running tunnel's state, or nil when none answers (a stale socket of a crashed `up`
+  /// counts as none).
+  static func tunnel(profile: String, environment: AppEnvironment) async -> TunnelStatus? {
+    guard ControlChannel.mayBeRunning(profile: profile, paths: environment.paths) else { return nil }
+    return try? await ControlChannel.send(ControlRequest(op: .status), profile: profile, paths: environment.paths)
+      .tunnel
+  }
+
+  private func render(_ context: LoginContext, login: StoredLogin?, verifiedUntil: Date?, tunnel: TunnelStatus?) {
     let output = context.environment.output
     if global.json {
       var object: [String: Any] = [
         "profile": context.profile.name, "logged_in": login != nil, "issuer": context.key.issuer,
         "client_id": context.key.clientID, "subject": login?.subject ?? NSNull(),
-        "keyring": context.store.backendName, "refresh_token": login != nil, "tunnel": NSNull(),
+        "keyring": context.store.backendName, "refresh_token": login != nil,
+        "tunnel": tunnel.flatMap { try? JSONSerialization.jsonObject(with: ControlChannel.encoder.encode($0)) }
+          ?? NSNull(),
       ]
       if let verifiedUntil { object["verified_access_token_expires_at"] = Timestamp.string(verifiedUntil) }
       output.writeResult(JSONLine.encode(object) + "\n")
@@ -71,6 +86,23 @@ struct Status: AsyncParsableCommand {
     } else {
       lines.append("Logged in:     no (run: mcp-tunnel login)")
       lines.append("Keyring:       \(context.store.backendName), reachable")
+    }
+    if let tunnel {
+      lines.append(
+        "Tunnel:        running (pid \(tunnel.pid), session \(tunnel.session)), \(tunnel.mode) \(tunnel.url ?? tunnel.listen)"
+      )
+      if let tenant = tunnel.tenant {
+        lines.append(
+          "Tenant:        \(tenant)" + (tunnel.tokenExpiresAt.map { ", token valid until \($0)" } ?? ", no token yet"))
+      }
+      lines.append(
+        "Path:          " + (tunnel.hops.map(\.name) + [tunnel.target]).joined(separator: " → ") + " (\(tunnel.state))")
+      let c = tunnel.counters
+      lines.append(
+        "Counters:      \(c.requests) requests, \(c.errors) errors, \(c.remints) re-mints, \(c.reconnects) reconnects, "
+          + "\(c.openConnections) open connections")
+    } else {
+      lines.append("Tunnel:        not running (start one with: mcp-tunnel up)")
     }
     output.writeResult(lines.joined(separator: "\n") + "\n")
   }

@@ -15,6 +15,8 @@ public struct AppEnvironment: Sendable {
   public var makeSecretStore: @Sendable () -> any SecretStore
   /// The identity provider for a profile's `[idp]`.
   public var makeIdentityProvider: @Sendable (IdentityProviderSettings) -> any IdentityProvider
+  /// The RFC 8693 endpoint for a profile's `[session]` (`method = "token-exchange"`).
+  public var makeSessionMinter: @Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter
   /// The SSH path for a profile's `[ssh]`.
   public var makePortForwarder: @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder
   /// The cross-process refresh lock for a profile (SPEC §6).
@@ -29,6 +31,9 @@ public struct AppEnvironment: Sendable {
     makeSecretStore: @escaping @Sendable () -> any SecretStore = { SecretServiceKeyring() },
     makeIdentityProvider: @escaping @Sendable (IdentityProviderSettings) -> any IdentityProvider = {
       OpenIDProvider(settings: $0)
+    },
+    makeSessionMinter: @escaping @Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter = {
+      TokenExchangeClient(endpoint: $0.endpoint, provider: OpenIDProvider(settings: $1))
     },
     makePortForwarder: @escaping @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder = {
       try BastionPortForwarder(settings: $0, environment: $1)
@@ -46,6 +51,7 @@ public struct AppEnvironment: Sendable {
     self.output = output
     self.makeSecretStore = makeSecretStore
     self.makeIdentityProvider = makeIdentityProvider
+    self.makeSessionMinter = makeSessionMinter
     self.makePortForwarder = makePortForwarder
     self.makeRefreshLock = makeRefreshLock
     self.openBrowser = openBrowser

@@ -18,12 +18,6 @@ struct TCPForwardSession {
   var json: Bool
   var verbose: Bool
 
-  /// Why the session ended.
-  fileprivate enum Ending: Sendable {
-    case signal(String)
-    case failed(FailureCategory, String)
-  }
-
   func run() async throws {
     let output = environment.output
     let listener = try LoopbackListener.bind(listen)
@@ -35,30 +29,10 @@ struct TCPForwardSession {
 
     // Signals and fatal events end the session; the default signal action (die) is disabled first.
     let endingSink = EndingSignal()
-    let signalSources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler { endingSink.yield(.signal(number == SIGINT ? "SIGINT" : "SIGTERM")) }
-      source.resume()
-      return source
-    }
-    signal(SIGPIPE, SIG_IGN)
+    let signalSources = endingSink.handleTerminationSignals()
     defer { for source in signalSources { source.cancel() } }
 
-    let startOutcome: StartOutcome = await withCheckedContinuation { continuation in
-      let once = FirstOutcome(continuation)
-      Task {
-        do {
-          try await forwarder.start()
-          once.resume(.started)
-        } catch {
-          once.resume(.failed(error as (any Error & Sendable)))
-        }
-      }
-      Task {
-        if case .signal(let name) = await endingSink.wait() { once.resume(.interrupted(name)) }
-      }
-    }
+    let startOutcome = await endingSink.start(forwarder)
     switch startOutcome {
     case .interrupted(let name):
       await forwarder.stop()
@@ -121,12 +95,6 @@ struct TCPForwardSession {
     }
   }
 
-  fileprivate enum StartOutcome: Sendable {
-    case started
-    case interrupted(String)
-    case failed(any Error & Sendable)
-  }
-
   private func report(_ object: [String: Any], text: String, diagnostic: Bool = true) {
     if json {
       environment.output.writeResult(JSONLine.encode(object) + "\n")
@@ -152,46 +120,4 @@ struct TunnelFailure: UserFacingError {
   var category: FailureCategory
   var summary: String
   var fix: String? { nil }
-}
-
-/// The first reason the session ends (a signal or a fatal event); later ones are ignored.
-/// Any number of tasks may wait; the value is sticky. Thread-safe.
-private final class EndingSignal: Sendable {
-  private let state = Mutex<
-    (ending: TCPForwardSession.Ending?, waiters: [CheckedContinuation<TCPForwardSession.Ending, Never>])
-  >((nil, []))
-
-  func yield(_ ending: TCPForwardSession.Ending) {
-    let waiters = state.withLock { s -> [CheckedContinuation<TCPForwardSession.Ending, Never>] in
-      guard s.ending == nil else { return [] }
-      s.ending = ending
-      defer { s.waiters = [] }
-      return s.waiters
-    }
-    for waiter in waiters { waiter.resume(returning: ending) }
-  }
-
-  func wait() async -> TCPForwardSession.Ending {
-    await withCheckedContinuation { continuation in
-      let ready = state.withLock { s -> TCPForwardSession.Ending? in
-        if let e = s.ending { return e }
-        s.waiters.append(continuation)
-        return nil
-      }
-      if let ready { continuation.resume(returning: ready) }
-    }
-  }
-}
-
-/// Resumes a continuation with the first outcome only.
-private final class FirstOutcome: Sendable {
-  private let continuation = Mutex<CheckedContinuation<TCPForwardSession.StartOutcome, Never>?>(nil)
-  init(_ c: CheckedContinuation<TCPForwardSession.StartOutcome, Never>) { continuation.withLock { $0 = c } }
-  func resume(_ outcome: TCPForwardSession.StartOutcome) {
-    let c = continuation.withLock { c -> CheckedContinuation<TCPForwardSession.StartOutcome, Never>? in
-      defer { c = nil }
-      return c
-    }
-    c?.resume(returning: outcome)
-  }
 }

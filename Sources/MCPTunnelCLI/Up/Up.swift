@@ -6,19 +6,32 @@ import TunnelCore
 struct Up: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "up",
-    abstract: "Open the SSH path and serve the local listener until interrupted.",
+    abstract: "Open the SSH path and serve the local MCP endpoint until interrupted.",
     discussion: """
       Connects through every [ssh] jump host (ProxyJump semantics) and the optional final host, \
-      verifying each host key against known_hosts, then listens on a loopback address. In tcp \
-      mode every accepted connection becomes a direct-tcpip channel to ssh.target; no login is \
-      needed. If the SSH path drops, it is reconnected with backoff while the listener stays bound. \
-      SIGINT or SIGTERM closes everything and exits 0.
+      verifying each host key against known_hosts, then listens on a loopback address. If the SSH \
+      path drops, it is reconnected with backoff while the listener stays bound. SIGINT or SIGTERM \
+      closes everything and exits 0.
 
-      With --json, stdout carries one event per line: ready, reconnecting, reconnected, stopped.
+      In http mode (the default) the listener is an MCP proxy: point your MCP client at \
+      http://127.0.0.1:7700/mcp. Each request gets Authorization: Bearer <tenant token> — a token \
+      minted from your login for one tenant ([session] method token-exchange or resource-refresh), \
+      valid at most session.max_ttl, kept in memory and re-minted before it expires; whatever \
+      credentials the client sent are dropped. Not being logged in is not fatal: requests get 503 \
+      naming the fix until you run `mcp-tunnel login`. `mcp-tunnel tenant use T` switches the \
+      tenant; `status`, `token` and `tenant` talk to this process over its control socket \
+      ($XDG_RUNTIME_DIR/mcp-tunnel/<profile>.sock), so a second `up` for the same profile exits 8.
+
+      In tcp mode every accepted connection becomes a direct-tcpip channel to ssh.target; no login \
+      and no token.
+
+      With --json, stdout carries one event per line: ready (first), reconnecting, reconnected, \
+      token_minted, token_error, tenant_switched, stopped.
 
       Example:
+        $ mcp-tunnel up --tenant acme
+        $ mcp-tunnel up --json | jq -c .
         $ mcp-tunnel up --mode tcp --listen 127.0.0.1:7701
-        $ mcp-tunnel up --mode tcp --json | jq -c .
       """
   )
 
@@ -30,15 +43,24 @@ struct Up: AsyncParsableCommand {
       "Loopback address to listen on (default: listen.address, 127.0.0.1:7700).", valueName: "host:port"))
   var listen: String?
 
-  // Only tcp is accepted until the token-injecting http proxy lands; the option then gains `http`.
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Listener mode; tcp forwards raw bytes and needs no login (the default comes from listen.mode).",
-      valueName: "tcp"))
+      "Tenant to serve (default: session.default_tenant); must be listed in session.tenants.", valueName: "tenant"))
+  var tenant: String?
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "http: token-injecting MCP proxy; tcp: raw bytes, no login (default: listen.mode, else http).",
+      valueName: "http|tcp"))
   var mode: ListenMode?
 
   func validate() throws {
+    if let tenant, TenantID(tenant) == nil { throw ValidationError("--tenant \(tenant) is not a valid tenant name") }
+    if tenant != nil, mode == .tcp {
+      throw ValidationError("--tenant applies to http mode only; tcp mode has no token")
+    }
     if let listen {
       // The loopback rule is checked in run(), where its CoreError keeps its category (exit 2).
       guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen \(listen) is not host:port") }
@@ -55,10 +77,12 @@ struct Up: AsyncParsableCommand {
         return try ListenSettings.validateLoopback(parsed, source: "--listen")
       } ?? ListenSettings.validateLoopback(profile.listen.address, source: "listen.address")
     let effectiveMode = mode ?? profile.listen.mode
-    guard effectiveMode == .tcp else {
-      throw CoreError(
-        .usage, "the http listener (token-injecting MCP proxy) is not built yet; only tcp mode works",
-        fix: "pass --mode tcp, or set mode = \"tcp\" under [profiles.\(profile.name).listen]")
+    if effectiveMode == .http {
+      try await HTTPTunnelSession(
+        profile: profile, listen: address, tenant: try Self.tenant(tenant, profile: profile), environment: env,
+        json: global.json, verbose: global.verbose
+      ).run()
+      return
     }
     let session = TCPForwardSession(
       profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose)
@@ -66,12 +90,16 @@ struct Up: AsyncParsableCommand {
   }
 }
 
-/// `--mode` accepts what this build can serve; `http` joins when the proxy lands.
-extension ListenMode: ExpressibleByArgument {
-  public init?(argument: String) {
-    guard argument == ListenMode.tcp.rawValue else { return nil }
-    self = .tcp
+extension Up {
+  /// --tenant, else session.default_tenant, else the only listed tenant.
+  static func tenant(_ flag: String?, profile: Profile) throws -> TenantID {
+    if let flag, let tenant = TenantID(flag) { return tenant }
+    if let tenant = profile.session?.defaultTenant { return tenant }
+    if let tenants = profile.session?.tenants, tenants.count == 1 { return tenants[0] }
+    throw CoreError(
+      .usage, "no tenant chosen for profile \(profile.name)",
+      fix: "pass --tenant T, or set default_tenant under [profiles.\(profile.name).session]")
   }
-
-  public static var allValueStrings: [String] { [ListenMode.tcp.rawValue] }
 }
+
+extension ListenMode: ExpressibleByArgument {}

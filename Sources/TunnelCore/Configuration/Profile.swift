@@ -47,16 +47,21 @@ public struct IdentityProviderSettings: Sendable, Equatable {
   public var redirectURI: URL?
   /// Proceed when discovery omits `code_challenge_methods_supported`.
   public var pkceMetadataOverride: Bool
+  /// The RFC 8707 `resource` sent with the login itself. Not a configuration key: set from
+  /// `[session]` for `method = "resource-refresh"` (the default tenant's URI, TOK-02), because some
+  /// IdPs (glewlwyd) refuse a refresh for a resource the login did not name; nil otherwise.
+  public var loginResource: String?
 
   public init(
     issuer: URL, clientID: String, scopes: [String] = ["openid", "offline_access"], redirectURI: URL? = nil,
-    pkceMetadataOverride: Bool = false
+    pkceMetadataOverride: Bool = false, loginResource: String? = nil
   ) {
     self.issuer = issuer
     self.clientID = clientID
     self.scopes = scopes
     self.redirectURI = redirectURI
     self.pkceMetadataOverride = pkceMetadataOverride
+    self.loginResource = loginResource
   }
 }
 

@@ -17,7 +17,9 @@ public actor LoginSession {
   private let provider: any IdentityProvider
   private let lock: any CrossProcessLock
   private var memoryLogin: StoredLogin?
-  private var inFlight: Task<IdentityTokens, any Error>?
+  /// One shared refresh per `resource` (nil is the plain refresh): a caller asking for another
+  /// resource must not get a token minted for this one.
+  private var inFlight: [String?: Task<IdentityTokens, any Error>] = [:]
   private var cached: IdentityTokens?
   /// How long before `expires_in` a cached access token counts as expired.
   private let margin: Duration
@@ -54,10 +56,10 @@ public actor LoginSession {
   /// Refreshes now (single-flight) and returns the new tokens; `resource` goes to the IdP as an
   /// RFC 8707 indicator. Concurrent callers share one refresh.
   public func refresh(resource: String?) async throws -> IdentityTokens {
-    if let inFlight { return try await inFlight.value }
+    if let shared = inFlight[resource] { return try await shared.value }
     let task = Task { try await self.refreshHoldingLock(resource: resource) }
-    inFlight = task
-    defer { inFlight = nil }
+    inFlight[resource] = task
+    defer { inFlight[resource] = nil }
     let tokens = try await task.value
     if resource == nil { cached = tokens }
     return tokens

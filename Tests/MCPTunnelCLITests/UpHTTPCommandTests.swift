@@ -1,0 +1,241 @@
+import Foundation
+import LabSupport
+import Synchronization
+import Testing
+import TunnelCore
+
+/// Issue 6 acceptance: the built binary against the whole real lab — glewlwyd, the RFC 8693
+/// fixture, OpenSSH bastion + target, gnome-keyring, and the official `mcp` SDK server and client.
+/// `login` (device, approved by the lab) → `up` (http mode) → MCP calls through the proxy →
+/// `tenant use` → re-mints; plus the local listener's refusals.
+@Suite("up --mode http, tenant, token, status (built binary, whole lab)", .serialized, .timeLimit(.minutes(6)))
+struct UpHTTPCommandTests {
+  /// Runs `body` against a logged-in lab with `up` running, and always stops both.
+  static func withTunnel(
+    sessionTokenTTL: Int = 300, logIn: Bool = true, _ body: (CLILab, RunningCommand) async throws -> Void
+  ) async throws {
+    let lab = try await offPool { try CLILab(peers: [.ssh], sessionTokenTTL: sessionTokenTTL) }
+    defer { lab.stop() }
+    if logIn { try await lab.logIn() }
+    let up = try await offPool { try lab.up() }
+    defer { up.kill() }
+    try await body(lab, up)
+  }
+
+  func client(
+    _ lab: CLILab, _ command: [String], token: String? = nil, headers: [String: String] = [:]
+  ) async throws -> MCPClientResult {
+    try await offPool { try lab.lab.mcpClient.run(url: lab.url, token: token, headers: headers, command) }
+  }
+
+  @Test(
+    "1: login → up --tenant acme → the SDK client lists tools and whoami says acme; the server saw only fixture tokens")
+  func loginUpCall() async throws {
+    try await Self.withTunnel { lab, up in
+      let ready = try #require(up.events.first)
+      #expect(ready["event"] as? String == "ready", "ready is the first event: \(up.stdout)")
+      #expect(ready["mode"] as? String == "http")
+      #expect(ready["tenant"] as? String == "acme")
+      #expect((ready["hops"] as? [String])?.count == 2)
+      #expect(ready["listen"] as? String == lab.listen?.description)
+      #expect(ready["token_expires_at"] is String, "the first token was minted before ready")
+
+      let tools = try await client(lab, ["tools"])
+      #expect(tools.ok, "\(tools)")
+      #expect((tools.object["tools"] as? [String])?.contains("whoami") == true, "\(tools.stdout)")
+      // USE-02: a client that sends its own credentials has them dropped, not forwarded.
+      let whoami = try await client(
+        lab, ["call", "whoami"], token: "client-supplied", headers: ["Cookie": "session=1"])
+      #expect(whoami.ok, "\(whoami)")
+      #expect(whoami.result["tenant"] as? String == "acme")
+
+      let sts = try lab.lab.sts()
+      let log = try lab.lab.mcp().requestLog()
+      #expect(!log.isEmpty)
+      for entry in log {
+        let token = entry["token"] as? [String: Any]
+        #expect(token?["iss"] as? String == sts.issuer, "only fixture-issued tokens reach the server: \(entry)")
+        #expect(entry["rejected"] == nil, "no IdP token, no client token was ever presented: \(entry)")
+      }
+
+      // status and token talk to the running up over its control socket.
+      let status = try lab.json(["status"])
+      let tunnel = try #require(status["tunnel"] as? [String: Any], "\(status)")
+      #expect(tunnel["tenant"] as? String == "acme")
+      #expect(tunnel["mode"] as? String == "http")
+      #expect(tunnel["state"] as? String == "forwarding")
+      #expect(((tunnel["counters"] as? [String: Any])?["requests"] as? Int ?? 0) >= 2)
+      let token = try lab.run(["token", "--tenant", "acme"])
+      #expect(token.status == 0, "\(token.output)")
+      #expect(token.output.split(separator: ".").count == 3, "a JWT on stdout (stdout is a pipe here)")
+      #expect(try lab.run(["token", "--tenant", "globex"]).status == 9, "the tunnel serves acme, not globex")
+
+      // A second up for the same profile fails clearly instead of fighting for the port.
+      let second = try lab.run(["up"])
+      #expect(second.status == 8, "\(second.output)")
+      #expect(second.output.contains("already"), "\(second.output)")
+
+      up.signal(SIGTERM)
+      #expect(try up.waitForExit(timeout: .seconds(15)) == 0, "\(up.stderr)")
+      #expect(up.events.last?["event"] as? String == "stopped")
+      #expect(
+        !FileManager.default.fileExists(atPath: "\(lab.environment["XDG_RUNTIME_DIR"] ?? "")/mcp-tunnel/lab.sock"),
+        "the control socket is removed on exit")
+
+      // The audit trail has the session and every call, and no token.
+      let trail = try LabCommand.run(
+        BuiltBinary.mcpTunnel, ["audit", "tail", "--json", "-n", "100", "--config", lab.config],
+        environment: lab.environment)
+      let records = trail.stdout.split(separator: "\n").compactMap {
+        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+      }
+      let kinds = records.compactMap { $0["event"] as? String }
+      #expect(
+        kinds.contains("tunnel_up") && kinds.contains("token_minted") && kinds.contains("tunnel_down"), "\(kinds)")
+      let calls = records.filter { $0["event"] as? String == "call" && $0["method"] as? String == "tools/call" }
+      #expect(calls.contains { $0["tool"] as? String == "whoami" && $0["tenant"] as? String == "acme" }, "\(calls)")
+      #expect(try lab.run(["audit", "verify"]).status == 0)
+      let tokenValue = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
+      let auditText = trail.stdout
+      #expect(!tokenValue.isEmpty && !auditText.contains(tokenValue), "no token in the audit log")
+    }
+  }
+
+  @Test("2: tenant use globex → new calls are globex; a call in flight on an old connection never gets globex's token")
+  func tenantSwitch() async throws {
+    try await Self.withTunnel { lab, up in
+      #expect(try await client(lab, ["call", "whoami"]).result["tenant"] as? String == "acme")
+      // A slow call in flight on its own connection while the tenant switches.
+      let inFlight = Task { try await client(lab, ["stream", "8", "500"]) }
+      try await Task.sleep(for: .milliseconds(1500))
+      let switched = try lab.run(["tenant", "use", "globex"])
+      #expect(switched.status == 0, "\(switched.output)")
+      #expect(switched.output.contains("globex"))
+      let after = try await client(lab, ["call", "whoami"])
+      #expect(after.ok, "\(after)")
+      #expect(after.result["tenant"] as? String == "globex")
+      let slow = try await inFlight.value
+      if slow.ok {
+        #expect(slow.result["tenant"] as? String == "acme", "a request is never completed with globex's token")
+      }
+      let streamRequests = try lab.lab.mcp().requestLog().filter {
+        ($0["token"] as? [String: Any])?["tenant"] as? String == "globex"
+      }
+      #expect(!streamRequests.isEmpty)
+      let current = try lab.json(["tenant", "current"])
+      #expect(current["tenant"] as? String == "globex")
+      let refused = try lab.run(["tenant", "use", "initech"])
+      #expect(refused.status == 9, "not in session.tenants: \(refused.output)")
+      #expect(up.events.contains { $0["event"] as? String == "tenant_switched" && $0["tenant"] as? String == "globex" })
+      #expect(try lab.json(["tenant", "current"])["tenant"] as? String == "globex", "a refused switch changed nothing")
+    }
+  }
+
+  @Test("3: 20 s tenant tokens, a call every second for 60+ s: zero failures, at least two re-mints")
+  func remintUnderLoad() async throws {
+    try await Self.withTunnel(sessionTokenTTL: 20) { lab, up in
+      let start = Date()
+      var failures: [String] = []
+      var calls = 0
+      while Date().timeIntervalSince(start) < 62 {
+        let began = Date()
+        let result = try await client(lab, ["call", "echo", #"{"text":"tick"}"#])
+        calls += 1
+        if !result.ok || result.result["tenant"] as? String != "acme" { failures.append("\(result)") }
+        let spent = Date().timeIntervalSince(began)
+        if spent < 1 { try await Task.sleep(for: .milliseconds(Int((1 - spent) * 1000))) }
+      }
+      #expect(failures.isEmpty, "\(failures.count) of \(calls) calls failed: \(failures.prefix(3))")
+      let remints = up.events.filter {
+        $0["event"] as? String == "token_minted" && $0["reason"] as? String == "scheduled"
+      }
+      #expect(remints.count >= 2, "\(up.stdout)")
+      #expect(calls >= 30)
+    }
+  }
+
+  @Test("4: SSE: slow_stream's notifications reach the SDK client one by one through up")
+  func streamsIncrementally() async throws {
+    try await Self.withTunnel { lab, _ in
+      let run = try await client(lab, ["stream", "4", "400"])
+      #expect(run.ok, "\(run)")
+      let events = run.object["events"] as? [[String: Any]] ?? []
+      let progress = events.filter { $0["kind"] as? String == "progress" }.compactMap {
+        ($0["t"] as? NSNumber)?.doubleValue
+      }
+      #expect(progress.count == 4, "\(run.stdout)")
+      for (earlier, later) in zip(progress, progress.dropFirst()) {
+        #expect(later - earlier >= 0.25, "events must arrive spaced, got \(progress)")
+      }
+      let elapsed = (run.object["elapsed"] as? NSNumber)?.doubleValue ?? 0
+      #expect((progress.first ?? elapsed) < elapsed - 0.8, "the first event arrives long before the result")
+    }
+  }
+
+  @Test("5: bad Host/Origin → 403; not logged in → 503 JSON naming mcp-tunnel login; a login later heals it")
+  func refusalsAndNotLoggedIn() async throws {
+    try await Self.withTunnel(logIn: false) { lab, up in
+      #expect(up.stderr.contains("mcp-tunnel login"), "up warns that it has no token yet: \(up.stderr)")
+      let port = try #require(lab.listen?.port)
+      let body = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
+      func post(host: String, origin: String? = nil) throws -> String {
+        try RawHTTP.exchange(
+          port: port,
+          "POST /mcp HTTP/1.1\r\nHost: \(host)\r\n" + (origin.map { "Origin: \($0)\r\n" } ?? "")
+            + "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+      }
+      #expect(try post(host: "evil.example:\(port)").hasPrefix("HTTP/1.1 403"))
+      #expect(try post(host: "127.0.0.1:\(port)", origin: "http://evil.example").hasPrefix("HTTP/1.1 403"))
+      let unavailable = try post(host: "127.0.0.1:\(port)")
+      #expect(unavailable.hasPrefix("HTTP/1.1 503"), "\(unavailable)")
+      #expect(unavailable.contains("mcp-tunnel login"), "\(unavailable)")
+      #expect(!unavailable.lowercased().contains("www-authenticate"))
+
+      try await lab.logIn()
+      try await Task.sleep(for: .milliseconds(1100))  // past the broker's failure cooldown
+      let whoami = try await client(lab, ["call", "whoami"])
+      #expect(whoami.ok, "no restart needed after login: \(whoami)")
+      #expect(whoami.result["tenant"] as? String == "acme")
+    }
+  }
+}
+
+/// Runs blocking lab calls (process spawns, the Python client) on a thread of their own, so they
+/// never hold a cooperative-pool thread.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    Thread { continuation.resume(with: Result { try body() }) }.start()
+  }
+}
+
+/// Raw HTTP/1.1 over a blocking socket: for requests URLSession will not send (a foreign Host).
+enum RawHTTP {
+  static func exchange(port: Int, _ text: String, seconds: Int = 10) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw LabError("socket: errno \(errno)") }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else { throw LabError("connect to \(port): errno \(errno)") }
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    var response = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 16384)
+    while true {
+      let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+      if n <= 0 { break }
+      response += buffer[0..<n]
+    }
+    return String(decoding: response, as: UTF8.self)
+  }
+}

@@ -1,0 +1,445 @@
+import Foundation
+import Glibc
+import NIOCore
+import Synchronization
+import Testing
+import TunnelCore
+
+@testable import TokenProxy
+
+/// `ControlSocketServer` and `ControlSocketClient` over real Unix sockets, each test in a directory
+/// of its own under /tmp (short: `sun_path` holds 107 bytes).
+@Suite("Control socket transport", .timeLimit(.minutes(1)))
+struct ControlSocketTests {
+  // MARK: exchanges
+
+  @Test("one request line in, one response line out; the handler sees the line without its newline")
+  func roundTrip() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let seen = Guarded<[[UInt8]]>([])
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { request in
+      seen.withLock { $0.append(request) }
+      return Array("answer:".utf8) + request
+    }
+    #expect(server.path == dir.socketPath)
+    let request = Array(#"{"op":"tenant.use","tenant":"acme"}"#.utf8)
+    let response = try await ControlSocketClient.exchange(path: dir.socketPath, request: request)
+    #expect(response == Array("answer:".utf8) + request)
+    let empty = try await ControlSocketClient.exchange(path: dir.socketPath, request: [])
+    #expect(empty == Array("answer:".utf8))
+    #expect(seen.withLock { $0 } == [request, []])
+    await server.stop()
+  }
+
+  @Test("20 concurrent clients each get their own answer, and handlers overlap")
+  func concurrentClients() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let inFlight = Guarded((now: 0, most: 0))
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { request in
+      inFlight.withLock {
+        $0.now += 1
+        $0.most = max($0.most, $0.now)
+      }
+      try? await Task.sleep(for: .milliseconds(50))
+      inFlight.withLock { $0.now -= 1 }
+      return Array("for ".utf8) + request
+    }
+    let answers = try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+      for client in 0..<20 {
+        group.addTask {
+          (
+            client,
+            try await ControlSocketClient.exchange(path: dir.socketPath, request: Array("client-\(client)".utf8))
+          )
+        }
+      }
+      var answers: [Int: [UInt8]] = [:]
+      for try await (client, answer) in group { answers[client] = answer }
+      return answers
+    }
+    #expect(answers.count == 20)
+    for client in 0..<20 {
+      #expect(answers[client] == Array("for client-\(client)".utf8))
+    }
+    #expect(inFlight.withLock { $0.most } > 1, "handlers ran one after another")
+    await server.stop()
+  }
+
+  @Test("a response up to 1 MiB arrives whole; a longer one is an error")
+  func responseLimit() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { request in
+      [UInt8](repeating: UInt8(ascii: "x"), count: request == Array("big".utf8) ? (1 << 20) + 1 : 1 << 20)
+    }
+    let fits = try await ControlSocketClient.exchange(path: dir.socketPath, request: Array("fits".utf8))
+    #expect(fits.count == 1 << 20)
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: Array("big".utf8))
+    }
+    #expect(error?.category == .internalError)
+    #expect(error?.summary.contains("longer than") == true)
+    await server.stop()
+  }
+
+  // MARK: files and permissions
+
+  @Test("the socket file is 0600 and a directory it creates is 0700")
+  func modes() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    let socketInfo = try #require(fileInfo(dir.socketPath))
+    #expect(socketInfo.st_mode & S_IFMT == S_IFSOCK)
+    #expect(socketInfo.st_mode & 0o7777 == 0o600)
+    let directoryInfo = try #require(fileInfo(dir.runDirectory))
+    #expect(directoryInfo.st_mode & S_IFMT == S_IFDIR)
+    #expect(directoryInfo.st_mode & 0o7777 == 0o700)
+    #expect(directoryInfo.st_uid == geteuid())
+    await server.stop()
+  }
+
+  @Test("a directory with group or other permission bits is refused with a chmod fix")
+  func looseDirectory() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    try dir.makeRunDirectory(mode: 0o750)
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    }
+    #expect(error?.category == .usage)
+    #expect(error?.fix == "chmod 700 \(dir.runDirectory)")
+    #expect(fileInfo(dir.socketPath) == nil)
+  }
+
+  @Test("a directory of another user is refused", .enabled(if: geteuid() == 0, "needs root to chown"))
+  func foreignDirectory() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    try dir.makeRunDirectory(mode: 0o700)
+    #expect(chown(dir.runDirectory, 65534, 65534) == 0)
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    }
+    #expect(error?.category == .usage)
+    #expect(error?.summary.contains("uid 65534") == true)
+  }
+
+  @Test("only the last directory component is created; a missing parent, a long path are usage errors")
+  func pathProblems() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let missingParent = await #expect(throws: ProxyError.self) {
+      try await ControlSocketServer.start(path: dir.root + "/no/run/p.sock") { $0 }
+    }
+    #expect(missingParent?.category == .usage)
+    #expect(fileInfo(dir.root + "/no") == nil)
+
+    let long = dir.root + "/" + String(repeating: "x", count: 108 - dir.root.utf8.count) + ".sock"
+    let tooLong = await #expect(throws: ProxyError.self) {
+      try await ControlSocketServer.start(path: long) { $0 }
+    }
+    #expect(tooLong?.category == .usage)
+    let clientTooLong = await #expect(throws: ProxyError.self) {
+      try await ControlSocketClient.exchange(path: long, request: [])
+    }
+    #expect(clientTooLong?.category == .usage)
+  }
+
+  // MARK: an existing socket path
+
+  @Test("a second start on a path where an `up` answers is .addressInUse, and the first keeps serving")
+  func secondStartWhileRunning() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let first = try await ControlSocketServer.start(path: dir.socketPath) { _ in Array("first".utf8) }
+    let bound = FileIdentity(path: dir.socketPath)
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketServer.start(path: dir.socketPath) { _ in Array("second".utf8) }
+    }
+    #expect(error?.category == .addressInUse)
+    #expect(error?.summary.contains("another `mcp-tunnel up` is already running") == true)
+    #expect(FileIdentity(path: dir.socketPath) == bound)
+    #expect(try await ControlSocketClient.exchange(path: dir.socketPath, request: []) == Array("first".utf8))
+    await first.stop()
+  }
+
+  @Test("a stale socket file from a crashed run is replaced")
+  func staleSocketReplaced() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    try dir.makeRunDirectory(mode: 0o700)
+    try bindAndAbandon(dir.socketPath)
+    #expect(fileInfo(dir.socketPath).map { $0.st_mode & S_IFMT == S_IFSOCK } == true)
+    #expect(UnixSocketFile.probe(dir.socketPath) == .nobodyListens)
+    let refused = await #expect(throws: ProxyError.self) {
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [])
+    }
+    #expect(refused?.category == .usage)
+    #expect(refused?.summary.contains("no `mcp-tunnel up` is running") == true)
+
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { _ in Array("fresh".utf8) }
+    #expect(try await ControlSocketClient.exchange(path: dir.socketPath, request: []) == Array("fresh".utf8))
+    await server.stop()
+  }
+
+  @Test("a regular file at the socket path is a usage error and is left alone")
+  func regularFileAtPath() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    try dir.makeRunDirectory(mode: 0o700)
+    try Data("keep".utf8).write(to: URL(fileURLWithPath: dir.socketPath))
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    }
+    #expect(error?.category == .usage)
+    #expect(error?.summary.contains(dir.socketPath) == true)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: dir.socketPath)) == Data("keep".utf8))
+  }
+
+  // MARK: limits
+
+  @Test("a request line over 64 KiB closes the connection without calling the handler; 64 KiB passes")
+  func requestOverCap() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let calls = Guarded(0)
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { _ in
+      calls.withLock { $0 += 1 }
+      return Array("ok".utf8)
+    }
+    let over = [UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024 + 1)
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: over)
+    }
+    #expect(error?.summary.contains("without answering") == true)
+    #expect(calls.withLock { $0 } == 0)
+
+    let atCap = [UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024)
+    #expect(try await ControlSocketClient.exchange(path: dir.socketPath, request: atCap) == Array("ok".utf8))
+    #expect(calls.withLock { $0 } == 1)
+    await server.stop()
+  }
+
+  @Test("a connection that goes quiet before its line is complete is closed without calling the handler")
+  func idleConnectionClosed() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let calls = Guarded(0)
+    let server = try await ControlSocketServer.start(
+      path: dir.socketPath, requestLimit: 64 * 1024, idleTimeout: .milliseconds(100)
+    ) { _ in
+      calls.withLock { $0 += 1 }
+      return []
+    }
+    let client = try RawClient(path: dir.socketPath)
+    client.send(Array("half a line".utf8))
+    let started = ContinuousClock.now
+    #expect(client.waitForEndOfStream(timeoutMilliseconds: 3000), "the server kept the connection open")
+    #expect(ContinuousClock.now - started < .seconds(2))
+    #expect(calls.withLock { $0 } == 0)
+    await server.stop()
+  }
+
+  @Test("a handler slower than the client's timeout gives the timeout error")
+  func slowHandlerTimesOut() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let (gate, open) = AsyncStream<Void>.makeStream()
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { _ in
+      for await _ in gate {}
+      return Array("late".utf8)
+    }
+    let started = ContinuousClock.now
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: .milliseconds(200))
+    }
+    let waited = ContinuousClock.now - started
+    #expect(error?.category == .internalError)
+    #expect(error?.summary.contains(dir.socketPath) == true)
+    #expect(error?.summary.contains("did not answer") == true)
+    #expect(waited >= .milliseconds(200) && waited < .seconds(2))
+    open.finish()
+    await server.stop()
+  }
+
+  // MARK: stop
+
+  @Test("stop() removes the socket file; a client then hears that no `up` is running")
+  func stopUnlinks() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    await server.stop()
+    #expect(fileInfo(dir.socketPath) == nil)
+    let error = await #expect(throws: ProxyError.self) {
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [])
+    }
+    #expect(error?.category == .usage)
+    #expect(error?.summary == "no `mcp-tunnel up` is running (no control socket at \(dir.socketPath))")
+    #expect(error?.fix == "start one with: mcp-tunnel up")
+    await server.stop()  // idempotent
+  }
+
+  @Test("stop() closes connections that are still waiting for their line")
+  func stopClosesOpenConnections() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    let client = try RawClient(path: dir.socketPath)
+    client.send(Array("no newline yet".utf8))
+    await server.stop()
+    #expect(client.waitForEndOfStream(timeoutMilliseconds: 3000))
+  }
+
+  @Test("stop() leaves a file alone that replaced its socket")
+  func stopKeepsReplacement() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    #expect(unlink(dir.socketPath) == 0)
+    try Data("newer".utf8).write(to: URL(fileURLWithPath: dir.socketPath))
+    await server.stop()
+    #expect(try Data(contentsOf: URL(fileURLWithPath: dir.socketPath)) == Data("newer".utf8))
+  }
+
+  // MARK: peers
+
+  @Test("the peer rule: the same user or root")
+  func peerRule() {
+    #expect(PeerCredentials.mayConnect(uid: 1000, ownUID: 1000))
+    #expect(PeerCredentials.mayConnect(uid: 0, ownUID: 1000))
+    #expect(!PeerCredentials.mayConnect(uid: 1001, ownUID: 1000))
+    #expect(!PeerCredentials.mayConnect(uid: 1000, ownUID: 0))
+  }
+
+  @Test(
+    "a peer of another uid is closed unread (SO_PEERCRED)",
+    .enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: python), "needs root and python3"))
+  func foreignPeerRefused() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let calls = Guarded(0)
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { _ in
+      calls.withLock { $0 += 1 }
+      return Array("hello".utf8)
+    }
+    // The same script as root first, so a refusal below cannot be the script's own failure.
+    #expect(try runPeer(path: dir.socketPath, asUID: nil) == "answer:hello")
+    #expect(calls.withLock { $0 } == 1)
+    #expect(try runPeer(path: dir.socketPath, asUID: 65534) == "closed")
+    #expect(calls.withLock { $0 } == 1)
+    await server.stop()
+  }
+}
+
+// MARK: - helpers
+
+private let python = "/usr/bin/python3"
+
+/// A fresh `/tmp/cs-XXXXXX` (0700, from `mkdtemp`); the socket goes into `run/` below it, which
+/// the server creates unless a test made it first.
+private struct ScratchDirectory {
+  let root: String
+
+  init() throws {
+    var template = Array("/tmp/cs-XXXXXX".utf8CString)
+    guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+      throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
+    root = String(cString: template)
+  }
+
+  var runDirectory: String { root + "/run" }
+  var socketPath: String { runDirectory + "/p.sock" }
+
+  func makeRunDirectory(mode: mode_t) throws {
+    guard mkdir(runDirectory, mode) == 0, chmod(runDirectory, mode) == 0 else {
+      throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
+  }
+
+  func remove() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+/// A value behind a lock that `@Sendable` handlers can capture (a `Mutex` itself cannot be).
+private final class Guarded<Value: Sendable>: Sendable {
+  private let mutex: Mutex<Value>
+  init(_ value: Value) { mutex = Mutex(value) }
+  func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+}
+
+private func fileInfo(_ path: String) -> stat? {
+  var info = stat()
+  return lstat(path, &info) == 0 ? info : nil
+}
+
+/// What a crashed `up` leaves behind: a socket file bound by a process that is gone.
+private func bindAndAbandon(_ path: String) throws {
+  let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+  #expect(descriptor >= 0)
+  defer { close(descriptor) }
+  guard UnixSocketFile.withAddress(path, { bind(descriptor, $0, $1) }) == 0, listen(descriptor, 1) == 0 else {
+    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+  }
+}
+
+/// A blocking client socket for what `ControlSocketClient` will not do: send half a line.
+private final class RawClient {
+  let descriptor: Int32
+
+  init(path: String) throws {
+    descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    guard descriptor >= 0, UnixSocketFile.withAddress(path, { connect(descriptor, $0, $1) }) == 0 else {
+      throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+    }
+  }
+
+  deinit { close(descriptor) }
+
+  func send(_ bytes: [UInt8]) {
+    #expect(bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } == bytes.count)
+  }
+
+  /// Whether the server closed the connection within the timeout (no data expected before).
+  func waitForEndOfStream(timeoutMilliseconds: Int32) -> Bool {
+    var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+    guard poll(&entry, 1, timeoutMilliseconds) == 1 else { return false }
+    var byte: UInt8 = 0
+    let count = read(descriptor, &byte, 1)
+    return count == 0 || (count < 0 && errno == ECONNRESET)
+  }
+}
+
+/// Connects to `path` from a python3 child, optionally as `asUID` (effective uid; the filesystem
+/// uid stays 0 so the 0700 directory does not stop it before the server's own check), sends
+/// `hello\n` and prints what came back: `answer:…` or `closed`.
+private func runPeer(path: String, asUID uid: UInt32?) throws -> String {
+  let script = """
+    import ctypes, os, socket, sys
+    uid = int(sys.argv[2])
+    if uid >= 0:
+        os.setresuid(0, uid, 0)
+        ctypes.CDLL(None).setfsuid(0)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    try:
+        s.sendall(b"hello\\n")
+        data = s.recv(100)
+    except (ConnectionResetError, BrokenPipeError):
+        data = b""
+    print("answer:" + data.decode().strip() if data else "closed")
+    """
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: python)
+  process.arguments = ["-c", script, path, String(uid.map(Int.init) ?? -1)]
+  let output = Pipe()
+  process.standardOutput = output
+  try process.run()
+  let data = output.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  #expect(process.terminationStatus == 0)
+  return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
