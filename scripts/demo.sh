@@ -64,30 +64,55 @@ if grep -rlF -f <(printf '%s\n' "$token") "$HOME" "$XDG_RUNTIME_DIR" "$demo"/*.j
 else echo "(no file contains it)"; fi
 unset token
 
-note "5. The transport: up --mode tcp opens the SSH path (bastion -> target) and listens on loopback."
+note "5. up: the SSH path (bastion -> target, host keys checked), a tenant token minted from the login"
+note "   (RFC 8693 exchange, at most 15 min, memory only), and an MCP endpoint on loopback that injects it."
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port --json &"
-"$bin" up --profile lab --mode tcp --listen "127.0.0.1:$port" --json >"$demo/up.jsonl" 2>"$demo/up.err" &
+say "mcp-tunnel up --profile lab --tenant acme --listen 127.0.0.1:$port &"
+"$bin" up --profile lab --tenant acme --listen "127.0.0.1:$port" >"$demo/up.out" 2>"$demo/up.err" &
 up_pid=$!
-for _ in $(seq 200); do grep -q '"event":"ready"' "$demo/up.jsonl" 2>/dev/null && break; sleep 0.05; done
-head -1 "$demo/up.jsonl" | jq -c .
+for _ in $(seq 400); do grep -q '^ready' "$demo/up.out" 2>/dev/null && break; sleep 0.05; done
+cat "$demo/up.out"
+url="http://127.0.0.1:$port/mcp"
+python="$(Tests/Lab/setup-venv.sh)"
+mcp() { "$python" Tests/Lab/mcp/client.py "$url" "$@"; }
 
-note "An MCP request through the tunnel reaches the real MCP server, which wants a tenant token:"
-say "curl -si -X POST http://127.0.0.1:$port/mcp … | head -1"
-curl -si -X POST "http://127.0.0.1:$port/mcp" -H 'Content-Type: application/json' \
-  -H 'Accept: application/json, text/event-stream' \
-  -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo","version":"0"}}}' \
-  | head -1
-echo "(injecting that token is the http mode's job: login -> up -> tenant use, next to land)"
+note "6. Any MCP client now points at $url. It sends no token: the tunnel adds the tenant's."
+note "   (The official MCP SDK client, through the proxy, the SSH hops, to the server in the 'cluster':)"
+say "mcp-client $url tools"
+mcp tools | jq -c .
+say "mcp-client $url call whoami"
+mcp call whoami | jq -c .result
+say "mcp-tunnel status --profile lab"
+mcp-tunnel status --profile lab
+
+note "7. Switch tenant without dropping the SSH path: globex's token is minted, acme's dropped,"
+note "   and connections opened under acme are closed."
+run mcp-tunnel tenant use globex --profile lab
+say "mcp-client $url call whoami"
+mcp call whoami | jq -c .result
+run mcp-tunnel tenant list --profile lab
+note "Tenants outside session.tenants are refused (exit 9):"
+say "mcp-tunnel tenant use initech --profile lab"
+mcp-tunnel tenant use initech --profile lab || echo "(exit $?)"
+note "Header-helper clients can ask for the current token; a terminal is refused without --force:"
+say "mcp-tunnel token --profile lab --tenant globex | cut -c1-16"
+mcp-tunnel token --profile lab --tenant globex | cut -c1-16
+note "A second up for the same profile does not fight for the port (exit 8):"
+say "mcp-tunnel up --profile lab --listen 127.0.0.1:$port"
+mcp-tunnel up --profile lab --listen "127.0.0.1:$port" || echo "(exit $?)"
+
+note "The MCP server saw only tenant tokens from the exchange endpoint, never the IdP token:"
+say "jq -c '.token | {iss, tenant}' \$LAB_DIR/mcp/requests.jsonl | sort | uniq -c"
+jq -c 'select(.token) | .token | {iss, tenant}' "$lab/mcp/requests.jsonl" | sort | uniq -c
 
 note "SIGTERM closes everything cleanly (exit 0) and says so:"
 kill -TERM "$up_pid"
 wait "$up_pid" && echo "up exited $?"
-tail -1 "$demo/up.jsonl" | jq -c .
+cat "$demo/up.err"
 
-note "6. Ports are loopback only, and a taken port names its holder:"
-say "mcp-tunnel up --profile lab --mode tcp --listen 0.0.0.0:$port"
-mcp-tunnel up --profile lab --mode tcp --listen "0.0.0.0:$port" || echo "(exit $?)"
+note "8. Ports are loopback only, and a taken port names its holder:"
+say "mcp-tunnel up --profile lab --listen 0.0.0.0:$port"
+mcp-tunnel up --profile lab --listen "0.0.0.0:$port" || echo "(exit $?)"
 python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
 holder=$!
 sleep 0.3
@@ -95,10 +120,10 @@ say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port"
 mcp-tunnel up --profile lab --mode tcp --listen "127.0.0.1:$port" || echo "(exit $?)"
 kill "$holder" 2>/dev/null || true
 
-note "7. Logout revokes the refresh token at the IdP, then wipes the keyring entry."
+note "9. Logout revokes the refresh token at the IdP, then wipes the keyring entry."
 run mcp-tunnel logout --profile lab
 run mcp-tunnel status --profile lab
 
-note "8. Both are in the hash-chained audit log; verify recomputes the chain."
+note "10. Every call, the session and the tenant switch are in the hash-chained audit log:"
 run mcp-tunnel audit tail --profile lab
 run mcp-tunnel audit verify --profile lab

@@ -9,7 +9,9 @@ import TunnelCore
 /// threads without the owner's own lock (the writer keeps it inside a `Mutex`).
 final class AuditFileDescriptor {
   let fd: Int32
-  let path: String
+  /// The name the file was opened by; used in messages. A rotation renames the file under an open
+  /// descriptor, so the writer updates this when it moves a file it holds.
+  var path: String
 
   /// Opens `path` with `flags` (`O_CLOEXEC | O_NOFOLLOW` added: the log is never a symlink, so a
   /// planted link cannot redirect records into another file).
@@ -43,10 +45,11 @@ final class AuditFileDescriptor {
     return Int(info.st_size)
   }
 
-  func inode() -> (device: UInt64, inode: UInt64)? {
+  /// Which file the descriptor refers to, whatever it is called now.
+  func identity() -> AuditFileIdentity? {
     var info = stat()
     guard fstat(fd, &info) == 0 else { return nil }
-    return (UInt64(info.st_dev), UInt64(info.st_ino))
+    return AuditFileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
   }
 
   /// Reads `range` of the file (short only at end of file).
@@ -99,6 +102,22 @@ final class AuditFileDescriptor {
     AuditError(
       .internalError, "cannot \(what) \(path): \(String(cString: strerror(errno)))",
       fix: "check free disk space and the file's permissions")
+  }
+
+  /// The file's first line without its newline, or nil when no newline is found in its first
+  /// `limit` bytes (an empty file, or a first line still being written).
+  func firstLine(limit: Int = 64 * 1024) throws(AuditError) -> [UInt8]? {
+    let head = try read(0..<limit)
+    guard let end = head.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+    return Array(head[..<end])
+  }
+
+  /// The last complete line without its newline (bytes after the last newline are ignored), or
+  /// nil when the file has no complete line.
+  func lastCompleteLine() throws(AuditError) -> [UInt8]? {
+    var reader = ReverseLineReader(self, size: try size())
+    _ = try reader.previous()
+    return try reader.previous()
   }
 
   /// Offset of the last `\n` before `end`, or nil when there is none.

@@ -8,10 +8,13 @@ import TunnelCore
 ///   optional whitespace, so the same record always has the same bytes.
 /// * `prev` is the lowercase hex SHA-256 of the previous line's bytes *without* its terminating
 ///   `\n` (so a line torn just before its newline hashes the same once the newline is added).
-/// * Line 1 of a file is a chain-start line (`seq` 0, `event` `chain_start`, a random `nonce`,
-///   `prev` of 64 zeros): the first record then links to a value unique to this file, so records
-///   cannot be spliced in from another file and deleting the first record is detected.
-/// * Records count `seq` from 1, without gaps, in file order.
+/// * Line 1 of a file is a chain-start line (`event` `chain_start`, a random `nonce`): the first
+///   record then links to a value unique to this file, so records cannot be spliced in from
+///   another file and deleting the first record is detected. In a new log it has `seq` 0 and a
+///   `prev` of 64 zeros. In the file that replaces a rotated one it continues the chain: `prev`
+///   is the SHA-256 of the rotated file's last line, `seq` is the last record's `seq` (the chain
+///   start consumes no number), and `previous_file` names the rotated file as it was called then.
+/// * Records count `seq` from 1, without gaps, in file order across rotated files.
 public struct AuditLine: Sendable, Equatable {
   /// The record format version written by this code.
   public static let currentVersion = 1
@@ -22,8 +25,10 @@ public struct AuditLine: Sendable, Equatable {
 
   /// What the line carries after the chain fields.
   public enum Body: Sendable, Equatable {
-    /// The first line of a file; `nonce` is 32 random hex characters.
-    case chainStart(nonce: String)
+    /// The first line of a file; `nonce` is 32 random hex characters. `previousFile` is set when
+    /// the file continues a rotated one: that file's name at rotation (e.g. `dev.jsonl.1`; later
+    /// rotations shift it to `.2`, `.3` …), for people — the link itself is `prev`.
+    case chainStart(nonce: String, previousFile: String? = nil)
     case event(AuditEvent)
   }
 
@@ -53,17 +58,19 @@ public struct AuditLine: Sendable, Equatable {
   /// The canonical bytes of the line, without the trailing newline.
   ///
   /// Key order: `v, seq, ts, event, profile, tenant, actor, session, method, tool, rpc_id, status,
-  /// outcome, duration_ms, token_id, detail, prev` (SPEC §7 order); absent optional fields are
-  /// omitted rather than written as null.
+  /// outcome, duration_ms, token_id, detail, prev` (SPEC §7 order), or `v, seq, ts, event, nonce,
+  /// previous_file, prev` for a chain start; absent optional fields are omitted rather than
+  /// written as null.
   public func encode() -> [UInt8] {
     var json = CanonicalJSONObject()
     json.add("v", version)
     json.add("seq", sequence)
     json.add("ts", timestamp)
     switch body {
-    case .chainStart(let nonce):
+    case .chainStart(let nonce, let previousFile):
       json.add("event", Self.chainStartEvent)
       json.add("nonce", nonce)
+      json.add("previous_file", previousFile)
     case .event(let e):
       json.add("event", e.event.rawValue)
       json.add("profile", e.profile)
@@ -91,8 +98,9 @@ public struct AuditLine: Sendable, Equatable {
     guard let ts = object["ts"] as? String, let eventName = object["event"] as? String else { return nil }
     if eventName == chainStartEvent {
       guard let nonce = object["nonce"] as? String else { return nil }
+      let body = Body.chainStart(nonce: nonce, previousFile: object["previous_file"] as? String)
       return AuditLine(
-        version: fields.version, sequence: fields.sequence, timestamp: ts, body: .chainStart(nonce: nonce),
+        version: fields.version, sequence: fields.sequence, timestamp: ts, body: body,
         previousHash: fields.previousHash)
     }
     guard let kind = AuditEventKind(rawValue: eventName),

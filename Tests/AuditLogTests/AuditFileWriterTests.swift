@@ -12,7 +12,7 @@ struct AuditFileWriterTests {
       let lines = try makeLog(path, count: 3)
       #expect(lines.count == 4)
       let start = try #require(AuditLine.decode(lines[0]))
-      guard case .chainStart(let nonce) = start.body else {
+      guard case .chainStart(let nonce, nil) = start.body else {
         Issue.record("line 1 is not a chain start")
         return
       }
@@ -46,7 +46,7 @@ struct AuditFileWriterTests {
       #expect(line.sequence == 3)
       #expect(line.previousHash == SHA256.hexDigest(lines[2]))
       #expect(lines.count == 4)  // no second chain-start line
-      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 3, tornLines: []))
+      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 3, files: ["dev.jsonl"]))
     }
   }
 
@@ -117,7 +117,7 @@ struct AuditFileWriterTests {
       }
       #expect(failures.isEmpty)
       let result = try AuditChainVerifier.verify(path: path)
-      #expect(result == .init(records: threads * perThread, tornLines: []))
+      #expect(result == .init(records: threads * perThread, files: ["dev.jsonl"]))
       let ids = try AuditFileReader(path: path).allLines().compactMap { $0?.event?.rpcID }
       #expect(Set(ids).count == threads * perThread)
     }
@@ -130,29 +130,20 @@ struct AuditFileWriterTests {
       await withTaskGroup(of: Void.self) { group in
         for index in 0..<100 { group.addTask { try? writer.record(sampleEvent(index)) } }
       }
-      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 100, tornLines: []))
+      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 100, files: ["dev.jsonl"]))
     }
   }
 
   /// Several processes appending to one file: children are this test binary re-run with a filter
-  /// that selects `childProcessWriter` and an environment variable naming the file.
+  /// that selects `childProcessWriter` and an environment variable naming the file. Without
+  /// rotation here; `AuditRotationTests` runs the same children through rotation.
   @Test func writersInSeveralProcessesKeepOneChain() async throws {
     try await withTemporaryDirectory { dir in
       let path = "\(dir)/dev.jsonl"
-      let children = try (0..<2).map { child -> Process in
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = [
-          "--testing-library", "swift-testing", "--filter", "AuditFileWriterTests/childProcessWriter",
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment[ChildWriter.pathVariable] = path
-        environment[ChildWriter.tagVariable] = "child\(child)"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+      let children = try (0..<2).map { child in
+        try startChildTest(
+          "AuditFileWriterTests/childProcessWriter",
+          environment: [ChildWriter.pathVariable: path, ChildWriter.tagVariable: "child\(child)"])
       }
       let writer = try AuditFileWriter(path: path)
       for index in 0..<ChildWriter.count { try writer.record(sampleEvent(index, tool: "parent")) }
@@ -161,7 +152,7 @@ struct AuditFileWriterTests {
         #expect(child.terminationStatus == 0)
       }
       let result = try AuditChainVerifier.verify(path: path)
-      #expect(result == .init(records: 3 * ChildWriter.count, tornLines: []))
+      #expect(result == .init(records: 3 * ChildWriter.count, files: ["dev.jsonl"]))
       let tools = try AuditFileReader(path: path).allLines().compactMap { $0?.event?.tool }
       #expect(Set(tools) == ["parent", "child0", "child1"])
     }
@@ -170,8 +161,11 @@ struct AuditFileWriterTests {
   @Test func childProcessWriter() throws {
     guard let path = ProcessInfo.processInfo.environment[ChildWriter.pathVariable],
       let tag = ProcessInfo.processInfo.environment[ChildWriter.tagVariable]
-    else { return }  // only does something when spawned by writersInSeveralProcessesKeepOneChain
-    let writer = try AuditFileWriter(path: path)
+    else { return }  // only does something when spawned by a several-processes test
+    let rotation = ProcessInfo.processInfo.environment[ChildWriter.rotateBytesVariable].flatMap(Int.init).map {
+      AuditRotationPolicy(maxFileBytes: $0, keptFiles: 1000)
+    }
+    let writer = try AuditFileWriter(path: path, rotation: rotation)
     for index in 0..<ChildWriter.count { try writer.record(sampleEvent(index, tool: tag)) }
   }
 
@@ -184,7 +178,8 @@ struct AuditFileWriterTests {
         AuditLine(sequence: 4, timestamp: "t", body: .event(sampleEvent()), previousHash: "x").encode().prefix(40))
       try writeBytes(joinLines(lines) + torn, to: path)
       #expect(
-        try AuditChainVerifier.verify(path: path).failure == AuditChainBreak(line: 5, problem: .incompleteLastLine))
+        try AuditChainVerifier.verify(path: path).failure
+          == AuditChainBreak(file: "dev.jsonl", line: 5, problem: .incompleteLastLine))
 
       let line = try AuditFileWriter(path: path).append(sampleEvent(9))
       lines = try fileLines(path)
@@ -192,7 +187,9 @@ struct AuditFileWriterTests {
       #expect(lines[4] == torn)
       #expect(line.sequence == 4)
       #expect(line.previousHash == SHA256.hexDigest(torn))
-      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 4, tornLines: [5]))
+      #expect(
+        try AuditChainVerifier.verify(path: path)
+          == .init(records: 4, tornLines: [.init(file: "dev.jsonl", line: 5)], files: ["dev.jsonl"]))
     }
   }
 
@@ -203,7 +200,7 @@ struct AuditFileWriterTests {
       try writeBytes(Array(joinLines(lines).dropLast()), to: path)
       let line = try AuditFileWriter(path: path).append(sampleEvent())
       #expect(line.sequence == 3)
-      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 3, tornLines: []))
+      #expect(try AuditChainVerifier.verify(path: path) == .init(records: 3, files: ["dev.jsonl"]))
     }
   }
 
@@ -231,5 +228,7 @@ struct AuditFileWriterTests {
 enum ChildWriter {
   static let pathVariable = "MCP_TUNNEL_AUDIT_TEST_CHILD_PATH"
   static let tagVariable = "MCP_TUNNEL_AUDIT_TEST_CHILD_TAG"
+  /// When set, the child rotates at this many bytes (keeping every file).
+  static let rotateBytesVariable = "MCP_TUNNEL_AUDIT_TEST_CHILD_ROTATE_BYTES"
   static let count = 60
 }

@@ -49,3 +49,33 @@ func makeLog(_ path: String, count: Int) throws -> [[UInt8]] {
   for index in 1...count { try writer.record(sampleEvent(index)) }
   return try fileLines(path)
 }
+
+/// Starts one test of this test binary in a child process: the way these tests get a second
+/// writer process without another executable. The child test returns at once unless
+/// `environment` carries the variables it looks for, so it is harmless in a normal run.
+func startChildTest(_ test: String, environment: [String: String]) throws -> Process {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+  process.arguments = ["--testing-library", "swift-testing", "--filter", test]
+  process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+  process.standardOutput = FileHandle.nullDevice
+  process.standardError = FileHandle.nullDevice
+  try process.run()
+  return process
+}
+
+/// Every line of the log at `path` and its rotated files, oldest file first.
+func rotatedLogLines(_ path: String) throws -> [[UInt8]] {
+  let names = AuditRotatedFiles(path: path)
+  return try (names.rotatedIndices().reversed() + [0]).flatMap { try fileLines(names.path(index: $0)) }
+}
+
+/// Polls `condition` every 10 ms for up to `seconds`.
+func waitUntil(seconds: Double = 20, _ condition: () throws -> Bool) async throws -> Bool {
+  let deadline = Date().addingTimeInterval(seconds)
+  while Date() < deadline {
+    if try condition() { return true }
+    try await Task.sleep(for: .milliseconds(10))
+  }
+  return try condition()
+}

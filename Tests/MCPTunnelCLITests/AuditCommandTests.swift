@@ -48,6 +48,24 @@ struct AuditCommandTests {
       try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: logPath(profile)))
     }
 
+    /// Writes a file of the audit directory by name (rotated files are `dev.jsonl.N`).
+    func writeFile(_ name: String, _ lines: [String]) throws {
+      try FileManager.default.createDirectory(atPath: auditDirectory, withIntermediateDirectories: true)
+      try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: "\(auditDirectory)/\(name)"))
+    }
+
+    /// Rotates dev.jsonl as the writer does: `.N` → `.N+1`, dev.jsonl → `.1` (a hard link, so the
+    /// path never disappears), then a complete new file renamed over dev.jsonl.
+    func rotate(startingWith lines: [String]) throws {
+      let manager = FileManager.default
+      for index in stride(from: 9, through: 1, by: -1) where manager.fileExists(atPath: "\(logPath()).\(index)") {
+        try manager.moveItem(atPath: "\(logPath()).\(index)", toPath: "\(logPath()).\(index + 1)")
+      }
+      try manager.linkItem(atPath: logPath(), toPath: "\(logPath()).1")
+      try writeFile(".dev.jsonl.new", lines)
+      guard rename("\(auditDirectory)/.dev.jsonl.new", logPath()) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+
     func append(_ text: String, profile: String = "dev") throws {
       let handle = try #require(FileHandle(forWritingAtPath: logPath(profile)))
       handle.seekToEndOfFile()
@@ -238,6 +256,150 @@ struct AuditCommandTests {
     let scratch = try Scratch()
     #expect(await scratch.run(["verify", "--profile", "nope"]) == 2)
     #expect(scratch.output.stderr.contains("no audit log for profile \"nope\""))
+  }
+
+  // MARK: rotated logs
+
+  /// A rotated log written by an independent script (Python's hashlib): dev.jsonl.2 holds seq
+  /// 1–2, dev.jsonl.1 seq 3–4, dev.jsonl seq 5–6, each later file opening with a chain-start line
+  /// that links to the last line of the file before; `next` is what the writer's next rotation
+  /// would start the new dev.jsonl with.
+  enum Rotated {
+    static let rotated2: [String] = [
+      #"{"v":1,"seq":0,"ts":"2026-11-21T09:59:59.000Z","event":"chain_start","nonce":"0a1b2c3d4e5f60718293a4b5c6d7e8f9","prev":"0000000000000000000000000000000000000000000000000000000000000000"}"#,
+      #"{"v":1,"seq":1,"ts":"2026-11-21T10:00:00.000Z","event":"tunnel_up","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","outcome":"ok","prev":"79b4c547bd1359bdee54a024800adbb2eefa9080b2273a08cff5c5d919710d44"}"#,
+      #"{"v":1,"seq":2,"ts":"2026-11-21T10:00:01.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"search","rpc_id":"1","status":200,"outcome":"ok","duration_ms":5,"prev":"065d3690fe3508acf20390a8f3e11b332ea52882bb143e7f2915c37d2c9f115b"}"#,
+    ]
+    static let rotated1: [String] = [
+      #"{"v":1,"seq":2,"ts":"2026-11-21T10:00:01.500Z","event":"chain_start","nonce":"1a1b2c3d4e5f60718293a4b5c6d7e8f9","previous_file":"dev.jsonl.1","prev":"612aeb2775a64c2668143e61137542c1f783d656219b2eabbb4dd169286b70a8"}"#,
+      #"{"v":1,"seq":3,"ts":"2026-11-21T10:00:02.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"fetch","rpc_id":"2","status":200,"outcome":"ok","duration_ms":5,"prev":"b459443db14494b8b676ab0414b0a1742bbc5e5dee2564b7227ee69ff7d79996"}"#,
+      #"{"v":1,"seq":4,"ts":"2026-11-21T10:00:03.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"search","rpc_id":"3","status":200,"outcome":"ok","duration_ms":5,"prev":"21c3c6d53cb892088379ff51dca6f7f3f2539396cadec9071030539fa166bef4"}"#,
+    ]
+    static let current: [String] = [
+      #"{"v":1,"seq":4,"ts":"2026-11-21T10:00:03.500Z","event":"chain_start","nonce":"2a1b2c3d4e5f60718293a4b5c6d7e8f9","previous_file":"dev.jsonl.1","prev":"bd9d4113890450df3e4c05afa140651c9b3e862aef23bc3371b89735769a2be7"}"#,
+      #"{"v":1,"seq":5,"ts":"2026-11-21T10:00:04.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"list","rpc_id":"4","status":200,"outcome":"ok","duration_ms":5,"prev":"57ea1888bf116810d3bbe1ada704cc2e018f8a9eb7a34e7939f15446c9e0cd4b"}"#,
+      #"{"v":1,"seq":6,"ts":"2026-11-21T10:00:05.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"search","rpc_id":"5","status":200,"outcome":"ok","duration_ms":5,"prev":"e8d6869eb11ddde664d0fc673b2d06cd3d92432b153ef3c21e9fbac8f9794929"}"#,
+    ]
+    /// Half a record: what a writer killed mid-write leaves.
+    static let tornTail: [String] = [
+      #"{"v":1,"seq":5,"ts":"2026-11-21T10:00:09.000Z","event":"call","profile"#
+    ]
+    /// dev.jsonl after a rotation of a dev.jsonl.1 that ends with `tornTail`.
+    static let afterTorn: [String] = [
+      #"{"v":1,"seq":4,"ts":"2026-11-21T10:00:03.500Z","event":"chain_start","nonce":"4a1b2c3d4e5f60718293a4b5c6d7e8f9","previous_file":"dev.jsonl.1","prev":"b4eecf680a373148f9dbbd2a31f21948e3ec546b85f4198b23d7755916a524c8"}"#,
+      #"{"v":1,"seq":5,"ts":"2026-11-21T10:00:04.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"list","rpc_id":"4","status":200,"outcome":"ok","duration_ms":5,"prev":"3da7a21b76150b5eb0afe1b615e28b0abab11fbd67edf048edf2388907f230ba"}"#,
+    ]
+    static let next: [String] = [
+      #"{"v":1,"seq":6,"ts":"2026-11-21T10:00:05.500Z","event":"chain_start","nonce":"3a1b2c3d4e5f60718293a4b5c6d7e8f9","previous_file":"dev.jsonl.1","prev":"46e407ad4c53e9acd6b227236ffaf83df542596ef7cbb484e649c9cfddc30854"}"#,
+      #"{"v":1,"seq":7,"ts":"2026-11-21T10:00:06.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"write","rpc_id":"6","status":200,"outcome":"ok","duration_ms":5,"prev":"b92ea546961e62cc92671e225c28202839c33b5ab1fc8135f24cc305c49c819f"}"#,
+    ]
+  }
+
+  private func writeRotatedLog(_ scratch: Scratch) throws {
+    try scratch.writeFile("dev.jsonl.2", Rotated.rotated2)
+    try scratch.writeFile("dev.jsonl.1", Rotated.rotated1)
+    try scratch.writeFile("dev.jsonl", Rotated.current)
+  }
+
+  @Test func verifyChecksTheRotatedFilesAsOneChain() async throws {
+    let scratch = try Scratch()
+    try writeRotatedLog(scratch)
+    #expect(await scratch.run(["verify", "--profile", "dev"]) == 0)
+    #expect(scratch.output.stdout == "ok: 6 records in 3 files, chain intact\n")
+    #expect(scratch.output.stderr.isEmpty)
+  }
+
+  @Test func verifyNamesTheFileAndLineOfABreakInARotatedFile() async throws {
+    let scratch = try Scratch()
+    try writeRotatedLog(scratch)
+    var oldest = Rotated.rotated2
+    oldest[1] = oldest[1].replacingOccurrences(of: #""tenant":"acme""#, with: #""tenant":"acne""#)
+    try scratch.writeFile("dev.jsonl.2", oldest)
+    #expect(await scratch.run(["verify", "--profile", "dev"]) == 2)
+    #expect(scratch.output.stderr.contains("\(scratch.auditDirectory)/dev.jsonl.2:3: line 3 does not link to line 2"))
+  }
+
+  @Test func verifyReportsAMissingMiddleFile() async throws {
+    let scratch = try Scratch()
+    try writeRotatedLog(scratch)
+    try FileManager.default.removeItem(atPath: "\(scratch.auditDirectory)/dev.jsonl.1")
+    #expect(await scratch.run(["verify", "--profile", "dev", "--json"]) == 2)
+    let object = try #require(JSONSerialization.jsonObject(with: Data(scratch.output.stdout.utf8)) as? [String: Any])
+    #expect(object["ok"] as? Bool == false)
+    #expect(object["file"] as? String == "dev.jsonl")
+    #expect(object["line"] as? Int == 1)
+    #expect((object["problem"] as? String)?.contains("dev.jsonl.1 is missing") == true)
+    #expect(object["files"] as? [String] == ["dev.jsonl.2", "dev.jsonl"])
+  }
+
+  @Test func verifyAcceptsADeletedOldestFileAndSaysSo() async throws {
+    let scratch = try Scratch()
+    try writeRotatedLog(scratch)
+    try FileManager.default.removeItem(atPath: "\(scratch.auditDirectory)/dev.jsonl.2")
+    #expect(await scratch.run(["verify", "--profile", "dev"]) == 0)
+    #expect(scratch.output.stdout == "ok: 4 records in 2 files, chain intact\n")
+    #expect(scratch.output.stderr.contains("the chain starts in dev.jsonl.1 after seq 2"))
+    #expect(scratch.output.stderr.contains("no longer present"))
+
+    let json = try Scratch()
+    try writeRotatedLog(json)
+    try FileManager.default.removeItem(atPath: "\(json.auditDirectory)/dev.jsonl.2")
+    #expect(await json.run(["verify", "--profile", "dev", "--json"]) == 0)
+    let object = try #require(JSONSerialization.jsonObject(with: Data(json.output.stdout.utf8)) as? [String: Any])
+    let start = try #require(object["continues_removed_file"] as? [String: Any])
+    #expect(start["file"] as? String == "dev.jsonl.1")
+    #expect(start["after_seq"] as? Int == 2)
+  }
+
+  @Test func verifyListsATornLineInARotatedFileByFileAndLine() async throws {
+    let scratch = try Scratch()
+    // A writer was killed mid-record in dev.jsonl.1; the rotation that followed sealed the torn
+    // line and the new dev.jsonl links to its bytes.
+    try scratch.writeFile("dev.jsonl.2", Rotated.rotated2)
+    try scratch.writeFile("dev.jsonl.1", Rotated.rotated1 + Rotated.tornTail)
+    try scratch.writeFile("dev.jsonl", Rotated.afterTorn)
+    #expect(await scratch.run(["verify", "--profile", "dev"]) == 0)
+    #expect(scratch.output.stdout == "ok: 5 records in 3 files, chain intact\n")
+    #expect(scratch.output.stderr.contains("note: dev.jsonl.1:4 is a write torn by an interrupted writer"))
+
+    let json = try Scratch()
+    try json.writeFile("dev.jsonl.2", Rotated.rotated2)
+    try json.writeFile("dev.jsonl.1", Rotated.rotated1 + Rotated.tornTail)
+    try json.writeFile("dev.jsonl", Rotated.afterTorn)
+    #expect(await json.run(["verify", "--profile", "dev", "--json"]) == 0)
+    let object = try #require(JSONSerialization.jsonObject(with: Data(json.output.stdout.utf8)) as? [String: Any])
+    let torn = try #require(object["torn_lines"] as? [[String: Any]])
+    #expect(torn.count == 1)
+    #expect(torn.first?["file"] as? String == "dev.jsonl.1")
+    #expect(torn.first?["line"] as? Int == 4)
+  }
+
+  @Test func tailReadsIntoRotatedFilesWhenTheCurrentOneHasFewer() async throws {
+    let scratch = try Scratch()
+    try writeRotatedLog(scratch)
+    #expect(await scratch.run(["tail", "--profile", "dev", "--json", "-n", "4"]) == 0)
+    #expect(
+      scratch.output.stdout
+        == [Rotated.rotated1[1], Rotated.rotated1[2], Rotated.current[1], Rotated.current[2]].map { $0 + "\n" }
+        .joined())
+  }
+
+  @Test func tailFollowFinishesTheRotatedFileThenFollowsTheNewOne() async throws {
+    let scratch = try Scratch()
+    try scratch.writeFile("dev.jsonl.2", Rotated.rotated2)
+    try scratch.writeFile("dev.jsonl.1", Rotated.rotated1)
+    try scratch.writeFile("dev.jsonl", Array(Rotated.current.prefix(2)))
+    let task = Task { await scratch.run(["tail", "--profile", "dev", "-f", "--json", "-n", "1"]) }
+    defer { task.cancel() }
+    try await waitFor { scratch.output.stdout == Rotated.current[1] + "\n" }
+    // A writer appends its last record to dev.jsonl and rotates it at once, before the next poll.
+    try scratch.append(Rotated.current[2] + "\n")
+    try scratch.rotate(startingWith: Rotated.next)
+    try await waitFor { scratch.output.stdout.split(separator: "\n").count == 3 }
+    #expect(
+      scratch.output.stdout == [Rotated.current[1], Rotated.current[2], Rotated.next[1]].map { $0 + "\n" }.joined())
+    task.cancel()
+    _ = await task.value
   }
 }
 

@@ -8,11 +8,13 @@ struct AuditTail: AsyncParsableCommand {
     abstract: "Print the last records of the audit log, and follow it with -f.",
     discussion: """
       Prints the last N records (default 10), one per line: time, tenant, actor, method, tool, \
-      outcome, HTTP status and duration, with - for absent fields. With --json each record is \
-      printed as the exact JSON line stored in the log. With -f it keeps running and prints \
-      records as they are appended (checking every 200 ms), waits for the log if it does not \
-      exist yet, and stops on Ctrl-C. Lines that are not records (a torn write) are skipped with \
-      a warning on stderr; `audit verify` checks them. --profile names the log directly.
+      outcome, HTTP status and duration, with - for absent fields; when the current file holds \
+      fewer, the rest come from the rotated files (<profile>.jsonl.1 …). With --json each record \
+      is printed as the exact JSON line stored in the log. With -f it keeps running and prints \
+      records as they are appended (checking every 200 ms), follows the log across rotations, \
+      waits for the log if it does not exist yet, and stops on Ctrl-C. Lines that are not \
+      records (a torn write) are skipped with a warning on stderr; `audit verify` checks them. \
+      --profile names the log directly.
 
       Example:
         $ mcp-tunnel audit tail -n 2
@@ -40,11 +42,10 @@ struct AuditTail: AsyncParsableCommand {
     let profile = try AuditProfileName.resolve(global, env)
     let path = env.paths.auditFile(profile: profile)
     let reader = AuditFileReader(path: path)
-    var offset = 0
+    var tail: AuditFileTail?
     if reader.exists {
-      let tail = try reader.tail(records: lines)
-      for line in tail.lines { show(line, env.output) }
-      offset = tail.endOffset
+      tail = try reader.tail(records: lines)
+      for line in tail?.lines ?? [] { show(line, env.output) }
     } else if follow {
       env.output.writeDiagnostic("waiting for \(path) to be created\n")
     } else {
@@ -53,7 +54,8 @@ struct AuditTail: AsyncParsableCommand {
         fix: "check --profile; the log is created by the first recorded event (e.g. `mcp-tunnel login`)")
     }
     guard follow else { return }
-    for try await line in AuditFileFollower(path: path).lines(from: offset) {
+    let follower = AuditFileFollower(path: path)
+    for try await line in tail.map({ follower.lines(after: $0) }) ?? follower.lines() {
       show(line, env.output)
     }
   }

@@ -16,20 +16,25 @@ struct AuditVerify: AsyncParsableCommand {
     commandName: "verify",
     abstract: "Check that the audit log was not edited, truncated or reordered.",
     discussion: """
-      Recomputes the SHA-256 chain of the whole log and prints "ok: N records, chain intact", or \
-      exits with status 2 naming the first line whose link fails: an edit of line m shows at m, \
-      or at m+1 when only the content of m changed; removed or reordered lines show at the first \
-      line out of place; a cut last line is reported as incomplete. A line torn by a crash and \
-      sealed by the next record is listed on stderr and does not fail the check. Removing whole \
-      lines from the end cannot be seen in the file alone: keep the last seq elsewhere to check \
-      that. With --json prints {"ok":…,"records":…,"path":…} and, on failure, "line" and \
-      "problem". --profile names the log directly.
+      Recomputes the SHA-256 chain of the whole log — the current file and its rotated files \
+      (<profile>.jsonl.N … .1), oldest first, as one chain — and prints "ok: N records, chain \
+      intact", or exits with status 2 naming FILE:LINE of the first line whose link fails: an \
+      edit of line m shows at m, or at m+1 when only the content of m changed; removed or \
+      reordered lines show at the first line out of place; a removed or changed rotated file shows \
+      at line 1 of the file after it; a cut last line is reported as incomplete. A line torn by a \
+      crash and sealed by the next record is listed on stderr and does not fail the check. The \
+      oldest rotated files are deleted by rotation, so the oldest file present may continue one \
+      that is gone: that is accepted and said on stderr, with the first seq that could be checked. \
+      Removing whole lines from the end cannot be seen in the files alone: keep the last seq \
+      elsewhere to check that. With --json prints {"ok":…,"records":…,"path":…,"files":[…]} and, \
+      on failure, "file", "line" and "problem". --profile names the log directly.
 
       Example:
         $ mcp-tunnel audit verify
         ok: 1284 records, chain intact
         $ mcp-tunnel audit verify --profile lab --json
-        {"ok":true,"path":"/home/alice/.local/state/mcp-tunnel/audit/lab.jsonl","records":42,"torn_lines":[]}
+        {"files":["lab.jsonl"],"ok":true,"path":"/home/alice/.local/state/mcp-tunnel/audit/lab.jsonl",\
+      "records":42,"torn_lines":[]}
       """
   )
 
@@ -44,25 +49,55 @@ struct AuditVerify: AsyncParsableCommand {
         .usage, "no audit log for profile \"\(profile)\" at \(path)",
         fix: "check --profile; the log is created by the first recorded event (e.g. `mcp-tunnel up`)")
     }
-    let result = try AuditChainVerifier.verify(path: path)
+    let result = try AuditChainVerifier.verifyWithRotatedFiles(path: path)
+    let directory = env.paths.auditDirectory
     if global.json {
       var object: [String: Any] = [
-        "ok": result.isIntact, "path": path, "records": result.records, "torn_lines": result.tornLines,
+        "ok": result.isIntact, "path": path, "records": result.records, "files": result.files,
+        "torn_lines": result.tornLines.map { ["file": $0.file ?? "", "line": $0.line] as [String: Any] },
       ]
+      if let continuation = result.continuation {
+        var start: [String: Any] = ["file": continuation.file ?? "", "after_seq": continuation.sequence]
+        if let previous = continuation.previousFile { start["previous_file"] = previous }
+        object["continues_removed_file"] = start
+      }
+      if !result.absentNames.isEmpty { object["absent_files"] = result.absentNames }
       if let failure = result.failure {
+        object["file"] = failure.file ?? ""
         object["line"] = failure.line
         object["problem"] = failure.description
       }
       env.output.writeResult(JSONLine.encode(object) + "\n")
-    } else if result.isIntact {
-      env.output.writeResult("ok: \(result.records) records, chain intact\n")
-    }
-    for line in result.tornLines where !global.json {
-      env.output.writeDiagnostic(
-        "note: line \(line) is a write torn by an interrupted writer and sealed by the next record\n")
+    } else {
+      if result.isIntact {
+        let files = result.files.count > 1 ? " in \(result.files.count) files" : ""
+        env.output.writeResult("ok: \(result.records) records\(files), chain intact\n")
+      }
+      for notice in Self.notices(result) { env.output.writeDiagnostic("note: \(notice)\n") }
     }
     if let failure = result.failure {
-      throw AuditError(.usage, "\(path): \(failure.description)", fix: failure.fix)
+      let location = failure.file.map { "\(directory)/\($0):\(failure.line)" } ?? path
+      throw AuditError(.usage, "\(location): \(failure.description)", fix: failure.fix)
     }
+  }
+
+  /// What a person should know about a chain that verified (or up to its failure).
+  static func notices(_ result: AuditVerification) -> [String] {
+    var notices: [String] = []
+    if let continuation = result.continuation {
+      let before = continuation.previousFile.map { " (\($0) when it was rotated)" } ?? ""
+      notices.append(
+        "the chain starts in \(continuation.file ?? "the oldest file") after seq \(continuation.sequence): the file "
+          + "before it\(before) is no longer present — rotation deletes the oldest files beyond its keep limit — "
+          + "so records up to seq \(continuation.sequence) cannot be checked")
+    }
+    for name in result.absentNames {
+      notices.append(
+        "\(name) is absent, but the chain links across it (a rotation was interrupted); no record is missing")
+    }
+    for torn in result.tornLines {
+      notices.append("\(torn) is a write torn by an interrupted writer and sealed by the next record")
+    }
+    return notices
   }
 }

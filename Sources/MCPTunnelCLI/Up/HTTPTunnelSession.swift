@@ -1,5 +1,6 @@
 import AuditLog
 import Foundation
+import Logging
 import Synchronization
 import TokenProxy
 import TunnelCore
@@ -45,18 +46,30 @@ struct HTTPTunnelSession {
     let state = TunnelState(
       profile: profile, listen: listener.address, sessionID: Self.newSessionID(), subject: subject,
       output: env.output, json: json)
-    let audit = AuditRecorder(environment: env, profile: profile.name)
+    // Every proxied call is recorded, so the log must open (a security record that silently does
+    // not exist is worse than a tunnel that does not start). Writes never block the proxy: the
+    // queue is bounded and drops are counted into the log itself.
+    let audit = QueuedAuditSink(
+      wrapping: try env.makeAuditSink(profile.name, env.paths),
+      onError: { [output = env.output] error in
+        output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
+      })
     state.audit = audit
 
     let broker = TokenBroker(
       profile: profile.name, settings: settings, login: login,
       minter: settings.method == .tokenExchange ? env.makeSessionMinter(settings, context.idp) : nil, tenant: tenant,
       onEvent: { [state] event in state.brokerEvent(event) })
-    let proxy = HTTPTokenProxy(onRequest: { [state] record in state.proxyRequest(record) })
+    // Library log lines go to stderr only with -v: the events above are what a user reads.
+    var logger = Logger(label: "mcp-tunnel.proxy")
+    logger.logLevel = verbose ? .info : .warning
+    let proxy = HTTPTokenProxy(logger: logger, onRequest: { [state] record in state.proxyRequest(record) })
     state.broker = broker
     state.proxy = proxy
 
-    let control = try await ControlSocketServer.start(path: socketPath) { [state] request in
+    var controlLogger = Logger(label: "mcp-tunnel.control")
+    controlLogger.logLevel = verbose ? .info : .warning
+    let control = try await ControlSocketServer.start(path: socketPath, logger: controlLogger) { [state] request in
       await state.handleControl(request)
     }
     let forwarder = try env.makePortForwarder(profile.ssh, env.environment)
@@ -152,42 +165,6 @@ struct HTTPTunnelSession {
   static func newSessionID() -> String {
     var generator = SystemRandomNumberGenerator()
     return (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-  }
-}
-
-/// Writes audit events off the caller's thread, in order: the proxy calls in from its event loop,
-/// which must never wait for the disk.
-final class AuditRecorder: Sendable {
-  private let environment: AppEnvironment
-  private let profile: String
-  private let queue = DispatchQueue(label: "mcp-tunnel.audit")
-  private let sink: Mutex<(any AuditSink)?>
-
-  init(environment: AppEnvironment, profile: String) {
-    self.environment = environment
-    self.profile = profile
-    sink = Mutex(nil)
-  }
-
-  func record(_ event: AuditEvent) {
-    queue.async { [self] in
-      do {
-        let target = try sink.withLock { current -> any AuditSink in
-          if let current { return current }
-          let created = try environment.makeAuditSink(profile, environment.paths)
-          current = created
-          return created
-        }
-        try target.record(event)
-      } catch {
-        environment.output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
-      }
-    }
-  }
-
-  /// Waits until every event recorded so far is written.
-  func flush() async {
-    await withCheckedContinuation { continuation in queue.async { continuation.resume() } }
   }
 }
 

@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import Synchronization
 import TokenProxy
@@ -14,7 +15,7 @@ final class TunnelState: Sendable {
   private struct Fields {
     var broker: TokenBroker?
     var proxy: HTTPTokenProxy?
-    var audit: AuditRecorder?
+    var audit: QueuedAuditSink?
     var ready = false
     var subject: String?
     var pathState = "forwarding"
@@ -53,7 +54,7 @@ final class TunnelState: Sendable {
     get { fields.withLock { $0.proxy } }
     set { fields.withLock { $0.proxy = newValue } }
   }
-  var audit: AuditRecorder? {
+  var audit: QueuedAuditSink? {
     get { fields.withLock { $0.audit } }
     set { fields.withLock { $0.audit = newValue } }
   }
@@ -136,7 +137,7 @@ final class TunnelState: Sendable {
         ],
         text: "SSH path lost (\(reason)); reconnecting in \(DurationText.format(delay)) (attempt \(attempt))")
     case .reconnected(let hops, let attempts):
-      let (audit, subject) = fields.withLock { f -> (AuditRecorder?, String?) in
+      let (audit, subject) = fields.withLock { f -> (QueuedAuditSink?, String?) in
         f.pathState = "forwarding"
         f.reconnects += 1
         return (f.audit, f.subject)
@@ -166,9 +167,10 @@ final class TunnelState: Sendable {
     audit.record(
       AuditEvent(
         event: denied ? .denied : .call, profile: profile.name, tenant: record.tenant?.rawValue, actor: subject,
-        session: sessionID, method: record.rpcMethod ?? "\(record.method) \(record.path)", tool: record.rpcName,
-        rpcID: record.rpcID, status: record.status, outcome: denied ? .denied : (ok ? .ok : .error),
-        durationMilliseconds: milliseconds, detail: record.detail))
+        session: sessionID, method: record.rpcMethod, tool: record.rpcName, rpcID: record.rpcID,
+        status: record.status, outcome: denied ? .denied : (ok ? .ok : .error), durationMilliseconds: milliseconds,
+        detail: record.rpcMethod == nil
+          ? "\(record.method) \(record.path)" + (record.detail.map { ": \($0)" } ?? "") : record.detail))
   }
 
   // MARK: Control socket

@@ -7,6 +7,9 @@ public enum AuditEventKind: String, Sendable, Codable, CaseIterable {
   case tunnelDown = "tunnel_down"
   case tenantSwitch = "tenant_switch"
   case tokenMinted = "token_minted"
+  /// Written by the audit writer itself, never by callers: records were lost before reaching the
+  /// log (the write queue was full, or writing failed); `detail` says how many and why.
+  case recordsDropped = "records_dropped"
 }
 
 /// How a recorded action ended (SPEC §7 `outcome`).
