@@ -2,6 +2,10 @@ import Foundation
 import TokenProxy
 import TunnelCore
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The JSON protocol of the control socket between a running `up` and `tenant`, `status`,
 /// `token` (SPEC §6): one request object, one response object, one connection each. Keys are
 /// snake_case. Only `token` answers carry a token; nothing here is ever logged.
