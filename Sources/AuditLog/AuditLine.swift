@@ -57,8 +57,9 @@ public struct AuditLine: Sendable, Equatable {
 
   /// The canonical bytes of the line, without the trailing newline.
   ///
-  /// Key order: `v, seq, ts, event, profile, tenant, actor, session, method, tool, rpc_id, status,
-  /// outcome, duration_ms, token_id, detail, prev` (SPEC §7 order), or `v, seq, ts, event, nonce,
+  /// Key order: `v, seq, ts, event, profile, tenant, actor, session, connection, method, tool,
+  /// prompt, resource, rpc_id, status, rpc_error, outcome, duration_ms, bytes_in, bytes_out,
+  /// token_id, detail, prev` (SPEC §7 order, its additions next to their kin), or `v, seq, ts, event, nonce,
   /// previous_file, prev` for a chain start; absent optional fields are omitted rather than
   /// written as null.
   public func encode() -> [UInt8] {
@@ -77,12 +78,18 @@ public struct AuditLine: Sendable, Equatable {
       json.add("tenant", e.tenant)
       json.add("actor", e.actor)
       json.add("session", e.session)
+      json.add("connection", e.connection)
       json.add("method", e.method)
       json.add("tool", e.tool)
+      json.add("prompt", e.prompt)
+      json.add("resource", e.resource)
       json.add("rpc_id", e.rpcID)
       json.add("status", e.status)
+      json.add("rpc_error", e.rpcError)
       json.add("outcome", e.outcome.rawValue)
       json.add("duration_ms", e.durationMilliseconds)
+      json.add("bytes_in", e.bytesIn)
+      json.add("bytes_out", e.bytesOut)
       json.add("token_id", e.tokenID)
       json.add("detail", e.detail)
     }
@@ -112,7 +119,10 @@ public struct AuditLine: Sendable, Equatable {
       session: object["session"] as? String, method: object["method"] as? String, tool: object["tool"] as? String,
       rpcID: object["rpc_id"] as? String, status: integer(object["status"]), outcome: outcome,
       durationMilliseconds: integer(object["duration_ms"]), tokenID: object["token_id"] as? String,
-      detail: object["detail"] as? String)
+      detail: object["detail"] as? String, prompt: object["prompt"] as? String,
+      resource: object["resource"] as? String, connection: integer(object["connection"]),
+      rpcError: integer(object["rpc_error"]), bytesIn: integer(object["bytes_in"]),
+      bytesOut: integer(object["bytes_out"]))
     return AuditLine(
       version: fields.version, sequence: fields.sequence, timestamp: ts, body: .event(event),
       previousHash: fields.previousHash)

@@ -37,6 +37,8 @@ public enum CredentialRedactor {
     scrub(&copy.session, "session")
     scrub(&copy.method, "method")
     scrub(&copy.tool, "tool")
+    scrub(&copy.prompt, "prompt")
+    scrub(&copy.resource, "resource")
     scrub(&copy.rpcID, "rpc_id")
     scrub(&copy.tokenID, "token_id")
     scrub(&copy.detail, "detail")

@@ -28,7 +28,9 @@ public final class HTTPTokenProxy: Sendable {
   public struct Limits: Sendable, Equatable {
     /// Largest request body (known from `Content-Length`) kept for a replay after `401`.
     public var replayableBody: Int
-    /// Largest JSON request body copied aside for the JSON-RPC summary of `ProxyRequestRecord`.
+    /// Largest request body copied aside for the JSON-RPC summary of `ProxyRequestRecord`, and how
+    /// much of an `application/json` or `text/event-stream` response is looked at for
+    /// `rpcErrorCode`. Bodies stream on regardless; only the summary stops at this size.
     public var jsonSummaryBody: Int
     /// Request body bytes read and dropped after the proxy answered early; beyond, the connection closes.
     public var discardedBody: Int

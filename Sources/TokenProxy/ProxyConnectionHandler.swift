@@ -24,6 +24,11 @@ import TunnelCore
 /// (`Limits.replayableBody`, known from `Content-Length`) to be kept. Otherwise, and on a second
 /// `401`, the client gets a `503` JSON answer; an upstream challenge is never relayed (USE-06).
 ///
+/// **Records.** Each exchange reports one `ProxyRequestRecord` when it settles. Its JSON-RPC summary
+/// and the response's error code come from bounded copies taken on the side
+/// (`RequestBodySummarizer`, `ResponseErrorCodeReader`, both capped at `Limits.jsonSummaryBody`);
+/// the bodies stream exactly as they would without them, never held back for the summary.
+///
 /// Threading: everything runs on the channel's event loop. Async work (token source, forwarder)
 /// runs in tasks whose results hop back to the loop; a result for an exchange that is no longer
 /// current is dropped.
@@ -60,9 +65,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var pendingBody: [ByteBuffer] = []
     /// Every body part so far, while the body is small enough to replay; nil otherwise.
     var replay: [ByteBuffer]?
-    /// A copy of a small JSON body for the JSON-RPC summary; nil when not collected.
-    var sniff: [UInt8]?
-    var summary: JSONRPCSummary?
+    /// The bounded side copy of the body for the JSON-RPC summary, and the summary once the body ended.
+    var bodySummarizer: RequestBodySummarizer
+    var bodyKind = ProxyRequestRecord.BodyKind.incomplete
+    var rpcMessages: [ProxyRequestRecord.RPCMessage] = []
+    /// Body bytes handed to the current upstream attempt (reset when a request is replayed).
+    var requestBytes = 0
+    var responseBytes = 0
+    var errorCodeReader = ResponseErrorCodeReader()
     var token: TenantSessionToken?
     var remintUsed = false
     var reconnectUsed = false
@@ -74,9 +84,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var countedError = false
     var discarded = 0
 
-    init(head: HTTPRequestHead, chunkedBody: Bool) {
+    init(head: HTTPRequestHead, chunkedBody: Bool, bodySummarizer: RequestBodySummarizer) {
       self.head = head
       self.chunkedBody = chunkedBody
+      self.bodySummarizer = bodySummarizer
       expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
       closeAfter = !head.isKeepAlive || head.version != .http1_1
     }
@@ -163,34 +174,27 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   // MARK: request parts
 
   private func requestHead(_ head: HTTPRequestHead) {
-    guard !closing, !isClosed else { return }
+    // No connection id: the proxy stopped as this connection arrived, and it is being closed.
+    guard !closing, !isClosed, connectionID != nil else { return }
     shared.count { $0.requests += 1 }
     let chunked = !head.headers["transfer-encoding"].isEmpty
-    let ex = Exchange(head: head, chunkedBody: chunked)
+    let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    let ex = Exchange(
+      head: head, chunkedBody: chunked,
+      bodySummarizer: RequestBodySummarizer(
+        limit: shared.limits.jsonSummaryBody, declaredLength: chunked ? nil : (length ?? 0)))
     exchange = ex
     if let answer = shared.requestGuard.screen(head) {
       answerLocally(ex, answer)
       return
     }
-    let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     if !chunked, (length ?? 0) <= shared.limits.replayableBody { ex.replay = [] }
-    if JSONRPCSummary.isJSON(contentType: head.headers["content-type"].first),
-      chunked || (length ?? 0) <= shared.limits.jsonSummaryBody
-    {
-      ex.sniff = []
-    }
     fetchToken(for: ex)
   }
 
   private func requestBody(_ buffer: ByteBuffer) {
     guard let ex = exchange else { return }
-    if var sniff = ex.sniff {
-      ex.sniff = nil
-      if sniff.count + buffer.readableBytes <= shared.limits.jsonSummaryBody {
-        sniff.append(contentsOf: buffer.readableBytesView)
-        ex.sniff = sniff
-      }
-    }
+    ex.bodySummarizer.append(buffer)
     switch ex.phase {
     case .answered:
       ex.discarded += buffer.readableBytes
@@ -199,18 +203,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       if ex.replay != nil { ex.replay?.append(buffer) } else { ex.pendingBody.append(buffer) }
     case .forwarding, .relaying:
       if ex.replay != nil { ex.replay?.append(buffer) }
-      upstream?.write(.body(.byteBuffer(buffer)))
-      upstream?.flush()
+      if let upstream {
+        ex.requestBytes += buffer.readableBytes
+        upstream.write(.body(.byteBuffer(buffer)))
+        upstream.flush()
+      }
     }
   }
 
   private func requestEnd() {
     guard let ex = exchange else { return }
     ex.requestEnded = true
-    if let sniff = ex.sniff {
-      ex.summary = JSONRPCSummary.parse(sniff)
-      ex.sniff = nil
-    }
+    (ex.bodyKind, ex.rpcMessages) = ex.bodySummarizer.finish()
     switch ex.phase {
     case .answered:
       finish(ex, after: nil)
@@ -349,12 +353,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     let head = AuthorizationRewriter.upstreamRequestHead(
       from: ex.head, token: token.token, upstreamHost: shared.upstreamHost, chunkedBody: ex.chunkedBody)
     link.write(.head(head))
-    if let replay = ex.replay {
-      for part in replay { link.write(.body(.byteBuffer(part))) }
-    } else {
-      for part in ex.pendingBody { link.write(.body(.byteBuffer(part))) }
-      ex.pendingBody.removeAll()
+    ex.requestBytes = 0
+    for part in ex.replay ?? ex.pendingBody {
+      ex.requestBytes += part.readableBytes
+      link.write(.body(.byteBuffer(part)))
     }
+    ex.pendingBody.removeAll()
     if ex.requestEnded { link.write(.end(nil)) }
     link.flush()
     if ex.expectsContinue, !ex.continueSent, !ex.requestEnded, ex.phase == .forwarding {
@@ -384,14 +388,19 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       ex.status = Int(head.status.code)
       if head.status.code >= 500 { markError(ex, detail: nil) }
       link.closeAfterResponse = !head.isKeepAlive
+      ex.errorCodeReader = ResponseErrorCodeReader(
+        contentType: head.headers["content-type"].first, limit: shared.limits.jsonSummaryBody)
       let relayed = AuthorizationRewriter.clientResponseHead(
         from: head, clientVersion: ex.head.version, closing: ex.closeAfter)
       context?.writeAndFlush(wrapOutboundOut(.head(relayed)), promise: nil)
     case .body(let buffer):
       guard ex.phase == .relaying else { return }
+      ex.responseBytes += buffer.readableBytes
+      ex.errorCodeReader.append(buffer)
       context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     case .end:
       guard ex.phase == .relaying else { return }
+      ex.errorCodeReader.end()
       if ex.requestEnded && !link.closeAfterResponse {
         link.endExchange()
       } else {
@@ -513,6 +522,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))),
       promise: nil)
     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+    ex.responseBytes = body.count
     endResponse(ex)
   }
 
@@ -564,9 +574,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     guard let onRequest = shared.onRequest else { return }
     let path = ex.head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
     let record = ProxyRequestRecord(
-      method: ex.head.method.rawValue, path: path ?? "", status: ex.status,
-      duration: ContinuousClock.now - ex.started, rpcMethod: ex.summary?.method, rpcName: ex.summary?.name,
-      rpcID: ex.summary?.id, tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
+      connectionID: connectionID ?? 0, method: ex.head.method.rawValue, path: path ?? "", status: ex.status,
+      duration: ContinuousClock.now - ex.started, bodyKind: ex.bodyKind, rpcMessages: ex.rpcMessages,
+      requestBytes: ex.requestBytes, responseBytes: ex.responseBytes, rpcErrorCode: ex.errorCodeReader.errorCode,
+      tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
       generation: ex.answeredBy == .upstream ? ex.token?.generation : nil, answeredBy: ex.answeredBy,
       completed: completed, detail: ex.detail, retried: ex.retried)
     onRequest(record)

@@ -1,8 +1,8 @@
-import Foundation
 import TunnelCore
 
 /// One finished client request, for the audit log and `status`. Holds no secret: no header values,
-/// no query string, no token.
+/// no query string, no token, and of the body only the JSON-RPC envelope (never `params.arguments`
+/// or any other parameter beyond the target's name or URI).
 public struct ProxyRequestRecord: Sendable, Equatable {
   /// Who produced the response the client got.
   public enum AnsweredBy: String, Sendable, Equatable {
@@ -12,6 +12,57 @@ public struct ProxyRequestRecord: Sendable, Equatable {
     case proxy
   }
 
+  /// What the request body was, as far as the JSON-RPC summary goes. Whatever it was, it streamed
+  /// on unchanged: the summary works on a bounded copy taken on the side.
+  public enum BodyKind: String, Sendable, Equatable {
+    /// No body bytes (`GET`, `DELETE`, `Content-Length: 0`).
+    case empty
+    /// A JSON-RPC message or a batch (JSON array) holding at least one; see `rpcMessages`.
+    case jsonRPC
+    /// Not JSON, or JSON that is neither a JSON-RPC message nor a batch holding one.
+    case notJSONRPC
+    /// More than `HTTPTokenProxy.Limits.jsonSummaryBody` bytes: relayed, not summarized.
+    case tooLargeToSummarize
+    /// The body never arrived in full (the exchange broke off first): not summarized.
+    case incomplete
+  }
+
+  /// The envelope of one JSON-RPC message (an object whose `jsonrpc` is `"2.0"`) of the request body.
+  public struct RPCMessage: Sendable, Equatable {
+    /// What a message acts on.
+    public enum Target: Sendable, Equatable {
+      /// `params.name` of `tools/call`.
+      case tool(String)
+      /// `params.name` of `prompts/get`.
+      case prompt(String)
+      /// `params.uri` of `resources/read`, `resources/subscribe` and `resources/unsubscribe`.
+      case resource(String)
+
+      /// The tool or prompt name, or the resource URI.
+      public var name: String {
+        switch self {
+        case .tool(let name), .prompt(let name), .resource(let name): return name
+        }
+      }
+    }
+
+    /// `method`; nil for a response the client sends to a server request (sampling, elicitation).
+    public var method: String?
+    /// `id` rendered as text (ids may be numbers or strings); nil for a notification.
+    public var id: String?
+    /// Nil for methods without a target, or when the target is missing or not a string.
+    public var target: Target?
+
+    public init(method: String?, id: String? = nil, target: Target? = nil) {
+      self.method = method
+      self.id = id
+      self.target = target
+    }
+  }
+
+  /// The client connection the request came on: 1, 2, … in accept order, per running proxy.
+  /// Requests on one keep-alive connection share it.
+  public var connectionID: UInt64
   /// HTTP method, e.g. `POST`.
   public var method: String
   /// The request path, without the query string.
@@ -19,12 +70,23 @@ public struct ProxyRequestRecord: Sendable, Equatable {
   /// The status the client received; nil when the connection ended before any response.
   public var status: Int?
   public var duration: Duration
-  /// JSON-RPC `method` of a small JSON request body (`tools/call`); nil otherwise.
-  public var rpcMethod: String?
-  /// JSON-RPC `params.name` (the tool or prompt name).
-  public var rpcName: String?
-  /// JSON-RPC `id`, rendered as text (ids may be numbers or strings).
-  public var rpcID: String?
+  /// What the request body was; summarized also when the proxy answered the request itself.
+  public var bodyKind: BodyKind
+  /// One entry per JSON-RPC message of the body, in body order (a batch gives one per element that
+  /// is a JSON-RPC message); empty unless `bodyKind` is `.jsonRPC`.
+  public var rpcMessages: [RPCMessage]
+  /// Request body bytes handed to the upstream (for a replayed request, one copy's worth); 0 when
+  /// the proxy answered before forwarding.
+  public var requestBytes: Int
+  /// Response body bytes written to the client: relayed from the upstream, or the proxy's own JSON
+  /// answer when `answeredBy == .proxy`.
+  public var responseBytes: Int
+  /// JSON-RPC `error.code` of the upstream's response: of the body of an `application/json`
+  /// response, or the first error among the JSON-RPC responses in the events of a
+  /// `text/event-stream` one (for a batch, the first error's). Only the first
+  /// `Limits.jsonSummaryBody` bytes are looked at: nil for a larger JSON body, or an error event
+  /// past that point.
+  public var rpcErrorCode: Int?
   /// The tenant whose token the request carried; nil when it was never forwarded.
   public var tenant: TenantID?
   /// The token generation the request carried.
@@ -39,18 +101,35 @@ public struct ProxyRequestRecord: Sendable, Equatable {
   /// Whether the token was re-minted and the request retried (USE-05).
   public var retried: Bool
 
+  /// `method` of the first JSON-RPC message (`tools/call`); nil otherwise.
+  public var rpcMethod: String? { rpcMessages.first?.method }
+  /// The tool or prompt name of the first JSON-RPC message (`params.name` of `tools/call` or
+  /// `prompts/get`); nil for other methods, resources included.
+  public var rpcName: String? {
+    switch rpcMessages.first?.target {
+    case .tool(let name), .prompt(let name): return name
+    case .resource, nil: return nil
+    }
+  }
+  /// `id` of the first JSON-RPC message, rendered as text.
+  public var rpcID: String? { rpcMessages.first?.id }
+
   public init(
-    method: String, path: String, status: Int?, duration: Duration, rpcMethod: String? = nil,
-    rpcName: String? = nil, rpcID: String? = nil, tenant: TenantID? = nil, generation: UInt64? = nil,
-    answeredBy: AnsweredBy, completed: Bool, detail: String? = nil, retried: Bool = false
+    connectionID: UInt64 = 0, method: String, path: String, status: Int?, duration: Duration,
+    bodyKind: BodyKind = .empty, rpcMessages: [RPCMessage] = [], requestBytes: Int = 0, responseBytes: Int = 0,
+    rpcErrorCode: Int? = nil, tenant: TenantID? = nil, generation: UInt64? = nil, answeredBy: AnsweredBy,
+    completed: Bool, detail: String? = nil, retried: Bool = false
   ) {
+    self.connectionID = connectionID
     self.method = method
     self.path = path
     self.status = status
     self.duration = duration
-    self.rpcMethod = rpcMethod
-    self.rpcName = rpcName
-    self.rpcID = rpcID
+    self.bodyKind = bodyKind
+    self.rpcMessages = rpcMessages
+    self.requestBytes = requestBytes
+    self.responseBytes = responseBytes
+    self.rpcErrorCode = rpcErrorCode
     self.tenant = tenant
     self.generation = generation
     self.answeredBy = answeredBy
@@ -82,49 +161,5 @@ public struct ProxyCounters: Sendable, Equatable {
     self.remints = remints
     self.upstreamStreams = upstreamStreams
     self.openConnections = openConnections
-  }
-}
-
-/// The JSON-RPC fields the audit log wants from a request body: `method`, `params.name`, `id`.
-/// For a batch, the first element's.
-struct JSONRPCSummary: Sendable, Equatable {
-  var method: String?
-  var name: String?
-  var id: String?
-
-  static func parse(_ body: [UInt8]) -> JSONRPCSummary? {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
-      return nil
-    }
-    let message: [String: Any]?
-    if let array = object as? [Any] {
-      message = array.first as? [String: Any]
-    } else {
-      message = object as? [String: Any]
-    }
-    guard let message else { return nil }
-    let params = message["params"] as? [String: Any]
-    return JSONRPCSummary(
-      method: message["method"] as? String, name: params?["name"] as? String, id: render(message["id"]))
-  }
-
-  private static func render(_ id: Any?) -> String? {
-    switch id {
-    case let text as String: return text
-    case let number as NSNumber:
-      let double = number.doubleValue
-      if double.rounded() == double, abs(double) < 1e15 { return String(Int64(double)) }
-      return number.stringValue
-    default: return nil
-    }
-  }
-
-  /// Whether a `Content-Type` value is JSON (`application/json`, parameters ignored).
-  static func isJSON(contentType: String?) -> Bool {
-    guard let contentType else { return false }
-    let media = contentType.split(separator: ";", maxSplits: 1).first.map {
-      $0.trimmingCharacters(in: .whitespaces).lowercased()
-    }
-    return media == "application/json"
   }
 }

@@ -46,4 +46,28 @@ public struct MCPClientResult: Sendable, CustomStringConvertible {
   public var httpStatus: Int? { (object["http_status"] as? NSNumber)?.intValue }
 
   public var description: String { "exit \(status): \(stdout)\n\(labTail(stderr, lines: 15))" }
+
+  /// For `stream`: when each progress notification arrived, in seconds since the call began.
+  public var progressArrivals: [Double] {
+    (object["events"] as? [[String: Any]] ?? []).filter { $0["kind"] as? String == "progress" }.compactMap {
+      ($0["t"] as? NSNumber)?.doubleValue
+    }
+  }
+
+  /// For `stream`: seconds from the call to its result.
+  public var elapsed: Double { (object["elapsed"] as? NSNumber)?.doubleValue ?? 0 }
+
+  /// For `stream COUNT DELAY_MS`: nil when the notifications arrived one by one (each at least
+  /// `minimumGap` after the previous, the first long before the result), else what was wrong.
+  public func streamedIncrementally(count: Int, minimumGap: Double = 0.25) -> String? {
+    let arrivals = progressArrivals
+    guard ok, arrivals.count == count else { return "expected \(count) progress events: \(self)" }
+    for (earlier, later) in zip(arrivals, arrivals.dropFirst()) where later - earlier < minimumGap {
+      return "events must arrive spaced, got \(arrivals)"
+    }
+    guard let first = arrivals.first, first < elapsed - 0.8 else {
+      return "the first event must arrive long before the result (\(arrivals), result at \(elapsed))"
+    }
+    return nil
+  }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
 import Testing
 import TunnelCore
@@ -160,15 +161,140 @@ struct RequestScreeningTests {
     #expect(bare.fix == "run: mcp-tunnel login")
   }
 
-  @Test("JSON-RPC summary: method, params.name, id as text; batches use the first message")
-  func jsonRPCSummary() {
-    let call = JSONRPCSummary.parse(
-      Array(#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami"}}"#.utf8))
-    #expect(call == JSONRPCSummary(method: "tools/call", name: "whoami", id: "7"))
-    let text = JSONRPCSummary.parse(Array(#"[{"jsonrpc":"2.0","id":"a-1","method":"tools/list"}]"#.utf8))
-    #expect(text == JSONRPCSummary(method: "tools/list", name: nil, id: "a-1"))
-    #expect(JSONRPCSummary.parse(Array("not json".utf8)) == nil)
-    #expect(JSONRPCSummary.isJSON(contentType: "Application/JSON; charset=utf-8"))
-    #expect(!JSONRPCSummary.isJSON(contentType: "text/plain"))
+  // MARK: JSON-RPC envelope
+
+  typealias Message = ProxyRequestRecord.RPCMessage
+
+  typealias Summary = (kind: ProxyRequestRecord.BodyKind, messages: [Message])
+
+  func summarize(_ parts: [String], limit: Int = 64 * 1024, chunked: Bool = false) -> Summary {
+    var summarizer = RequestBodySummarizer(
+      limit: limit, declaredLength: chunked ? nil : parts.reduce(0) { $0 + $1.utf8.count })
+    for part in parts { summarizer.append(ByteBuffer(string: part)) }
+    return summarizer.finish()
+  }
+
+  @Test("JSON-RPC envelope: method, id as text and the target of tools/call, prompts/get and resources/*")
+  func envelopeTargets() {
+    let call = summarize([
+      #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{"q":"secret-arg"}}}"#
+    ])
+    #expect(call.kind == .jsonRPC)
+    #expect(call.messages == [Message(method: "tools/call", id: "7", target: .tool("whoami"))])
+    #expect(!String(describing: call.messages).contains("secret-arg"))
+    let prompt = summarize([#"{"jsonrpc":"2.0","id":"p-1","method":"prompts/get","params":{"name":"greeting"}}"#])
+    #expect(prompt.messages == [Message(method: "prompts/get", id: "p-1", target: .prompt("greeting"))])
+    for method in ["resources/read", "resources/subscribe", "resources/unsubscribe"] {
+      let read = summarize([#"{"jsonrpc":"2.0","id":2,"method":"\#(method)","params":{"uri":"lab://x","name":"n"}}"#])
+      #expect(read.messages == [Message(method: method, id: "2", target: .resource("lab://x"))])
+    }
+    // params.name of other methods is no target; a non-string name is none either.
+    let other = summarize([#"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{"name":"x"}}"#])
+    #expect(other.messages == [Message(method: "completion/complete", id: "3")])
+    let odd = summarize([#"{"jsonrpc":"2.0","id":4.5,"method":"tools/call","params":{"name":17}}"#])
+    #expect(odd.messages == [Message(method: "tools/call", id: "4.5")])
+    let notification = summarize([#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#])
+    #expect(notification.messages == [Message(method: "notifications/initialized")])
+    // A response the client sends to a server request has an id and no method.
+    let reply = summarize([#"{"jsonrpc":"2.0","id":9,"result":{}}"#])
+    #expect(reply.messages == [Message(method: nil, id: "9")])
+  }
+
+  @Test("JSON-RPC envelope: a batch gives one entry per message; elements that are no message are left out")
+  func envelopeBatch() {
+    let batch = summarize([
+      #"  [{"jsonrpc":"2.0","id":1,"method":"tools/list"},"#,
+      #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"t"}}},"#,
+      #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}, 42, {"id":5}]"#,
+    ])
+    #expect(batch.kind == .jsonRPC)
+    #expect(
+      batch.messages == [
+        Message(method: "tools/list", id: "1"), Message(method: "tools/call", id: "2", target: .tool("echo")),
+        Message(method: "notifications/cancelled"),
+      ])
+  }
+
+  @Test(
+    "body kinds: empty, not JSON-RPC, too large (declared or chunked) and at the limit",
+    arguments: [false, true])
+  func bodyKinds(chunked: Bool) {
+    #expect(summarize([], chunked: chunked).kind == .empty)
+    #expect(summarize([""], chunked: chunked).kind == .empty)
+    for notRPC in [
+      "not json", "\"a string\"", "[]", "[1,2]", #"{"method":"tools/list"}"#, #"{"jsonrpc":"1.0"}"#, "{trunc",
+    ] {
+      let summary = summarize([notRPC], chunked: chunked)
+      #expect(summary.kind == .notJSONRPC && summary.messages.isEmpty, "\(notRPC)")
+    }
+    let message = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
+    let size = message.utf8.count
+    #expect(summarize([message], limit: size, chunked: chunked).kind == .jsonRPC)
+    #expect(summarize([message], limit: size - 1, chunked: chunked).kind == .tooLargeToSummarize)
+    // Split across parts, the over-limit part comes last.
+    let half = message.utf8.count / 2
+    let parts = [String(message.prefix(half)), String(message.dropFirst(half)), " "]
+    #expect(summarize(parts, limit: size, chunked: chunked).kind == .tooLargeToSummarize)
+    #expect(summarize(Array(parts.prefix(2)), limit: size, chunked: chunked).kind == .jsonRPC)
+  }
+
+  @Test("content types: application/json and text/event-stream with any case and parameters")
+  func contentTypes() {
+    #expect(JSONRPCEnvelope.isJSON(contentType: "Application/JSON; charset=utf-8"))
+    #expect(!JSONRPCEnvelope.isJSON(contentType: "text/plain"))
+    #expect(!JSONRPCEnvelope.isJSON(contentType: nil))
+    #expect(JSONRPCEnvelope.isEventStream(contentType: " text/event-stream ;charset=utf-8"))
+    #expect(!JSONRPCEnvelope.isEventStream(contentType: "application/json"))
+  }
+
+  func errorCode(contentType: String, _ parts: [String], limit: Int = 64 * 1024) -> Int? {
+    var reader = ResponseErrorCodeReader(contentType: contentType, limit: limit)
+    for part in parts { reader.append(ByteBuffer(string: part)) }
+    reader.end()
+    return reader.errorCode
+  }
+
+  @Test("rpcErrorCode of a JSON response: the error's code, a batch's first error, nil for results and past the limit")
+  func jsonErrorCodes() {
+    let error = #"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#
+    #expect(errorCode(contentType: "application/json", [error]) == -32601)
+    #expect(
+      errorCode(contentType: "application/json", [String(error.prefix(20)), String(error.dropFirst(20))]) == -32601)
+    let batch =
+      #"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"a"}},"#
+      + #"{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"b"}}]"#
+    #expect(errorCode(contentType: "application/json", [batch]) == -32602)
+    #expect(errorCode(contentType: "application/json", [#"{"jsonrpc":"2.0","id":1,"result":{"isError":true}}"#]) == nil)
+    #expect(errorCode(contentType: "application/json", [error], limit: error.utf8.count) == -32601)
+    #expect(errorCode(contentType: "application/json", [error], limit: error.utf8.count - 1) == nil)
+    #expect(errorCode(contentType: "text/plain", [error]) == nil)
+  }
+
+  @Test("rpcErrorCode of an SSE response: the first error event after notifications, at any chunk boundary")
+  func eventStreamErrorCodes() {
+    let notification =
+      ": keep-alive comment\r\nevent: message\r\nid: a\r\n"
+      + #"data: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"# + "\r\n\r\n"
+    let error = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\ndata: \"error\":{\"code\":-32603}}\n\n"
+    let later = "data:{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-1,\"message\":\"later\"}}\r\r"
+    let stream = notification + error + later
+    #expect(errorCode(contentType: "text/event-stream", [stream]) == -32603)
+    let bytes = Array(stream.utf8)
+    for cut in 1..<bytes.count {
+      let parts = [String(decoding: bytes[..<cut], as: UTF8.self), String(decoding: bytes[cut...], as: UTF8.self)]
+      #expect(errorCode(contentType: "text/event-stream", parts) == -32603, "cut at \(cut)")
+    }
+    var byByte = ResponseErrorCodeReader(contentType: "text/event-stream", limit: 64 * 1024)
+    for byte in bytes { byByte.append(ByteBuffer(bytes: [byte])) }
+    #expect(byByte.errorCode == -32603)
+    // CR-only line ends, and a result event yields nil.
+    let ok = "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\r"
+    #expect(errorCode(contentType: "text/event-stream", [ok]) == nil)
+    let okThenError = ok + "data: {\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":7}}\r\r"
+    #expect(errorCode(contentType: "text/event-stream", [okThenError]) == 7)
+    // An event that ends past the limit is not looked at.
+    let errorEnd = (notification + error).utf8.count
+    #expect(errorCode(contentType: "text/event-stream", [stream], limit: errorEnd) == -32603)
+    #expect(errorCode(contentType: "text/event-stream", [stream], limit: errorEnd - 1) == nil)
   }
 }

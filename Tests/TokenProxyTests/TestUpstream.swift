@@ -62,13 +62,15 @@ final class TestUpstream: Sendable {
   private let box: StateBox
 
   final class StateBox: Sendable {
-    let state: Mutex<(seen: [Seen], connections: Int, behavior: Behavior)>
-    init(_ behavior: @escaping Behavior) { state = Mutex(([], 0, behavior)) }
+    let state: Mutex<(seen: [Seen], connections: Int, behavior: Behavior, bodyBytes: Int)>
+    init(_ behavior: @escaping Behavior) { state = Mutex(([], 0, behavior, 0)) }
   }
 
   var address: String { "127.0.0.1:\(port)" }
   var requests: [Seen] { box.state.withLock { $0.seen } }
   var connectionsAccepted: Int { box.state.withLock { $0.connections } }
+  /// Request body bytes received so far, counted as they arrive (before a request is complete).
+  var bodyBytesReceived: Int { box.state.withLock { $0.bodyBytes } }
 
   func setBehavior(_ behavior: @escaping Behavior) { box.state.withLock { $0.behavior = behavior } }
 
@@ -80,7 +82,8 @@ final class TestUpstream: Sendable {
     let recorder = Recorder(
       record: { seen in box.state.withLock { $0.seen.append(seen) } },
       behavior: { box.state.withLock { $0.behavior } },
-      accepted: { box.state.withLock { $0.connections += 1 } })
+      accepted: { box.state.withLock { $0.connections += 1 } },
+      receivedBody: { count in box.state.withLock { $0.bodyBytes += count } })
     server = try await ServerBootstrap(group: group)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
@@ -103,6 +106,7 @@ private struct Recorder: Sendable {
   let record: @Sendable (TestUpstream.Seen) -> Void
   let behavior: @Sendable () -> TestUpstream.Behavior
   let accepted: @Sendable () -> Void
+  let receivedBody: @Sendable (Int) -> Void
 }
 
 private final class UpstreamRequestHandler: ChannelInboundHandler {
@@ -131,6 +135,7 @@ private final class UpstreamRequestHandler: ChannelInboundHandler {
       matched = true
     case .body(let buffer):
       current?.bodyCount += buffer.readableBytes
+      recorder.receivedBody(buffer.readableBytes)
       if let prefixCount = current?.bodyPrefix.count, prefixCount < 64 * 1024 {
         current?.bodyPrefix += buffer.readableBytesView.prefix(64 * 1024 - prefixCount)
       }

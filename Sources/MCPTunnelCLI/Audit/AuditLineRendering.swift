@@ -14,7 +14,8 @@ enum AuditLineRendering {
   static func human(_ line: AuditLine) -> String? {
     guard let e = line.event else { return nil }
     let columns: [String?] = [
-      line.timestamp, e.tenant, e.actor, e.method ?? e.event.rawValue, e.tool, e.outcome.rawValue,
+      line.timestamp, e.tenant, e.actor, e.method ?? e.event.rawValue, e.tool ?? e.prompt ?? e.resource,
+      e.outcome.rawValue,
       e.status.map(String.init), e.durationMilliseconds.map { "\($0)ms" },
     ]
     var text = columns.map { field($0) }.joined(separator: " ")

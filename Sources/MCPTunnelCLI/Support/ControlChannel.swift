@@ -2,10 +2,6 @@ import Foundation
 import TokenProxy
 import TunnelCore
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// The JSON protocol of the control socket between a running `up` and `tenant`, `status`,
 /// `token` (SPEC §6): one request object, one response object, one connection each. Keys are
 /// snake_case. Only `token` answers carry a token; nothing here is ever logged.
@@ -110,8 +106,8 @@ enum ControlChannel {
 
   /// Whether a tunnel seems to run for `profile` (its socket file exists).
   static func mayBeRunning(profile: String, paths: XDGPaths) -> Bool {
-    var info = stat()
-    return lstat(socketPath(profile: profile, paths: paths), &info) == 0 && (info.st_mode & S_IFMT) == S_IFSOCK
+    let attributes = try? FileManager.default.attributesOfItem(atPath: socketPath(profile: profile, paths: paths))
+    return attributes?[.type] as? FileAttributeType == .typeSocket
   }
 
   /// Sends `request` to the running `up` of `profile`; an error answer is thrown with its category.

@@ -156,21 +156,50 @@ final class TunnelState: Sendable {
     }
   }
 
-  /// One audit record per finished client request (SPEC §7). No header, query or body value.
+  /// Audit records for one finished client request (SPEC §7): one per JSON-RPC message (a batch
+  /// gives one per element, sharing the request's status, duration and byte counts), or one for
+  /// a request without any (SSE `GET`, session `DELETE`, a body that is not JSON-RPC). Tool,
+  /// prompt and resource are named; arguments never are. No header, query or body value.
   func proxyRequest(_ record: ProxyRequestRecord) {
     let (audit, subject) = fields.withLock { ($0.audit, $0.subject) }
     guard let audit else { return }
     let denied = record.answeredBy == .proxy && record.status == 403
-    let ok = record.completed && (record.status.map { (200..<400).contains($0) } ?? false)
+    let ok = record.completed && (record.status.map { (200..<400).contains($0) } ?? false) && record.rpcErrorCode == nil
     let milliseconds = Int(
       record.duration.components.seconds * 1000 + record.duration.components.attoseconds / 1_000_000_000_000_000)
-    audit.record(
-      AuditEvent(
-        event: denied ? .denied : .call, profile: profile.name, tenant: record.tenant?.rawValue, actor: subject,
-        session: sessionID, method: record.rpcMethod, tool: record.rpcName, rpcID: record.rpcID,
-        status: record.status, outcome: denied ? .denied : (ok ? .ok : .error), durationMilliseconds: milliseconds,
-        detail: record.rpcMethod == nil
-          ? "\(record.method) \(record.path)" + (record.detail.map { ": \($0)" } ?? "") : record.detail))
+    let base = AuditEvent(
+      event: denied ? .denied : .call, profile: profile.name, tenant: record.tenant?.rawValue, actor: subject,
+      session: sessionID, status: record.status, outcome: denied ? .denied : (ok ? .ok : .error),
+      durationMilliseconds: milliseconds, detail: record.detail, connection: Int(record.connectionID),
+      rpcError: record.rpcErrorCode, bytesIn: record.requestBytes, bytesOut: record.responseBytes)
+    guard !record.rpcMessages.isEmpty else {
+      var event = base
+      let body: String? =
+        switch record.bodyKind {
+        case .empty, .jsonRPC: nil
+        case .notJSONRPC: "body is not JSON-RPC"
+        case .tooLargeToSummarize: "body too large to summarize"
+        case .incomplete: "body incomplete"
+        }
+      event.detail = ["\(record.method) \(record.path)", body, record.detail].compactMap { $0 }.joined(separator: ": ")
+      audit.record(event)
+      return
+    }
+    for message in record.rpcMessages {
+      var event = base
+      event.method = message.method ?? "(response to the server)"
+      event.rpcID = message.id
+      switch message.target {
+      case .tool(let name): event.tool = name
+      case .prompt(let name): event.prompt = name
+      case .resource(let uri): event.resource = uri
+      case nil: break
+      }
+      if record.rpcMessages.count > 1 {
+        event.detail = ["batch of \(record.rpcMessages.count)", record.detail].compactMap { $0 }.joined(separator: "; ")
+      }
+      audit.record(event)
+    }
   }
 
   // MARK: Control socket

@@ -32,10 +32,21 @@ public struct AuditEvent: Sendable, Equatable {
   public var method: String?
   /// Tool name for `tools/call`.
   public var tool: String?
+  /// Prompt name for `prompts/get`.
+  public var prompt: String?
+  /// Resource URI for `resources/read` (and `resources/subscribe`/`unsubscribe`).
+  public var resource: String?
+  /// The client connection a call came on (numbered per `up` session).
+  public var connection: Int?
   /// JSON-RPC id as sent by the client, rendered as text (ids may be numbers or strings).
   public var rpcID: String?
   /// HTTP status returned to the client.
   public var status: Int?
+  /// JSON-RPC `error.code` of the response, when it had one.
+  public var rpcError: Int?
+  /// Body bytes relayed from the client and back to it.
+  public var bytesIn: Int?
+  public var bytesOut: Int?
   public var outcome: AuditOutcome
   public var durationMilliseconds: Int?
   /// Truncated SHA-256 of the token's `jti` or value; never the token.
@@ -46,7 +57,9 @@ public struct AuditEvent: Sendable, Equatable {
   public init(
     event: AuditEventKind, profile: String, tenant: String? = nil, actor: String? = nil, session: String? = nil,
     method: String? = nil, tool: String? = nil, rpcID: String? = nil, status: Int? = nil,
-    outcome: AuditOutcome = .ok, durationMilliseconds: Int? = nil, tokenID: String? = nil, detail: String? = nil
+    outcome: AuditOutcome = .ok, durationMilliseconds: Int? = nil, tokenID: String? = nil, detail: String? = nil,
+    prompt: String? = nil, resource: String? = nil, connection: Int? = nil, rpcError: Int? = nil,
+    bytesIn: Int? = nil, bytesOut: Int? = nil
   ) {
     self.event = event
     self.profile = profile
@@ -61,6 +74,12 @@ public struct AuditEvent: Sendable, Equatable {
     self.durationMilliseconds = durationMilliseconds
     self.tokenID = tokenID
     self.detail = detail
+    self.prompt = prompt
+    self.resource = resource
+    self.connection = connection
+    self.rpcError = rpcError
+    self.bytesIn = bytesIn
+    self.bytesOut = bytesOut
   }
 }
 

@@ -1,0 +1,231 @@
+import Foundation
+import NIOCore
+
+/// Reads the JSON-RPC envelope the audit log wants out of bodies: per message `method`, `id` and
+/// target (tool, prompt or resource), and `error.code` of responses. Never anything else of
+/// `params`.
+enum JSONRPCEnvelope {
+  /// The messages of a request body: one for a JSON-RPC message, one per element that is a JSON-RPC
+  /// message for a batch. Nil when the body is not JSON, or JSON holding no JSON-RPC message.
+  static func messages(in body: [UInt8]) -> [ProxyRequestRecord.RPCMessage]? {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else { return nil }
+    let messages: [ProxyRequestRecord.RPCMessage]
+    if let batch = object as? [Any] {
+      messages = batch.compactMap(message)
+    } else {
+      messages = message(object).map { [$0] } ?? []
+    }
+    return messages.isEmpty ? nil : messages
+  }
+
+  /// A JSON-RPC 2.0 message is an object whose `jsonrpc` is `"2.0"`; anything else is not one.
+  private static func message(_ object: Any) -> ProxyRequestRecord.RPCMessage? {
+    guard let message = object as? [String: Any], message["jsonrpc"] as? String == "2.0" else { return nil }
+    let method = message["method"] as? String
+    let params = message["params"] as? [String: Any]
+    let target: ProxyRequestRecord.RPCMessage.Target?
+    switch method {
+    case "tools/call": target = (params?["name"] as? String).map { .tool($0) }
+    case "prompts/get": target = (params?["name"] as? String).map { .prompt($0) }
+    case "resources/read", "resources/subscribe", "resources/unsubscribe":
+      target = (params?["uri"] as? String).map { .resource($0) }
+    default: target = nil
+    }
+    return ProxyRequestRecord.RPCMessage(method: method, id: render(message["id"]), target: target)
+  }
+
+  private static func render(_ id: Any?) -> String? {
+    switch id {
+    case let text as String: return text
+    case let number as NSNumber:
+      let double = number.doubleValue
+      if double.rounded() == double, abs(double) < 1e15 { return String(Int64(double)) }
+      return number.stringValue
+    default: return nil
+    }
+  }
+
+  /// `error.code` of a JSON-RPC response, or of the first error response of a batch; nil when the
+  /// bytes are not JSON or carry no error.
+  static func errorCode(in body: [UInt8]) -> Int? {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else { return nil }
+    if let batch = object as? [Any] { return batch.lazy.compactMap(errorCode(of:)).first }
+    return errorCode(of: object)
+  }
+
+  private static func errorCode(of object: Any) -> Int? {
+    guard let message = object as? [String: Any], let error = message["error"] as? [String: Any] else { return nil }
+    return error["code"] as? Int
+  }
+
+  /// Whether a `Content-Type` value is JSON (`application/json`, parameters ignored).
+  static func isJSON(contentType: String?) -> Bool { mediaType(contentType) == "application/json" }
+
+  /// Whether a `Content-Type` value is an SSE stream (`text/event-stream`, parameters ignored).
+  static func isEventStream(contentType: String?) -> Bool { mediaType(contentType) == "text/event-stream" }
+
+  private static func mediaType(_ contentType: String?) -> String? {
+    contentType?.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first.map {
+      $0.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+  }
+}
+
+/// The side copy of a request body for its JSON-RPC summary. The body itself is relayed by the
+/// caller untouched; this keeps at most `limit` bytes, and none once the body cannot be summarized
+/// (larger than `limit`, or its first non-blank byte opens no JSON object or array).
+struct RequestBodySummarizer {
+  private let limit: Int
+  private var copy: [UInt8] = []
+  private var collecting: Bool
+  /// Decided at the first non-blank byte.
+  private var opensJSON: Bool?
+  /// Body bytes received from the client so far.
+  private(set) var receivedBytes = 0
+
+  /// `declaredLength` is the `Content-Length`, nil for a chunked body.
+  init(limit: Int, declaredLength: Int?) {
+    self.limit = limit
+    collecting = (declaredLength ?? 0) <= limit
+    if collecting, let declaredLength { copy.reserveCapacity(declaredLength) }
+  }
+
+  mutating func append(_ buffer: ByteBuffer) {
+    receivedBytes += buffer.readableBytes
+    guard collecting else { return }
+    guard receivedBytes <= limit else { return stopCollecting() }
+    let bytes = buffer.readableBytesView
+    if opensJSON == nil, let first = bytes.first(where: { !Self.isBlank($0) }) {
+      opensJSON = first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+      if opensJSON == false { return stopCollecting() }
+    }
+    copy.append(contentsOf: bytes)
+  }
+
+  /// The summary of the whole body; call once it has all arrived. Releases the copy.
+  mutating func finish() -> (kind: ProxyRequestRecord.BodyKind, messages: [ProxyRequestRecord.RPCMessage]) {
+    defer { stopCollecting() }
+    if receivedBytes == 0 { return (.empty, []) }
+    if receivedBytes > limit { return (.tooLargeToSummarize, []) }
+    guard opensJSON == true, let messages = JSONRPCEnvelope.messages(in: copy) else { return (.notJSONRPC, []) }
+    return (.jsonRPC, messages)
+  }
+
+  private mutating func stopCollecting() {
+    collecting = false
+    copy = []
+  }
+
+  private static func isBlank(_ byte: UInt8) -> Bool {
+    byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+  }
+}
+
+/// Finds `error.code` in an upstream response as it is relayed, looking at no more than its first
+/// `limit` body bytes: an `application/json` body is copied and parsed at its end (not at all when
+/// larger), a `text/event-stream` is split into events as it flows and each event's data parsed
+/// until one carries an error. Other content types are not looked at.
+struct ResponseErrorCodeReader {
+  private enum Format {
+    case other
+    case json
+    case eventStream
+  }
+
+  private let format: Format
+  private let limit: Int
+  private var seenBytes = 0
+  private var json: [UInt8] = []
+  private var events = EventStreamSplitter()
+  private(set) var errorCode: Int?
+
+  /// A reader that looks at nothing, for exchanges the upstream has not answered.
+  init() {
+    format = .other
+    limit = 0
+  }
+
+  init(contentType: String?, limit: Int) {
+    if JSONRPCEnvelope.isJSON(contentType: contentType) {
+      format = .json
+    } else if JSONRPCEnvelope.isEventStream(contentType: contentType) {
+      format = .eventStream
+    } else {
+      format = .other
+    }
+    self.limit = limit
+  }
+
+  mutating func append(_ buffer: ByteBuffer) {
+    guard format != .other, errorCode == nil else { return }
+    let before = seenBytes
+    seenBytes += buffer.readableBytes
+    switch format {
+    case .other:
+      break
+    case .json:
+      if seenBytes <= limit {
+        json.append(contentsOf: buffer.readableBytesView)
+      } else if before <= limit {
+        json = []  // too large to parse: the copy is of no use
+      }
+    case .eventStream:
+      guard before < limit else { return }
+      var found: Int?
+      events.feed(buffer.readableBytesView.prefix(limit - before)) { data in
+        if found == nil { found = JSONRPCEnvelope.errorCode(in: data) }
+      }
+      errorCode = found
+      if seenBytes >= limit || found != nil { events = EventStreamSplitter() }
+    }
+  }
+
+  /// The response body ended.
+  mutating func end() {
+    guard format == .json, errorCode == nil, seenBytes <= limit, !json.isEmpty else { return }
+    errorCode = JSONRPCEnvelope.errorCode(in: json)
+    json = []
+  }
+}
+
+/// Splits a `text/event-stream` body into events and hands over each event's data (its `data`
+/// lines joined with `\n`, as the SSE spec has it), incrementally: a chunk may end anywhere, inside
+/// a `\r\n` included. Events without data lines are skipped, other fields and comments ignored.
+struct EventStreamSplitter {
+  private var line: [UInt8] = []
+  private var data: [UInt8] = []
+  private var hasData = false
+  private var afterCR = false
+
+  mutating func feed(_ bytes: some Sequence<UInt8>, onEvent: ([UInt8]) -> Void) {
+    for byte in bytes {
+      if afterCR {
+        afterCR = false
+        if byte == UInt8(ascii: "\n") { continue }
+      }
+      if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+        afterCR = byte == UInt8(ascii: "\r")
+        endLine(onEvent)
+      } else {
+        line.append(byte)
+      }
+    }
+  }
+
+  private mutating func endLine(_ onEvent: ([UInt8]) -> Void) {
+    defer { line.removeAll(keepingCapacity: true) }
+    guard !line.isEmpty else {
+      if hasData { onEvent(data) }
+      data.removeAll(keepingCapacity: true)
+      hasData = false
+      return
+    }
+    let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
+    guard line[..<colon].elementsEqual("data".utf8) else { return }
+    var value = line[colon...].dropFirst()
+    if value.first == UInt8(ascii: " ") { value = value.dropFirst() }
+    if hasData { data.append(UInt8(ascii: "\n")) }
+    data.append(contentsOf: value)
+    hasData = true
+  }
+}
