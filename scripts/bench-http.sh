@@ -40,29 +40,16 @@ per_round=$(( (CALLS + ROUNDS - 1) / ROUNDS ))
 work="$(mktemp -d "${TMPDIR:-/tmp}/mcp-tunnel-bench-http.XXXXXX")"
 lab="$work/lab"
 pids=()
+# shellcheck source=scripts/bench/common.sh
+source "$root/scripts/bench/common.sh"
 cleanup() {
-  local pid child
-  for pid in "${pids[@]}"; do
-    for child in $(pgrep -P "$pid" 2>/dev/null || true); do kill "$child" 2>/dev/null || true; done
-    kill "$pid" 2>/dev/null || true
-  done
+  stop_pids
   "$root/Tests/Lab/lab.sh" stop "$lab" >/dev/null 2>&1 || true
-  sleep 0.2
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   if [[ "${BENCH_KEEP:-0}" == 1 ]]; then echo "bench-http: kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {  # wait_port PORT WHAT PID
-  for _ in $(seq 1 300); do
-    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { echo "bench-http: $2 exited before listening on $1" >&2; return 1; }
-    sleep 0.05
-  done
-  echo "bench-http: $2 did not listen on $1" >&2; return 1
-}
 first_message() {  # first_message FILE… — the first JSON error event's .message (first line), else the first text line
   local m
   m=$(cat "$@" 2>/dev/null | jq -Rr 'fromjson? | objects | select(.event == "error") | .message' 2>/dev/null |
@@ -70,19 +57,9 @@ first_message() {  # first_message FILE… — the first JSON error event's .mes
   [[ -n "$m" ]] || m=$(cat "$@" 2>/dev/null | grep -v '^[[:space:]]*$' | head -1 || true)
   printf '%s\n' "$m"
 }
-peak_rss_kib() {  # peak RSS of PID and its children, summed
-  local total=0 p v
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0); total=$((total + ${v:-0}))
-  done
-  echo "$total"
-}
 
 echo "== building" >&2
-if [[ -z "${MCP_TUNNEL_BIN:-}" ]]; then
-  (cd "$root" && swift build -c release --product mcp-tunnel >&2)
-  MCP_TUNNEL_BIN="$(cd "$root" && swift build -c release --show-bin-path)/mcp-tunnel"
-fi
+release_binary
 python="$("$root/Tests/Lab/setup-venv.sh")"
 load="$root/scripts/bench/mcp_load.py"
 

@@ -16,36 +16,16 @@ CONN_BYTES=${BENCH_CONN_BYTES:-65536}
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/mcp-tunnel-bench.XXXXXX")"
 pids=()
+# shellcheck source=scripts/bench/common.sh
+source "$root/scripts/bench/common.sh"
 cleanup() {
-  for pid in "${pids[@]}"; do
-    for child in $(pgrep -P "$pid" 2>/dev/null || true); do kill "$child" 2>/dev/null || true; done
-    kill "$pid" 2>/dev/null || true
-  done
-  # sshd forks per connection; stop what is left of ours by PID (parents recorded above).
-  sleep 0.2
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  stop_pids
   [[ "${BENCH_KEEP:-0}" == 1 ]] || rm -rf "$work"
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {  # wait_port PORT WHAT
-  for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
-  echo "bench: $2 did not listen on $1" >&2; exit 1
-}
-peak_rss_kib() {  # peak RSS of PID and its children, summed
-  local total=0 p
-  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0); total=$((total + ${v:-0}))
-  done
-  echo "$total"
-}
-
 echo "== building" >&2
-if [[ -z "${MCP_TUNNEL_BIN:-}" ]]; then
-  (cd "$root" && swift build -c release --product mcp-tunnel >&2)
-  MCP_TUNNEL_BIN="$(cd "$root" && swift build -c release --show-bin-path)/mcp-tunnel"
-fi
+release_binary
 cc -O2 -pthread -o "$work/loadgen" "$root/scripts/bench/loadgen.c"
 lg="$work/loadgen"
 

@@ -72,16 +72,13 @@ public final class TokenExchangeClient: SessionTokenMinter {
   ) throws(OAuthError) -> TokenExchangeOutcome {
     let json = response.json()
     let code = json?["error"] as? String
-    let description = (json?["error_description"] as? String).map {
-      String($0.prefix(200)).replacingOccurrences(of: "\n", with: " ")
-    }
+    let description = TokenEndpointFailure.describe(json)
     switch code {
     case "invalid_request" where response.status == 400:
-      return .subjectTokenRejected(reason: "invalid_request" + (description.map { " — \($0)" } ?? ""))
+      return .subjectTokenRejected(reason: "invalid_request" + description)
     case "invalid_target", "access_denied", "unauthorized_client":
       throw OAuthError(
-        .accessDenied,
-        "\(what): the issuer refused to mint it (\(code ?? ""))" + (description.map { " — \($0)" } ?? ""),
+        .accessDenied, "\(what): the issuer refused to mint it (\(code ?? ""))" + description,
         fix:
           "check that tenant \(request.tenant) is one you may use, and session.resource/audience (\(request.resource)); ask the issuer's administrator",
         oauthError: code)

@@ -48,15 +48,19 @@ struct TokenResponse: Sendable {
 }
 
 enum TokenEndpointFailure {
+  /// ` — <error_description>` for a message, or "". The text comes from the server: it is kept
+  /// short and on one line.
+  static func describe(_ json: [String: Any]?) -> String {
+    (json?["error_description"] as? String).map {
+      " — " + String($0.prefix(200)).replacingOccurrences(of: "\n", with: " ")
+    } ?? ""
+  }
+
   /// TOK-06. glewlwyd answers a replayed (rotated) refresh token with `400` and an empty body; that
   /// is treated as `invalid_grant` for refresh requests, where it can mean nothing else.
   static func error(for response: OAuthHTTPResponse, json: [String: Any]?, what: String) -> OAuthError {
     let code = json?["error"] as? String
-    // error_description comes from the server: keep it short and single-line in our message.
-    let description =
-      (json?["error_description"] as? String).map {
-        " — " + String($0.prefix(200)).replacingOccurrences(of: "\n", with: " ")
-      } ?? ""
+    let description = describe(json)
     let isRefresh = what.contains("refresh")
     switch code {
     case "invalid_grant":

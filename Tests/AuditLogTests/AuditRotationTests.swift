@@ -1,4 +1,5 @@
 import Foundation
+import MCPTunnelTestSupport
 import Testing
 import TunnelCore
 
@@ -400,8 +401,10 @@ struct AuditRotationTests {
   @Test func anIndependentlyWrittenRotatedSetVerifiesAndReEncodesByteForByte() async throws {
     try await withTemporaryDirectory { dir in
       let path = "\(dir)/dev.jsonl"
-      for (name, lines) in [("dev.jsonl.2", GoldenRotatedLog.rotated2), ("dev.jsonl.1", GoldenRotatedLog.rotated1)]
-        + [("dev.jsonl", GoldenRotatedLog.current)]
+      for (name, lines) in [
+        ("dev.jsonl.2", GoldenRotatedAuditLog.rotated2), ("dev.jsonl.1", GoldenRotatedAuditLog.rotated1),
+      ]
+        + [("dev.jsonl", GoldenRotatedAuditLog.current)]
       {
         try writeBytes(lines.flatMap { Array($0.utf8) + [UInt8(ascii: "\n")] }, to: "\(dir)/\(name)")
         for text in lines { #expect(AuditLine.decode(Array(text.utf8))?.encode() == Array(text.utf8)) }
@@ -414,22 +417,4 @@ struct AuditRotationTests {
       #expect(try AuditChainVerifier.verifyWithRotatedFiles(path: path).records == 7)
     }
   }
-}
-
-enum GoldenRotatedLog {
-  static let rotated2: [String] = [
-    #"{"v":1,"seq":0,"ts":"2026-11-21T09:59:59.000Z","event":"chain_start","nonce":"0a1b2c3d4e5f60718293a4b5c6d7e8f9","prev":"0000000000000000000000000000000000000000000000000000000000000000"}"#,
-    #"{"v":1,"seq":1,"ts":"2026-11-21T10:00:00.000Z","event":"tunnel_up","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","outcome":"ok","prev":"79b4c547bd1359bdee54a024800adbb2eefa9080b2273a08cff5c5d919710d44"}"#,
-    #"{"v":1,"seq":2,"ts":"2026-11-21T10:00:01.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"search","rpc_id":"1","status":200,"outcome":"ok","duration_ms":5,"prev":"065d3690fe3508acf20390a8f3e11b332ea52882bb143e7f2915c37d2c9f115b"}"#,
-  ]
-  static let rotated1: [String] = [
-    #"{"v":1,"seq":2,"ts":"2026-11-21T10:00:01.500Z","event":"chain_start","nonce":"1a1b2c3d4e5f60718293a4b5c6d7e8f9","previous_file":"dev.jsonl.1","prev":"612aeb2775a64c2668143e61137542c1f783d656219b2eabbb4dd169286b70a8"}"#,
-    #"{"v":1,"seq":3,"ts":"2026-11-21T10:00:02.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"fetch","rpc_id":"2","status":200,"outcome":"ok","duration_ms":5,"prev":"b459443db14494b8b676ab0414b0a1742bbc5e5dee2564b7227ee69ff7d79996"}"#,
-    #"{"v":1,"seq":4,"ts":"2026-11-21T10:00:03.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"search","rpc_id":"3","status":200,"outcome":"ok","duration_ms":5,"prev":"21c3c6d53cb892088379ff51dca6f7f3f2539396cadec9071030539fa166bef4"}"#,
-  ]
-  static let current: [String] = [
-    #"{"v":1,"seq":4,"ts":"2026-11-21T10:00:03.500Z","event":"chain_start","nonce":"2a1b2c3d4e5f60718293a4b5c6d7e8f9","previous_file":"dev.jsonl.1","prev":"bd9d4113890450df3e4c05afa140651c9b3e862aef23bc3371b89735769a2be7"}"#,
-    #"{"v":1,"seq":5,"ts":"2026-11-21T10:00:04.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"list","rpc_id":"4","status":200,"outcome":"ok","duration_ms":5,"prev":"57ea1888bf116810d3bbe1ada704cc2e018f8a9eb7a34e7939f15446c9e0cd4b"}"#,
-    #"{"v":1,"seq":6,"ts":"2026-11-21T10:00:05.000Z","event":"call","profile":"dev","tenant":"acme","actor":"dev1","session":"s-1","method":"tools/call","tool":"search","rpc_id":"5","status":200,"outcome":"ok","duration_ms":5,"prev":"e8d6869eb11ddde664d0fc673b2d06cd3d92432b153ef3c21e9fbac8f9794929"}"#,
-  ]
 }

@@ -42,11 +42,7 @@ public final class RunningCommand: @unchecked Sendable {
   public var pid: Int32 { process.processIdentifier }
 
   /// stdout parsed as JSON lines.
-  public var events: [[String: Any]] {
-    stdout.split(separator: "\n").compactMap {
-      (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
-    }
-  }
+  public var events: [[String: Any]] { LabJSONLines.parse(stdout) }
 
   public func signal(_ number: Int32) { _ = Glibc.kill(process.processIdentifier, number) }
 
@@ -70,5 +66,13 @@ public final class RunningCommand: @unchecked Sendable {
 public enum BuiltBinary {
   public static var mcpTunnel: String {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mcp-tunnel").path
+  }
+}
+
+/// Runs blocking lab calls (process spawns, the Python client) on a thread of their own, so they
+/// never hold a cooperative-pool thread that the code under test needs.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    Thread { continuation.resume(with: Result { try body() }) }.start()
   }
 }

@@ -132,11 +132,16 @@ public final class TokenExchangeLab: Sendable {
   public func requestLog() -> [[String: Any]] { LabJSONLines.read(logFile) }
 }
 
-/// Reads JSON-lines files written by the lab's Python peers.
+/// Reads JSON lines: files written by the lab's Python peers, or a command's `--json` output.
 public enum LabJSONLines {
   public static func read(_ file: URL) -> [[String: Any]] {
     guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
-    return text.split(separator: "\n").compactMap {
+    return parse(text)
+  }
+
+  /// The lines of `text` that are JSON objects (others are skipped).
+  public static func parse(_ text: String) -> [[String: Any]] {
+    text.split(separator: "\n").compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
     }
   }

@@ -90,6 +90,14 @@ struct CLILab {
     return object
   }
 
+  /// `audit tail --json -n N`: the profile's audit records, oldest first.
+  func auditTrail(last count: Int = 500) throws -> (records: [[String: Any]], text: String) {
+    let trail = try LabCommand.run(
+      BuiltBinary.mcpTunnel, ["audit", "tail", "--json", "-n", "\(count)", "--config", config], environment: environment
+    )
+    return (LabJSONLines.parse(trail.stdout), trail.stdout)
+  }
+
   /// The refresh token as stored, read with secret-tool (test-only view of the secret).
   func storedRefreshToken() throws -> String? {
     let found = try keyring.secretTool(["lookup", "application", "mcp-tunnel", "profile", "lab"])

@@ -62,12 +62,8 @@ struct LoginCommandTests {
     // The audit trail has the login and the logout, chained and verifiable.
     let verified = try lab.run(["audit", "verify"])
     #expect(verified.status == 0, "\(verified.output)")
-    let trail = try LabCommand.run(
-      BuiltBinary.mcpTunnel, ["audit", "tail", "--json", "--config", lab.config], environment: lab.environment)
-    let events = trail.stdout.split(separator: "\n").compactMap {
-      (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
-    }
-    #expect(events.compactMap { $0["event"] as? String } == ["login", "logout"], "\(trail.stdout)")
+    let (events, trail) = try lab.auditTrail()
+    #expect(events.compactMap { $0["event"] as? String } == ["login", "logout"], "\(trail)")
     #expect(events.first?["actor"] as? String == subject)
 
     // No token in any file under the child's HOME, XDG dirs and TMPDIR, nor in its argv/environment.

@@ -83,12 +83,7 @@ struct UpHTTPCommandTests {
         "the control socket is removed on exit")
 
       // The audit trail has the session and every call, and no token.
-      let trail = try LabCommand.run(
-        BuiltBinary.mcpTunnel, ["audit", "tail", "--json", "-n", "100", "--config", lab.config],
-        environment: lab.environment)
-      let records = trail.stdout.split(separator: "\n").compactMap {
-        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
-      }
+      let (records, auditText) = try lab.auditTrail(last: 100)
       let kinds = records.compactMap { $0["event"] as? String }
       #expect(
         kinds.contains("tunnel_up") && kinds.contains("token_minted") && kinds.contains("tunnel_down"), "\(kinds)")
@@ -96,7 +91,6 @@ struct UpHTTPCommandTests {
       #expect(calls.contains { $0["tool"] as? String == "whoami" && $0["tenant"] as? String == "acme" }, "\(calls)")
       #expect(try lab.run(["audit", "verify"]).status == 0)
       let tokenValue = token.output.trimmingCharacters(in: .whitespacesAndNewlines)
-      let auditText = trail.stdout
       #expect(!tokenValue.isEmpty && !auditText.contains(tokenValue), "no token in the audit log")
     }
   }
@@ -212,12 +206,8 @@ extension UpHTTPCommandTests {
       up.signal(SIGTERM)
       #expect(try up.waitForExit(timeout: .seconds(15)) == 0)
 
-      let trail = try LabCommand.run(
-        BuiltBinary.mcpTunnel, ["audit", "tail", "--json", "-n", "500", "--config", lab.config],
-        environment: lab.environment)
-      let calls = trail.stdout.split(separator: "\n").compactMap {
-        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
-      }.filter { $0["event"] as? String == "call" }
+      let (records, trail) = try lab.auditTrail()
+      let calls = records.filter { $0["event"] as? String == "call" }
       func has(_ method: String, _ key: String? = nil, _ value: String? = nil) -> Bool {
         calls.contains { $0["method"] as? String == method && (key == nil || $0[key!] as? String == value) }
       }
@@ -229,7 +219,7 @@ extension UpHTTPCommandTests {
       #expect(batchRecords.compactMap { $0["rpc_id"] as? String }.sorted() == ["7", "8"], "\(batchRecords)")
       #expect(calls.allSatisfy { $0["session"] is String && $0["connection"] is Int && $0["actor"] is String })
       #expect(calls.contains { ($0["bytes_out"] as? Int ?? 0) > 0 })
-      #expect(!trail.stdout.contains("secret-argument-value"), "tool and prompt arguments are never logged")
+      #expect(!trail.contains("secret-argument-value"), "tool and prompt arguments are never logged")
 
       // Every audit file (rotated ones too) is free of every token this session saw.
       let path = try lab.run(["audit", "path"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -245,41 +235,11 @@ extension UpHTTPCommandTests {
   }
 }
 
-/// Runs blocking lab calls (process spawns, the Python client) on a thread of their own, so they
-/// never hold a cooperative-pool thread.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-  try await withCheckedThrowingContinuation { continuation in
-    Thread { continuation.resume(with: Result { try body() }) }.start()
-  }
-}
-
-/// Raw HTTP/1.1 over a blocking socket: for requests URLSession will not send (a foreign Host).
+/// Raw HTTP/1.1 over a plain socket: for requests URLSession will not send (a foreign Host).
 enum RawHTTP {
   static func exchange(port: Int, _ text: String, seconds: Int = 10) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw LabError("socket: errno \(errno)") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else { throw LabError("connect to \(port): errno \(errno)") }
-    let bytes = Array(text.utf8)
-    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-    var response = [UInt8]()
-    var buffer = [UInt8](repeating: 0, count: 16384)
-    while true {
-      let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-      if n <= 0 { break }
-      response += buffer[0..<n]
-    }
-    return String(decoding: response, as: UTF8.self)
+    let client = try LabTCPClient(port: port, timeout: .seconds(seconds))
+    try client.send(Array(text.utf8))
+    return String(decoding: try client.receiveUntilEOF(), as: UTF8.self)
   }
 }

@@ -6,14 +6,6 @@ import Testing
 import TokenProxy
 import TunnelCore
 
-/// Runs blocking lab calls (process spawns, the Python client) on a thread of their own, so they
-/// never hold a cooperative-pool thread the proxy's token and stream tasks need.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-  try await withCheckedThrowingContinuation { continuation in
-    Thread { continuation.resume(with: Result { try body() }) }.start()
-  }
-}
-
 /// The proxy in front of the REAL lab MCP server (official `mcp` SDK 2.3.0, bearer JWTs from the
 /// token-exchange fixture), driven by the official SDK client. Streams ride
 /// `InMemoryPortForwarder` pumped to the server's TCP port, as the SSH forwarder will carry them.

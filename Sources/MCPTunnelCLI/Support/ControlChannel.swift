@@ -84,13 +84,6 @@ struct ControlAnswerError: UserFacingError {
 
 /// Where the control socket of a profile lives and how to talk to it.
 enum ControlChannel {
-  /// `$XDG_RUNTIME_DIR/mcp-tunnel/<profile>.sock`, or under the same private fallback directory
-  /// as the refresh lock when `XDG_RUNTIME_DIR` is unset.
-  static func socketPath(profile: String, paths: XDGPaths) -> String {
-    let directory = paths.runtimeDirectory ?? "/tmp/mcp-tunnel-\(getuid())"
-    return "\(directory)/\(profile).sock"
-  }
-
   static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -106,13 +99,13 @@ enum ControlChannel {
 
   /// Whether a tunnel seems to run for `profile` (its socket file exists).
   static func mayBeRunning(profile: String, paths: XDGPaths) -> Bool {
-    let attributes = try? FileManager.default.attributesOfItem(atPath: socketPath(profile: profile, paths: paths))
+    let attributes = try? FileManager.default.attributesOfItem(atPath: paths.controlSocket(profile: profile))
     return attributes?[.type] as? FileAttributeType == .typeSocket
   }
 
   /// Sends `request` to the running `up` of `profile`; an error answer is thrown with its category.
   static func send(_ request: ControlRequest, profile: String, paths: XDGPaths) async throws -> ControlResponse {
-    let path = socketPath(profile: profile, paths: paths)
+    let path = paths.controlSocket(profile: profile)
     let bytes: [UInt8]
     do {
       bytes = try await ControlSocketClient.exchange(path: path, request: Array(try encoder.encode(request)))

@@ -14,9 +14,8 @@ public struct FileLock: CrossProcessLock {
   /// The refresh lock of `profile`. Without `$XDG_RUNTIME_DIR` (a bare `su`, some containers) it
   /// falls back to `/tmp/mcp-tunnel-<uid>`, a 0700 directory that must be ours.
   public static func refreshLock(profile: String, paths: XDGPaths) throws -> FileLock {
-    let directory = paths.runtimeDirectory ?? "/tmp/mcp-tunnel-\(getuid())"
-    try PrivateDirectory.ensure(directory)
-    return FileLock(path: "\(directory)/\(profile).lock")
+    try PrivateDirectory.ensure(paths.runtimeDirectory)
+    return FileLock(path: paths.refreshLock(profile: profile))
   }
 
   public func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
@@ -40,6 +39,7 @@ public struct FileLock: CrossProcessLock {
 
 /// A directory only the current user may use (0700, owned by us, not a symlink).
 enum PrivateDirectory {
+
   static func ensure(_ path: String) throws {
     var parent = ""
     for component in path.split(separator: "/") {

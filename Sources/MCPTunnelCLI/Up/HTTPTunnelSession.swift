@@ -41,8 +41,8 @@ struct HTTPTunnelSession {
 
     let listener = try LoopbackListener.bind(listen)
     defer { listener.close() }
-    let socketPath = ControlChannel.socketPath(profile: profile.name, paths: env.paths)
-    try PrivateDirectory.ensure((socketPath as NSString).deletingLastPathComponent)
+    let socketPath = env.paths.controlSocket(profile: profile.name)
+    try PrivateDirectory.ensure(env.paths.runtimeDirectory)
     let state = TunnelState(
       profile: profile, listen: listener.address, sessionID: Self.newSessionID(), subject: subject,
       output: env.output, json: json)

@@ -23,9 +23,8 @@ struct TCPForwardSession {
     let listener = try LoopbackListener.bind(listen)
     defer { listener.close() }
     let forwarder = try environment.makePortForwarder(profile.ssh, environment.environment)
-    let hops = profile.ssh.hops.map {
-      SSHEndpoint(user: $0.user ?? Self.currentUser(), address: $0.address).description
-    }
+    let hops = UpEventReporter.hopLabels(profile.ssh)
+    let events = UpEventReporter(output: output, json: json)
 
     // Signals and fatal events end the session; the default signal action (die) is disabled first.
     let endingSink = EndingSignal()
@@ -36,7 +35,7 @@ struct TCPForwardSession {
     switch startOutcome {
     case .interrupted(let name):
       await forwarder.stop()
-      report(["event": "stopped", "reason": name], text: "stopped (\(name))")
+      events.report(["event": "stopped", "reason": name], text: "stopped (\(name))")
       return
     case .failed(let error):
       await forwarder.stop()
@@ -49,14 +48,9 @@ struct TCPForwardSession {
       for await event in forwarder.events {
         switch event {
         case .reconnecting(let attempt, let delay, let reason):
-          report(
-            ["event": "reconnecting", "attempt": attempt, "delay_ms": Self.milliseconds(delay), "reason": reason],
-            text: "SSH path lost (\(reason)); reconnecting in \(DurationText.format(delay)) (attempt \(attempt))",
-            diagnostic: true)
+          events.reconnecting(attempt: attempt, delay: delay, reason: reason)
         case .reconnected(let hops, let attempts):
-          report(
-            ["event": "reconnected", "hops": hops, "attempts": attempts],
-            text: "SSH path is back after \(attempts) attempt(s)", diagnostic: true)
+          events.reconnected(hops: hops, attempts: attempts)
         case .channelFailed(let reason):
           if verbose { output.writeDiagnostic("channel failed: \(reason)\n") }
         case .failed(let category, let message):
@@ -74,7 +68,7 @@ struct TCPForwardSession {
     acceptThread.start()
 
     let target = profile.ssh.target
-    report(
+    events.report(
       [
         "event": "ready", "listen": listener.address.description, "mode": "tcp", "tenant": NSNull(), "hops": hops,
         "target": target.description, "token_expires_at": NSNull(),
@@ -88,30 +82,11 @@ struct TCPForwardSession {
     eventTask.cancel()
     switch ending {
     case .signal(let name):
-      report(["event": "stopped", "reason": name], text: "stopped (\(name))", diagnostic: true)
+      events.report(["event": "stopped", "reason": name], text: "stopped (\(name))", diagnostic: true)
     case .failed(let category, let message):
-      report(["event": "stopped", "reason": "failed"], text: "stopped: the SSH path failed", diagnostic: true)
+      events.report(["event": "stopped", "reason": "failed"], text: "stopped: the SSH path failed", diagnostic: true)
       throw TunnelFailure(category: category, summary: message)
     }
-  }
-
-  private func report(_ object: [String: Any], text: String, diagnostic: Bool = true) {
-    if json {
-      environment.output.writeResult(JSONLine.encode(object) + "\n")
-    } else if diagnostic {
-      environment.output.writeDiagnostic(text + "\n")
-    } else {
-      environment.output.writeResult(text + "\n")
-    }
-  }
-
-  private static func milliseconds(_ d: Duration) -> Int64 {
-    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
-  }
-
-  static func currentUser() -> String {
-    if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }
-    return ProcessInfo.processInfo.environment["USER"] ?? "root"
   }
 }
 

@@ -30,6 +30,7 @@ final class TunnelState: Sendable {
   let startedAt = Date()
   private let output: any OutputSink
   private let json: Bool
+  private let events: UpEventReporter
   private let fields: Mutex<Fields>
 
   init(profile: Profile, listen: HostPort, sessionID: String, subject: String?, output: any OutputSink, json: Bool) {
@@ -38,9 +39,8 @@ final class TunnelState: Sendable {
     self.sessionID = sessionID
     self.output = output
     self.json = json
-    hops = profile.ssh.hops.map {
-      SSHEndpoint(user: $0.user ?? TCPForwardSession.currentUser(), address: $0.address).description
-    }
+    events = UpEventReporter(output: output, json: json)
+    hops = UpEventReporter.hopLabels(profile.ssh)
     var initial = Fields()
     initial.subject = subject
     fields = Mutex(initial)
@@ -64,13 +64,7 @@ final class TunnelState: Sendable {
 
   /// One `--json` event on stdout, or a line of text (stderr unless `diagnostic` is false).
   func report(_ object: [String: Any], text: String, diagnostic: Bool = true) {
-    if json {
-      output.writeResult(JSONLine.encode(object) + "\n")
-    } else if diagnostic {
-      output.writeDiagnostic(text + "\n")
-    } else {
-      output.writeResult(text + "\n")
-    }
+    events.report(object, text: text, diagnostic: diagnostic)
   }
 
   // MARK: Events
@@ -129,13 +123,7 @@ final class TunnelState: Sendable {
     switch event {
     case .reconnecting(let attempt, let delay, let reason):
       fields.withLock { $0.pathState = "reconnecting" }
-      report(
-        [
-          "event": "reconnecting", "attempt": attempt,
-          "delay_ms": delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000,
-          "reason": reason,
-        ],
-        text: "SSH path lost (\(reason)); reconnecting in \(DurationText.format(delay)) (attempt \(attempt))")
+      events.reconnecting(attempt: attempt, delay: delay, reason: reason)
     case .reconnected(let hops, let attempts):
       let (audit, subject) = fields.withLock { f -> (QueuedAuditSink?, String?) in
         f.pathState = "forwarding"
@@ -146,9 +134,7 @@ final class TunnelState: Sendable {
         AuditEvent(
           event: .reconnect, profile: profile.name, actor: subject, session: sessionID,
           detail: "SSH path back after \(attempts) attempt(s)"))
-      report(
-        ["event": "reconnected", "hops": hops, "attempts": attempts],
-        text: "SSH path is back after \(attempts) attempt(s)")
+      events.reconnected(hops: hops, attempts: attempts)
     case .channelFailed(let reason):
       if verbose { output.writeDiagnostic("channel failed: \(reason)\n") }
     case .connected, .stopped, .failed:
@@ -165,8 +151,7 @@ final class TunnelState: Sendable {
     guard let audit else { return }
     let denied = record.answeredBy == .proxy && record.status == 403
     let ok = record.completed && (record.status.map { (200..<400).contains($0) } ?? false) && record.rpcErrorCode == nil
-    let milliseconds = Int(
-      record.duration.components.seconds * 1000 + record.duration.components.attoseconds / 1_000_000_000_000_000)
+    let milliseconds = Int(UpEventReporter.milliseconds(record.duration))
     let base = AuditEvent(
       event: denied ? .denied : .call, profile: profile.name, tenant: record.tenant?.rawValue, actor: subject,
       session: sessionID, status: record.status, outcome: denied ? .denied : (ok ? .ok : .error),

@@ -214,7 +214,7 @@ public actor TokenBroker: TenantTokenSource {
         inFlight = nil
         let failure = Self.sendable(error)
         lastFailure = ("\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)", now(), failure)
-        onEvent(.mintFailed(tenant: active, error: failure, retryIn: reason == .scheduled ? retryIn : nil))
+        onEvent(.mintFailed(tenant: active, error: failure, retryIn: retryIn))
       }
       throw error
     }
