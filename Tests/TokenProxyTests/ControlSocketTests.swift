@@ -260,7 +260,9 @@ struct ControlSocketTests {
     #expect(error?.category == .internalError)
     #expect(error?.summary.contains(dir.socketPath) == true)
     #expect(error?.summary.contains("did not answer") == true)
-    #expect(waited >= .milliseconds(200) && waited < .seconds(2))
+    // Only the lower bound: a wall-clock ceiling fails on a loaded CI machine (6.5 s seen with every
+    // suite running at once); a client that never timed out would hang until the suite's time limit.
+    #expect(waited >= .milliseconds(200))
     open.finish()
     await server.stop()
   }
