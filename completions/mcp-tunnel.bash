@@ -173,13 +173,13 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    login|logout|status|up|tenant|token|audit|config|help)
+    login|logout|status|up|tenant|token|audit|doctor|config|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit config help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config help' -- "${cur}"))
         ;;
     esac
 }
@@ -454,6 +454,28 @@ _mcp-tunnel_audit_path() {
         ;;
     '--config')
         __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_doctor() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --listen)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--listen')
         return
         ;;
     esac

@@ -11,6 +11,29 @@ public struct SSHError: UserFacingError, Equatable {
   /// Whether trying again later may succeed (a network failure) or cannot (a changed host key, a
   /// refused login). Only consulted after the path has worked once: the first failure always ends `up`.
   public var retryable: Bool
+  /// For a failure while the path was being built: which hop failed and how far it got. Nil for
+  /// every other failure. `mcp-tunnel doctor` reports each hop's checks from it.
+  public var failedHop: FailedHop?
+
+  /// The hop a connect failure belongs to (1-based `index`) and its stage.
+  public struct FailedHop: Sendable, Equatable {
+    public enum Stage: Sendable, Equatable {
+      /// TCP connect (hop 1) or the tunnel through the previous hop, or the SSH handshake.
+      case reaching
+      /// The host key was presented and not accepted (known_hosts).
+      case hostKey
+      /// The host key was accepted; the login was refused or failed.
+      case authentication
+    }
+
+    public var index: Int
+    public var stage: Stage
+
+    public init(index: Int, stage: Stage) {
+      self.index = index
+      self.stage = stage
+    }
+  }
 
   public init(
     _ category: FailureCategory, _ summary: String, fix: String? = nil, libssh2Code: Int32? = nil,

@@ -25,6 +25,10 @@ public struct AppEnvironment: Sendable {
   public var openBrowser: @Sendable (URL) -> Bool
   /// The audit log of a profile (SPEC §6, §7).
   public var makeAuditSink: @Sendable (_ profile: String, _ paths: XDGPaths) throws -> any AuditSink
+  /// `doctor`: describes the D-Bus session bus that answers, or throws with the fix.
+  public var checkSessionBus: @Sendable (_ environment: [String: String]) throws -> String
+  /// `doctor`: describes the SSH credentials the hops can use, or throws with the fix.
+  public var checkSSHCredentials: @Sendable (SSHSettings, _ environment: [String: String]) throws -> String
 
   public init(
     environment: [String: String], configurationStore: any ConfigurationStore, output: any OutputSink,
@@ -44,6 +48,12 @@ public struct AppEnvironment: Sendable {
     openBrowser: @escaping @Sendable (URL) -> Bool = BrowserLauncher.open,
     makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink = {
       try AuditFileWriter(paths: $1, profile: $0)
+    },
+    checkSessionBus: @escaping @Sendable ([String: String]) throws -> String = {
+      try SessionBusCheck.describe(environment: $0)
+    },
+    checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String = {
+      try SSHCredentialsCheck.describe(settings: $0, environment: $1)
     }
   ) {
     self.environment = environment
@@ -56,6 +66,8 @@ public struct AppEnvironment: Sendable {
     self.makeRefreshLock = makeRefreshLock
     self.openBrowser = openBrowser
     self.makeAuditSink = makeAuditSink
+    self.checkSessionBus = checkSessionBus
+    self.checkSSHCredentials = checkSSHCredentials
   }
 
   public static func live() -> AppEnvironment {
