@@ -21,11 +21,15 @@ build: deps
 	swift build
 
 ## test: install what is needed and run every test (unit + integration against the real lab).
+## The lab directories are kept (MCP_TUNNEL_LAB_KEEP) until scripts/secret-scan.sh has looked through
+## them for every token the suite issued; the next run starts from an empty $(LAB_ROOT).
 test: deps
 	swift build --build-tests
-	mkdir -p $(LAB_ROOT)
-	MCP_TUNNEL_LAB_ROOT=$(LAB_ROOT) swift test --skip-build $(SWIFT_TEST_FLAGS); status=$$?; \
+	Tests/Lab/reap.sh $(LAB_ROOT) 2>/dev/null || true
+	rm -rf $(LAB_ROOT) && mkdir -p $(LAB_ROOT)
+	MCP_TUNNEL_LAB_ROOT=$(LAB_ROOT) MCP_TUNNEL_LAB_KEEP=1 swift test --skip-build $(SWIFT_TEST_FLAGS); status=$$?; \
 	  Tests/Lab/reap.sh $(LAB_ROOT) || true; exit $$status
+	scripts/secret-scan.sh $(LAB_ROOT)
 	scripts/check-docs.sh
 
 ## test-unit: only the tests that need no lab (fast inner loop).

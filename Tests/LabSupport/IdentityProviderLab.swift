@@ -210,7 +210,11 @@ public final class IdentityProviderLab: Sendable {
 
   /// POSTs a token request to the token endpoint and returns the raw response.
   public func tokenRequest(_ fields: [(String, String)]) async throws -> LabHTTPResponse {
-    try await LabHTTPClient().postForm(tokenEndpoint, fields)
+    let response = try await LabHTTPClient().postForm(tokenEndpoint, fields)
+    TokenLedger.record([
+      response.string("access_token"), response.string("refresh_token"), response.string("id_token"),
+    ])
+    return response
   }
 
   /// The whole device login, approved by `approveDevice`: returns the token response.

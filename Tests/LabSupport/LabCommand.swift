@@ -60,6 +60,7 @@ public enum LabCommand {
     }
     let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
     let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+    TokenLedger.archive(executable: executable, arguments: arguments, stdout: stdout, stderr: stderr)
     return LabCommandResult(status: child.terminationStatus ?? -1, stdout: stdout, stderr: stderr, timedOut: timedOut)
   }
 }

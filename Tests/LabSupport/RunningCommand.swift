@@ -59,7 +59,11 @@ public final class RunningCommand: @unchecked Sendable {
     }
   }
 
-  deinit { kill() }
+  deinit {
+    kill()
+    TokenLedger.archive(
+      executable: process.executableURL?.path ?? "", arguments: process.arguments ?? [], stdout: stdout, stderr: stderr)
+  }
 }
 
 /// The `mcp-tunnel` executable built next to the test bundle.

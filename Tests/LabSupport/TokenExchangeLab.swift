@@ -58,7 +58,7 @@ public final class TokenExchangeLab: Sendable {
         LabPaths.script("sts/sts.py"), "--port", "\(port)", "--idp-issuer", idp.issuer, "--idp-jwks",
         idp.jwksURL.absoluteString,
         "--audience", audience, "--tenants", tenants.joined(separator: ","), "--ttl", "\(ttl)", "--log", logFile.path,
-      ],
+      ] + (TokenLedger.path.map { ["--ledger", $0] } ?? []),
       environment: ["HOME": runDirectory.path, "PYTHONUNBUFFERED": "1"], directory: directory)
     return TokenExchangeLab(
       port: port, process: process, audience: audience, tenants: tenants, ttl: ttl, logFile: logFile)

@@ -101,7 +101,9 @@ struct CLILab {
   /// The refresh token as stored, read with secret-tool (test-only view of the secret).
   func storedRefreshToken() throws -> String? {
     let found = try keyring.secretTool(["lookup", "application", "mcp-tunnel", "profile", "lab"])
-    return found.status == 0 && !found.stdout.isEmpty ? found.stdout : nil
+    let token = found.status == 0 && !found.stdout.isEmpty ? found.stdout : nil
+    TokenLedger.record([token])
+    return token
   }
 
   /// Runs `login --flow device --json`, approves the code as the lab user, returns the process.
@@ -115,6 +117,8 @@ struct CLILab {
     let event = try #require(
       login.events.first { $0["event"] as? String == "device_authorization" }, "\(login.stdout)\n\(login.stderr)")
     let userCode = try #require(event["user_code"] as? String)
+    // stderr is a separate pipe: give it the moment it may lag behind stdout.
+    try? waitUntil(timeout: .seconds(10), "the user code on stderr") { login.stderr.contains(userCode) }
     #expect(login.stderr.contains(userCode), "DEV-04: the user code is printed on stderr too")
     try await idp.approveDevice(userCode: userCode, scope: "openid mcp")
     return login
@@ -125,6 +129,7 @@ struct CLILab {
     let login = try await deviceLogin()
     let status = try login.waitForExit(timeout: .seconds(30))
     guard status == 0 else { throw LabError("login exited \(status): \(login.stderr)") }
+    _ = try? storedRefreshToken()  // into the ledger of the secret-hygiene scan
   }
 
   /// `up --json` in the background, returned once its `ready` event is out.
@@ -139,5 +144,9 @@ struct CLILab {
   /// The MCP endpoint `up` serves.
   var url: String { "http://\(listen?.description ?? "127.0.0.1:7700")/mcp" }
 
-  func stop() { lab.stop() }
+  /// Stops the peers; the refresh token stored last goes into the secret-hygiene ledger first.
+  func stop() {
+    _ = try? storedRefreshToken()
+    lab.stop()
+  }
 }

@@ -99,9 +99,21 @@ struct UpHTTPCommandTests {
   func tenantSwitch() async throws {
     try await Self.withTunnel { lab, up in
       #expect(try await client(lab, ["call", "whoami"]).result["tenant"] as? String == "acme")
-      // A slow call in flight on its own connection while the tenant switches.
+      // A slow call in flight on its own connection while the tenant switches. The SDK client
+      // needs a while to start on a loaded machine, so wait until the proxy has seen its
+      // initialize, initialized and tools/call requests rather than for a fixed time.
+      @Sendable func requests() throws -> Int {
+        let tunnel = try lab.json(["status"])["tunnel"] as? [String: Any]
+        return (tunnel?["counters"] as? [String: Any])?["requests"] as? Int ?? 0
+      }
+      let before = try requests()
       let inFlight = Task { try await client(lab, ["stream", "8", "500"]) }
-      try await Task.sleep(for: .milliseconds(1500))
+      try await offPool {
+        try waitUntil(timeout: .seconds(30), "the stream call to reach the proxy") {
+          ((try? requests()) ?? 0) >= before + 3
+        }
+      }
+      try await Task.sleep(for: .milliseconds(700))
       let switched = try lab.run(["tenant", "use", "globex"])
       #expect(switched.status == 0, "\(switched.output)")
       #expect(switched.output.contains("globex"))

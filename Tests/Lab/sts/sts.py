@@ -23,6 +23,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -69,6 +70,14 @@ class TokenExchangeFixture:
     def record(self, **fields) -> None:
         if self.log:
             self.log.write(json.dumps({"ts": round(time.time(), 3), **fields}) + "\n")
+
+    def ledger(self, *tokens: str) -> None:
+        if self.args.ledger:
+            fd = os.open(self.args.ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, "".join(t + "\n" for t in tokens if t).encode())
+            finally:
+                os.close(fd)
 
     # --- routes -------------------------------------------------------------------------------
 
@@ -117,6 +126,7 @@ class TokenExchangeFixture:
             return JSONResponse({"error": e.error, "error_description": e.description},
                                 status_code=e.status, headers={"Cache-Control": "no-store"})
         claims, token = result
+        self.ledger(subject, token)
         self.record(**entry, status=200, tenant=claims["tenant"], sub=claims["sub"],
                     jti=claims["jti"], exp=claims["exp"], issued_fp=fingerprint(token))
         return JSONResponse({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE,
@@ -182,6 +192,8 @@ def main() -> None:
     ap.add_argument("--ttl", type=int, default=300)
     ap.add_argument("--resource-base", default="https://mcp.example.test")
     ap.add_argument("--log")
+    ap.add_argument("--ledger", help="append every subject token received and token issued (the test "
+                    "suite's secret-hygiene scan looks for them; lab only)")
     args = ap.parse_args()
     fixture = TokenExchangeFixture(args)
     app = Starlette(routes=[
