@@ -261,13 +261,13 @@ final class ForwardingLoop {
     var error = error
     // Hops come up in order, so the failing hop is the first one not ready.
     if error.failedHop == nil, let hop = hops.first(where: { $0.phase != .ready }) {
-      let stage: SSHError.FailedHop.Stage =
+      let stage: HopFailure.Stage =
         switch hop.phase {
         case .authenticating: .authentication
         case .handshaking where error.category == .hostKeyVerification: .hostKey
         default: .reaching
         }
-      error.failedHop = SSHError.FailedHop(index: hop.index + 1, stage: stage)
+      error.failedHop = HopFailure(index: hop.index + 1, stage: stage)
     }
     lastFailure = error
     pendingEvents.append(.connectFailed(reason: error.summary, retryable: error.retryable))

@@ -2,7 +2,7 @@ import CLibSSH2
 import TunnelCore
 
 /// The error type of the `SSHForwarding` module. Names the hop and keeps libssh2's error code.
-public struct SSHError: UserFacingError, Equatable {
+public struct SSHError: UserFacingError, HopAttributedError, Equatable {
   public var category: FailureCategory
   public var summary: String
   public var fix: String?
@@ -13,27 +13,7 @@ public struct SSHError: UserFacingError, Equatable {
   public var retryable: Bool
   /// For a failure while the path was being built: which hop failed and how far it got. Nil for
   /// every other failure. `mcp-tunnel doctor` reports each hop's checks from it.
-  public var failedHop: FailedHop?
-
-  /// The hop a connect failure belongs to (1-based `index`) and its stage.
-  public struct FailedHop: Sendable, Equatable {
-    public enum Stage: Sendable, Equatable {
-      /// TCP connect (hop 1) or the tunnel through the previous hop, or the SSH handshake.
-      case reaching
-      /// The host key was presented and not accepted (known_hosts).
-      case hostKey
-      /// The host key was accepted; the login was refused or failed.
-      case authentication
-    }
-
-    public var index: Int
-    public var stage: Stage
-
-    public init(index: Int, stage: Stage) {
-      self.index = index
-      self.stage = stage
-    }
-  }
+  public var failedHop: HopFailure?
 
   public init(
     _ category: FailureCategory, _ summary: String, fix: String? = nil, libssh2Code: Int32? = nil,

@@ -1,5 +1,4 @@
 import Foundation
-import SSHForwarding
 import TokenProxy
 import TunnelCore
 
@@ -214,7 +213,7 @@ struct DoctorRunner {
       try await forwarder.start()
     } catch {
       await forwarder.stop()
-      let failed = (error as? SSHError)?.failedHop
+      let failed = (error as? any HopAttributedError)?.failedHop
       for i in labels.indices {
         let hop = i + 1
         switch failed {

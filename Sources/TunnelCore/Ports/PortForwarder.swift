@@ -53,6 +53,32 @@ public enum ForwarderEvent: Sendable, Equatable {
   case stopped
 }
 
+/// Where building the path failed: the hop (1-based `index`) and how far that hop got.
+public struct HopFailure: Sendable, Equatable {
+  public enum Stage: Sendable, Equatable {
+    /// TCP connect (hop 1), the tunnel through the previous hop, or the SSH handshake.
+    case reaching
+    /// The host key was presented and not accepted (known_hosts).
+    case hostKey
+    /// The host key was accepted; the login was refused or failed.
+    case authentication
+  }
+
+  public var index: Int
+  public var stage: Stage
+
+  public init(index: Int, stage: Stage) {
+    self.index = index
+    self.stage = stage
+  }
+}
+
+/// An error of `PortForwarder.start()` that can say which hop failed (`mcp-tunnel doctor` places
+/// each hop's checks from it).
+public protocol HopAttributedError: Error {
+  var failedHop: HopFailure? { get }
+}
+
 /// A connected stream socket (TCP or a Unix socketpair end) and the duty to close it.
 ///
 /// Exactly one owner closes the descriptor: this object (on `close()` or `deinit`), unless
