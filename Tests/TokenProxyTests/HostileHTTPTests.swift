@@ -36,6 +36,13 @@ struct HostileHTTPTests {
     requestHead: 4096, headerFields: 32, requestBody: 16 * 1024, headTimeout: .seconds(1), idleTimeout: .seconds(2),
     bodyTimeout: .seconds(1))
 
+  /// `limits` with a body timeout this machine cannot hit by accident, for tests about something else.
+  static var patientLimits: HTTPTokenProxy.Limits {
+    var limits = Self.limits
+    limits.bodyTimeout = .seconds(20)
+    return limits
+  }
+
   static let post = "POST /mcp HTTP/1.1\r\nHost: HOST\r\n"
   static let chunked = post + "Transfer-Encoding: chunked\r\n\r\n"
 
@@ -316,7 +323,7 @@ struct HostileHTTPTests {
     "a chunked body that grows past Limits.requestBody after its head was forwarded → 413, close, upstream stream aborted"
   )
   func chunkedBodyTooLarge() async throws {
-    let h = try await ProxyHarness(limits: Self.limits)
+    let h = try await ProxyHarness(limits: Self.patientLimits)
     defer { Task { await h.stop() } }
     let received = try await withTimeout(20, "chunked 413") {
       try await RawHTTPClient.with(port: h.port) { client in
@@ -341,7 +348,7 @@ struct HostileHTTPTests {
 
   @Test("a malformed chunk after the head was forwarded → 400, close, and the upstream stream is aborted")
   func badChunkMidStream() async throws {
-    let h = try await ProxyHarness(limits: Self.limits)
+    let h = try await ProxyHarness(limits: Self.patientLimits)
     defer { Task { await h.stop() } }
     let received = try await withTimeout(20, "bad chunk mid-stream") {
       try await RawHTTPClient.with(port: h.port) { client in
@@ -464,7 +471,9 @@ struct HostileHTTPTests {
 
   @Test("a slow but steady body is not cut: Limits.bodyTimeout bounds the pause between parts, not the whole body")
   func slowSteadyBody() async throws {
-    let h = try await ProxyHarness(limits: Self.limits)
+    var limits = Self.limits
+    limits.bodyTimeout = .seconds(2)
+    let h = try await ProxyHarness(limits: limits)
     defer { Task { await h.stop() } }
     let parts = (0..<6).map { #"{"part":\#($0)}"# }
     let body = parts.joined()
@@ -473,7 +482,7 @@ struct HostileHTTPTests {
         await client.send(
           "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:\(h.port)\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
         for part in parts {
-          try await Task.sleep(for: .milliseconds(400))
+          try await Task.sleep(for: .milliseconds(500))
           await client.send(part)
         }
         return await client.wait { $0.responses.count == 1 }
@@ -487,11 +496,11 @@ struct HostileHTTPTests {
   func heldReadsNotBlamed() async throws {
     let h = try await ProxyHarness(limits: Self.limits)
     defer { Task { await h.stop() } }
-    h.tokens.delayCurrentToken(by: .milliseconds(2500))
+    h.tokens.delayCurrentToken(by: .seconds(3))
     let received = try await withTimeout(30, "slow token") {
       try await RawHTTPClient.with(port: h.port) { client in
         await client.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:\(h.port)\r\nContent-Length: 2\r\n\r\n")
-        try await Task.sleep(for: .milliseconds(1500))
+        try await Task.sleep(for: .milliseconds(1200))
         await client.send("{}")
         return await client.wait { $0.responses.count == 1 }
       }
