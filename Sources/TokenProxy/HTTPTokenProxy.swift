@@ -10,8 +10,9 @@ import TunnelCore
 /// from `PortForwarder.openStream()`.
 ///
 /// Per request: `Host` must name the listen address (or `localhost`/`127.0.0.1`/`[::1]` with its
-/// port) and `Origin`, when present, a loopback origin, else `403` (LP-01); ambiguous framing gets
-/// `400` and the connection closes; OAuth discovery paths get a local `404` (USE-06); the client's
+/// port) and `Origin`, when present, a loopback origin, else `403` (LP-01); ambiguous framing or a
+/// malformed request gets `400` and the connection closes; heads, bodies and waits are bounded by
+/// `Limits` (`431`, `413`, `408`); OAuth discovery paths get a local `404` (USE-06); the client's
 /// `Authorization`, `Proxy-Authorization`, `Cookie`, `DPoP` and hop-by-hop fields are stripped and
 /// `Authorization: Bearer <tenant token>` injected (USE-01/02); all other fields, the MCP ones
 /// included, pass unchanged (USE-07). A token source failure is a `503` whose JSON body names the
@@ -24,7 +25,12 @@ import TunnelCore
 /// methods may be called from any thread. Call `stop()` before dropping a started proxy: it owns
 /// that thread.
 public final class HTTPTokenProxy: Sendable {
-  /// Size limits; the defaults suit MCP traffic.
+  /// Size and time limits; the defaults suit MCP traffic. Every refusal below is a JSON answer
+  /// (`error`, `message`, `fix`) with `Connection: close`, counted in `ProxyCounters.errors`, and
+  /// nothing of the refused request is forwarded (a streamed chunked body excepted: its upstream
+  /// stream is aborted, so the MCP server never sees a complete request). A refusal before any
+  /// request head was parsed (`431`, `408` for the head, a malformed head) counts in `errors` only:
+  /// not in `requests`, and no `onRequest` record, as there is no method or path to report.
   public struct Limits: Sendable, Equatable {
     /// Largest request body (known from `Content-Length`) kept for a replay after `401`.
     public var replayableBody: Int
@@ -34,11 +40,42 @@ public final class HTTPTokenProxy: Sendable {
     public var jsonSummaryBody: Int
     /// Request body bytes read and dropped after the proxy answered early; beyond, the connection closes.
     public var discardedBody: Int
+    /// Largest request head, in bytes of the request target plus every header field name and
+    /// value (NIO's count: the method, the version, `: ` and line ends are not counted; no single
+    /// target, name or value may be larger either). Beyond: `431 request_head_too_large` + close.
+    public var requestHead: Int
+    /// Most header fields in one request head (trailers included). Beyond: `431` + close.
+    public var headerFields: Int
+    /// Largest request body. A larger `Content-Length` is answered `413 body_too_large` + close
+    /// before anything is forwarded; a chunked body that grows past it gets the same answer when
+    /// no response has started (else the connection just closes) and its upstream stream is aborted.
+    public var requestBody: Int
+    /// Time for a whole request head once its first byte arrived (slowloris). Beyond:
+    /// `408 request_timeout` + close.
+    public var headTimeout: Duration
+    /// How long a connection may sit with no request in progress and no response under way (a
+    /// keep-alive connection between requests). Beyond: closed without an answer. A response being
+    /// relayed, such as a long SSE stream, is never idle.
+    public var idleTimeout: Duration
+    /// Longest pause between two pieces of a request body, while the proxy is reading it (time
+    /// the proxy holds reads back, waiting for a token, the SSH stream or a slow upstream, does
+    /// not count). Beyond: `408 request_timeout` + close, or just a close once the response started.
+    public var bodyTimeout: Duration
 
-    public init(replayableBody: Int = 64 * 1024, jsonSummaryBody: Int = 64 * 1024, discardedBody: Int = 1 << 20) {
+    public init(
+      replayableBody: Int = 64 * 1024, jsonSummaryBody: Int = 64 * 1024, discardedBody: Int = 1 << 20,
+      requestHead: Int = 64 * 1024, headerFields: Int = 100, requestBody: Int = 64 << 20,
+      headTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(120), bodyTimeout: Duration = .seconds(60)
+    ) {
       self.replayableBody = replayableBody
       self.jsonSummaryBody = jsonSummaryBody
       self.discardedBody = discardedBody
+      self.requestHead = requestHead
+      self.headerFields = headerFields
+      self.requestBody = requestBody
+      self.headTimeout = headTimeout
+      self.idleTimeout = idleTimeout
+      self.bodyTimeout = bodyTimeout
     }
   }
 
@@ -134,11 +171,20 @@ public final class HTTPTokenProxy: Sendable {
       let server = try await ServerBootstrap(group: group)
         .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         .childChannelOption(.allowRemoteHalfClosure, value: false)
-        .childChannelInitializer { channel in
+        .childChannelInitializer { [limits] channel in
           channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-              withPipeliningAssistance: true, withErrorHandling: true)
-            try channel.pipeline.syncOperations.addHandler(ProxyConnectionHandler(shared: shared))
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderFieldSize = limits.requestHead
+            decoderLimits.maxHeaderListSize = limits.requestHead
+            decoderLimits.maxHeaderFieldCount = limits.headerFields
+            let tap = ClientByteTap()
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(tap)
+            // Parse errors are answered by ProxyConnectionHandler (a JSON 4xx), not NIO's bare 400.
+            try sync.configureHTTPServerPipeline(
+              withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
+              withDecoderLimitConfiguration: decoderLimits)
+            try sync.addHandler(ProxyConnectionHandler(shared: shared, tap: tap))
           }
         }
         .withBoundSocket(descriptor)

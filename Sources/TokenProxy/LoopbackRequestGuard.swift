@@ -12,18 +12,22 @@ struct LocalAnswer: Sendable, Equatable {
   var fix: String?
   /// Close the client connection after answering (refusals that say the client misbehaves).
   var closeConnection: Bool
+  /// Close as soon as the answer is written, without reading the rest of the request: its framing
+  /// cannot be trusted, or it is over a limit. Implies `closeConnection`.
+  var abortRequest: Bool
   /// Counted in `ProxyCounters.errors` (the well-known 404 is an expected answer, not an error).
   var countsAsError: Bool = true
 
   init(
     _ status: HTTPResponseStatus, _ code: String, _ message: String, fix: String? = nil, close: Bool = false,
-    countsAsError: Bool = true
+    abort: Bool = false, countsAsError: Bool = true
   ) {
     self.status = status
     self.code = code
     self.message = message
     self.fix = fix
-    self.closeConnection = close
+    self.closeConnection = close || abort
+    self.abortRequest = abort
     self.countsAsError = countsAsError
   }
 
@@ -37,6 +41,16 @@ struct LocalAnswer: Sendable, Equatable {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return (try? encoder.encode(Body(error: code, message: message, fix: fix))) ?? Data("{}".utf8)
+  }
+
+  /// The whole HTTP/1.1 response with `Connection: close`, as bytes: for answers written below
+  /// NIO's HTTP codec, when no request head was parsed (a malformed or timed-out head).
+  var serializedClosingResponse: [UInt8] {
+    let body = self.body
+    let head =
+      "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nContent-Type: application/json\r\n"
+      + "Content-Length: \(body.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+    return Array(head.utf8) + Array(body)
   }
 
   /// The `503` for a token source failure: the error's own summary and fix (SPEC §5).
@@ -63,13 +77,16 @@ struct LocalAnswer: Sendable, Equatable {
 struct LoopbackRequestGuard: Sendable {
   /// Lower-cased `host:port` forms accepted in `Host`.
   let allowedHosts: Set<String>
+  /// Largest `Content-Length` accepted (`HTTPTokenProxy.Limits.requestBody`).
+  let maxRequestBody: Int
 
   /// `listen` is the bound address (its real port).
-  init(listen: HostPort) {
+  init(listen: HostPort, maxRequestBody: Int = .max) {
     let port = listen.port
     var hosts: Set<String> = ["localhost:\(port)", "127.0.0.1:\(port)", "[::1]:\(port)"]
     hosts.insert(listen.description.lowercased())
     allowedHosts = hosts
+    self.maxRequestBody = maxRequestBody
   }
 
   /// Paths an OAuth-capable MCP client probes to start its own flow; never forwarded.
@@ -81,26 +98,41 @@ struct LoopbackRequestGuard: Sendable {
   /// Nil when the request may be forwarded; otherwise the answer to give.
   func screen(_ head: HTTPRequestHead) -> LocalAnswer? {
     if let refusal = Self.checkFraming(head.headers) { return refusal }
+    if let length = head.headers["content-length"].first.flatMap({ UInt64($0.trimmingCharacters(in: .whitespaces)) }),
+      length > UInt64(max(0, maxRequestBody))
+    {
+      return Self.bodyTooLarge(limit: maxRequestBody)
+    }
+    let url = "http://\(allowedHosts.sorted().first ?? "127.0.0.1")/mcp"
+    guard head.method != .CONNECT else {
+      return LocalAnswer(
+        .methodNotAllowed, "method_not_allowed", "CONNECT is not accepted: the tunnel is no forward proxy",
+        fix: "point the MCP client at \(url), without proxy settings", abort: true)
+    }
     guard head.uri.hasPrefix("/") else {
       return LocalAnswer(
-        .badRequest, "bad_request_target", "only origin-form request targets (/path) are accepted", close: true)
+        .badRequest, "bad_request_target", "only origin-form request targets (/path) are accepted",
+        fix: "point the MCP client at \(url), without proxy settings", close: true)
     }
     let hosts = head.headers["host"]
     guard hosts.count == 1, let host = hosts.first else {
-      return LocalAnswer(.badRequest, "bad_host", "the request must carry exactly one Host header", close: true)
+      return LocalAnswer(
+        .badRequest, "bad_host", "the request must carry exactly one Host header",
+        fix: "send HTTP/1.1 requests to \(url)", close: true)
     }
     guard allowedHosts.contains(host.trimmingCharacters(in: .whitespaces).lowercased()) else {
       return LocalAnswer(
         .forbidden, "forbidden_host",
         "Host is not this tunnel's loopback address (DNS rebinding protection)",
-        fix: "connect to http://\(allowedHosts.sorted().first ?? "127.0.0.1")/mcp", close: true)
+        fix: "connect to \(url)", close: true)
     }
     let origins = head.headers["origin"]
     if !origins.isEmpty {
       guard origins.count == 1, Self.isLoopbackOrigin(origins[0]) else {
         return LocalAnswer(
           .forbidden, "forbidden_origin",
-          "Origin is not a loopback origin (DNS rebinding protection)", close: true)
+          "Origin is not a loopback origin (DNS rebinding protection)",
+          fix: "call the tunnel from a local MCP client, or a page served from localhost", close: true)
       }
     }
     let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
@@ -116,6 +148,13 @@ struct LoopbackRequestGuard: Sendable {
     return nil
   }
 
+  /// The `413` for a body over `limit`, declared or grown; the rest of the request is not read.
+  static func bodyTooLarge(limit: Int) -> LocalAnswer {
+    LocalAnswer(
+      .payloadTooLarge, "body_too_large", "the request body is larger than the tunnel accepts (\(limit) bytes)",
+      fix: "send a smaller request body", abort: true)
+  }
+
   /// Refuses ambiguous framing (request smuggling): `Content-Length` with `Transfer-Encoding`,
   /// differing or malformed `Content-Length`s, and any transfer coding other than plain `chunked`.
   /// NIO's parser already rejects most of these; this is the second line.
@@ -124,7 +163,11 @@ struct LoopbackRequestGuard: Sendable {
       $0.trimmingCharacters(in: .whitespaces)
     }
     let codings = headers["transfer-encoding"]
-    func refuse(_ message: String) -> LocalAnswer { LocalAnswer(.badRequest, "bad_framing", message, close: true) }
+    func refuse(_ message: String) -> LocalAnswer {
+      LocalAnswer(
+        .badRequest, "bad_framing", message, fix: "send one Content-Length, or Transfer-Encoding: chunked alone",
+        abort: true)
+    }
     if !lengths.isEmpty && !codings.isEmpty {
       return refuse("a request must not carry both Content-Length and Transfer-Encoding")
     }

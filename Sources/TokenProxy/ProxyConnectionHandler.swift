@@ -29,6 +29,14 @@ import TunnelCore
 /// (`RequestBodySummarizer`, `ResponseErrorCodeReader`, both capped at `Limits.jsonSummaryBody`);
 /// the bodies stream exactly as they would without them, never held back for the summary.
 ///
+/// **Hostile input.** A malformed request (NIO's parser refuses it) is answered with a JSON `400`
+/// (`431` for a head over `Limits.requestHead`/`headerFields`, `505` for another HTTP version) and
+/// the connection closes; when no head was parsed, the answer is written below the HTTP codec by
+/// `ClientByteTap`. Bodies over `Limits.requestBody` get `413`. Three deadlines bound the waits
+/// for the client (never for the upstream): `Limits.headTimeout` from a head's first byte,
+/// `Limits.bodyTimeout` between body parts while the proxy reads, and `Limits.idleTimeout` for a
+/// connection with no request in progress and no response under way.
+///
 /// Threading: everything runs on the channel's event loop. Async work (token source, forwarder)
 /// runs in tasks whose results hop back to the loop; a result for an exchange that is no longer
 /// current is dropped.
@@ -83,17 +91,37 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     var detail: String?
     var countedError = false
     var discarded = 0
+    /// Request body bytes received from the client so far.
+    var bodyReceived = 0
+    /// Close once the local answer is written, without reading the rest of the request.
+    var abortAfterAnswer = false
 
     init(head: HTTPRequestHead, chunkedBody: Bool, bodySummarizer: RequestBodySummarizer) {
       self.head = head
       self.chunkedBody = chunkedBody
       self.bodySummarizer = bodySummarizer
       expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
-      closeAfter = !head.isKeepAlive || head.version != .http1_1
+      // NIO's parser stops after a request that asks for an upgrade (it never parses the next
+      // one); the proxy forwards it without the upgrade and closes after it.
+      closeAfter = !head.isKeepAlive || head.version != .http1_1 || Self.asksForUpgrade(head)
+    }
+
+    static func asksForUpgrade(_ head: HTTPRequestHead) -> Bool {
+      head.method == .CONNECT
+        || (head.headers.contains(name: "upgrade")
+          && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" })
     }
   }
 
+  /// The client's waits that a deadline bounds (see `Limits`).
+  private enum Wait {
+    case idle
+    case head
+    case body
+  }
+
   private let shared: ProxyShared
+  private let tap: ClientByteTap
   private var context: ChannelHandlerContext?
   private var connectionID: UInt64?
   private var boundGeneration: UInt64?
@@ -103,8 +131,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   private var isClosed = false
   /// Set once the connection is to close after the current response; later requests are ignored.
   private var closing = false
+  private var deadline: (wait: Wait, task: Scheduled<Void>)?
+  /// When the current request body last made progress (a part arrived, or the proxy resumed reading).
+  private var bodyProgress = NIODeadline.now()
 
-  init(shared: ProxyShared) { self.shared = shared }
+  init(shared: ProxyShared, tap: ClientByteTap) {
+    self.shared = shared
+    self.tap = tap
+    tap.owner = self
+  }
 
   var clientIsWritable: Bool { context?.channel.isWritable ?? false }
 
@@ -117,6 +152,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   func channelActive(context: ChannelHandlerContext) {
     if let id = shared.registry.add(context.channel) {
       connectionID = id
+      arm(.idle)
     } else {
       context.close(promise: nil)
     }
@@ -125,6 +161,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   func channelInactive(context: ChannelHandlerContext) {
     isClosed = true
+    disarm()
     let closedBecause = connectionID.flatMap { shared.registry.remove($0) }
     upstream?.abandon()
     upstream = nil
@@ -160,15 +197,69 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    // Parse errors were answered with 400 by NIO's HTTPServerProtocolErrorHandler before us.
     shared.logger.debug("client connection error", metadata: ["error": "\(error)"])
-    // A malformed request is an error; a client resetting its connection is not.
-    if error is HTTPParserError {
-      if let ex = exchange { markError(ex, detail: "bad_request") } else { shared.count { $0.errors += 1 } }
-    } else if let ex = exchange, ex.detail == nil {
-      ex.detail = "client_error"
+    // Already answering and closing: more bytes after a parse error (NIO's decoder reports them as
+    // errors too) change nothing. Closing right away would drop the answer still being written.
+    if closing || isClosed { return }
+    guard let parseError = error as? HTTPParserError else {
+      // A client resetting its connection is not an error of the proxy's.
+      if let ex = exchange, ex.detail == nil { ex.detail = "client_error" }
+      context.close(promise: nil)
+      return
     }
-    context.close(promise: nil)
+    if parseError == .invalidEOFState {
+      // The client closed in the middle of a request: nothing to answer, not counted.
+      if let ex = exchange, ex.detail == nil { ex.detail = "client_closed" }
+      context.close(promise: nil)
+      return
+    }
+    let answer = Self.parseRefusal(parseError, limits: shared.limits)
+    if let ex = exchange {
+      refuse(ex, answer)  // the body's framing broke mid-request
+    } else {
+      refuseWithoutRequest(answer)
+    }
+  }
+
+  /// The answer to a request NIO's parser refused. llhttp reports a `Transfer-Encoding` other than
+  /// a final `chunked` (and `Content-Length` before it) only as `.unknown`.
+  static func parseRefusal(_ error: HTTPParserError, limits: HTTPTokenProxy.Limits) -> LocalAnswer {
+    let why: String
+    switch error {
+    case .headerOverflow:
+      return LocalAnswer(
+        .requestHeaderFieldsTooLarge, "request_head_too_large",
+        "the request target and header fields are larger than \(limits.requestHead) bytes, "
+          + "or there are more than \(limits.headerFields) header fields",
+        fix: "send a shorter URL and fewer or smaller header fields", abort: true)
+    case .invalidVersion, .paused:
+      return LocalAnswer(
+        .httpVersionNotSupported, "http_version_not_supported",
+        "the request line must end in HTTP/1.1 or HTTP/1.0 and CRLF (HTTP/0.9, HTTP/2 and bare LF line ends "
+          + "are not accepted)",
+        fix: "configure the MCP client for plain HTTP/1.1 (no HTTP/2 prior knowledge)", abort: true)
+    case .invalidContentLength, .unexpectedContentLength, .invalidChunkSize:
+      return LocalAnswer(
+        .badRequest, "bad_framing",
+        error == .invalidChunkSize
+          ? "a chunk size of the request body is malformed"
+          : "Content-Length is malformed, repeated with another value, or sent with Transfer-Encoding",
+        fix: "send one valid Content-Length, or Transfer-Encoding: chunked alone with valid chunks", abort: true)
+    case .invalidMethod: why = "the request method is malformed"
+    case .invalidURL: why = "the request target is malformed"
+    case .invalidHeaderToken, .invalidCharactersUsed:
+      why = "a header field holds a forbidden character (CR, LF, NUL, a space before the colon, a folded line)"
+    case .lfExpected, .invalidConstant, .strictModeAssertion:
+      why = "a line of the request is malformed (CR without LF, or a misspelled constant)"
+    default:
+      why =
+        "the request's framing or header fields are malformed (a Transfer-Encoding other than chunked, "
+        + "Transfer-Encoding with Content-Length, chunk data without its CRLF, or a bare LF)"
+    }
+    return LocalAnswer(
+      .badRequest, "bad_request", why,
+      fix: "check the MCP client: it must send plain HTTP/1.1 with CRLF line ends and clean header fields",
+      abort: true)
   }
 
   // MARK: request parts
@@ -177,6 +268,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     // No connection id: the proxy stopped as this connection arrived, and it is being closed.
     guard !closing, !isClosed, connectionID != nil else { return }
     shared.count { $0.requests += 1 }
+    bodyProgress = .now()
+    arm(.body)
     let chunked = !head.headers["transfer-encoding"].isEmpty
     let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     let ex = Exchange(
@@ -194,6 +287,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   private func requestBody(_ buffer: ByteBuffer) {
     guard let ex = exchange else { return }
+    bodyProgress = .now()
+    ex.bodyReceived += buffer.readableBytes
+    if ex.bodyReceived > shared.limits.requestBody, ex.phase != .answered {
+      refuse(ex, LoopbackRequestGuard.bodyTooLarge(limit: shared.limits.requestBody))
+      return
+    }
     ex.bodySummarizer.append(buffer)
     switch ex.phase {
     case .answered:
@@ -213,6 +312,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   private func requestEnd() {
     guard let ex = exchange else { return }
+    if deadline?.wait == .body { disarm() }
     ex.requestEnded = true
     (ex.bodyKind, ex.rpcMessages) = ex.bodySummarizer.finish()
     switch ex.phase {
@@ -253,7 +353,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     ex.phase = .awaitingToken
     let tokens = shared.tokens
     runAsync({ try await tokens.currentToken() }) { handler, result in
-      guard handler.isCurrent(ex) else { return }
+      guard handler.isCurrent(ex), ex.phase == .awaitingToken else { return }
       switch result {
       case .failure(let error):
         handler.shared.logger.notice(
@@ -294,7 +394,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     ex.phase = .connecting
     let forwarder = shared.forwarder
     runAsync({ try await forwarder.openStream() }) { handler, result in
-      guard handler.isCurrent(ex) else {
+      guard handler.isCurrent(ex), ex.phase == .connecting else {
         if case .success(let socket) = result { socket.close() }
         return
       }
@@ -334,9 +434,11 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       .whenComplete { result in
         switch result {
         case .failure(let error):
-          if self.isCurrent(ex) { self.answerLocally(ex, Self.upstreamUnavailable(error)) }
+          if self.isCurrent(ex), ex.phase == .connecting {
+            self.answerLocally(ex, Self.upstreamUnavailable(error))
+          }
         case .success:
-          guard self.isCurrent(ex) else {
+          guard self.isCurrent(ex), ex.phase == .connecting else {
             link.abandon()
             return
           }
@@ -468,7 +570,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     shared.count { $0.remints += 1 }
     let tokens = shared.tokens
     runAsync({ try await tokens.replaceRejected(rejected) }) { handler, result in
-      guard handler.isCurrent(ex) else { return }
+      guard handler.isCurrent(ex), ex.phase == .reminting else { return }
       switch result {
       case .failure(let error):
         handler.answerLocally(ex, .tokenUnavailable(error))
@@ -502,6 +604,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       context.close(promise: nil)  // a response is already under way; cannot start another
       return
     }
+    if ex.head.method == .CONNECT {
+      answerCONNECT(ex, answer)
+      return
+    }
     if ex.phase == .forwarding, let link = upstream {
       upstream = nil
       link.abandon()  // the upstream has part of a request that will never complete
@@ -511,6 +617,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     ex.status = Int(answer.status.code)
     if answer.countsAsError { markError(ex, detail: answer.code) }
     if answer.closeConnection { ex.closeAfter = true }
+    if answer.abortRequest { ex.abortAfterAnswer = true }
     let body = answer.body
     var headers = HTTPHeaders()
     headers.add(name: "Content-Type", value: "application/json")
@@ -533,10 +640,58 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     ex.phase = .answered
     ex.pendingBody.removeAll()
     ex.replay = nil
-    let finishing = ex.requestEnded
+    let finishing = ex.requestEnded || ex.abortAfterAnswer
     if finishing { settle(ex) }
     let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
     if finishing { afterFinish(ex, written: written) } else { resumeClientRead() }
+  }
+
+  /// NIO's encoder drops the body of any response to `CONNECT`, and its parser stops after one: the
+  /// refusal (the guard refuses every `CONNECT`) is written below the codec, and the connection closes.
+  private func answerCONNECT(_ ex: Exchange, _ answer: LocalAnswer) {
+    ex.answeredBy = .proxy
+    ex.detail = answer.code
+    ex.status = Int(answer.status.code)
+    if answer.countsAsError { markError(ex, detail: answer.code) }
+    ex.closeAfter = true
+    ex.phase = .answered
+    ex.responseBytes = answer.body.count
+    settle(ex)
+    disarm()
+    guard let context, let written = tap.writeRaw(answer.serializedClosingResponse) else {
+      context?.close(promise: nil)
+      return
+    }
+    written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+  }
+
+  /// Refuses the current request: a local answer when no response has started, else a close (the
+  /// client sees a truncated response, never a forged end). Either way the connection closes.
+  private func refuse(_ ex: Exchange, _ answer: LocalAnswer) {
+    switch ex.phase {
+    case .relaying, .answered:
+      if answer.countsAsError { markError(ex, detail: answer.code) }
+      closing = true
+      disarm()
+      context?.close(promise: nil)
+    case .awaitingToken, .connecting, .forwarding, .reminting:
+      answerLocally(ex, answer)
+    }
+  }
+
+  /// Answers when no request head was parsed (a malformed or timed-out head) and closes: the
+  /// answer goes out below the HTTP codec, which has no request to pair it with.
+  private func refuseWithoutRequest(_ answer: LocalAnswer) {
+    guard let context, !isClosed, !closing else { return }
+    closing = true
+    disarm()
+    if answer.countsAsError { shared.count { $0.errors += 1 } }
+    shared.logger.debug("refused a request before its head", metadata: ["error": "\(answer.code)"])
+    guard let written = tap.writeRaw(answer.serializedClosingResponse) else {
+      context.close(promise: nil)
+      return
+    }
+    written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
   }
 
   private func finish(_ ex: Exchange, after written: EventLoopFuture<Void>?) {
@@ -546,13 +701,14 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   private func settle(_ ex: Exchange) {
     if exchange === ex { exchange = nil }
-    if ex.closeAfter { closing = true }
+    if ex.closeAfter || ex.abortAfterAnswer { closing = true }
     report(ex, completed: true)
   }
 
   private func afterFinish(_ ex: Exchange, written: EventLoopFuture<Void>?) {
     guard let context else { return }
-    if ex.closeAfter {
+    if ex.closeAfter || ex.abortAfterAnswer {
+      disarm()
       if let written {
         written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
       } else {
@@ -560,6 +716,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       }
     } else {
       resumeClientRead()
+      // Writing the end may have delivered a pipelined request already; otherwise the connection idles.
+      if exchange == nil { arm(.idle) }
     }
   }
 
@@ -598,6 +756,82 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   private func resumeClientRead() {
     guard readPending, canReadClient, let context else { return }
     readPending = false
+    bodyProgress = .now()
     context.read()
+  }
+
+  // MARK: deadlines
+
+  /// Raw bytes arrived (called by `ClientByteTap` before NIO parses them): with no request in
+  /// progress they begin a head, which must then be complete within `Limits.headTimeout`.
+  func clientBytesArrived() {
+    guard exchange == nil, !closing, !isClosed, deadline?.wait != .head else { return }
+    arm(.head)
+  }
+
+  private func timeout(for wait: Wait) -> Duration {
+    switch wait {
+    case .idle: return shared.limits.idleTimeout
+    case .head: return shared.limits.headTimeout
+    case .body: return shared.limits.bodyTimeout
+    }
+  }
+
+  /// `10 s`, or `500 ms` below a second.
+  static func describe(_ duration: Duration) -> String {
+    let (seconds, attoseconds) = duration.components
+    if seconds >= 1 || attoseconds == 0 { return "\(seconds) s" }
+    return "\(attoseconds / 1_000_000_000_000_000) ms"
+  }
+
+  private func arm(_ wait: Wait, in delay: TimeAmount? = nil) {
+    disarm()
+    guard let context, !isClosed else { return }
+    let task = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? TimeAmount(timeout(for: wait))) {
+      [weak self] () -> Void in
+      self?.deadlinePassed(wait)
+    }
+    deadline = (wait, task)
+  }
+
+  private func disarm() {
+    deadline?.task.cancel()
+    deadline = nil
+  }
+
+  private func deadlinePassed(_ wait: Wait) {
+    guard deadline?.wait == wait, let context, !isClosed, !closing else { return }
+    deadline = nil
+    let waited = Self.describe(timeout(for: wait))
+    switch wait {
+    case .idle:
+      guard exchange == nil else { return }
+      shared.logger.debug("closing an idle client connection", metadata: ["after": "\(waited)"])
+      closing = true
+      context.close(promise: nil)
+    case .head:
+      guard exchange == nil else { return }
+      refuseWithoutRequest(
+        LocalAnswer(
+          .requestTimeout, "request_timeout", "the request head did not arrive in full within \(waited)",
+          fix: "send the whole request head at once; check the MCP client", abort: true))
+    case .body:
+      guard let ex = exchange, !ex.requestEnded else { return }
+      let limit = TimeAmount(shared.limits.bodyTimeout)
+      let pause = NIODeadline.now() - bodyProgress
+      if !canReadClient {
+        arm(.body)  // the proxy holds reads back: the client is not to blame
+        return
+      }
+      if pause < limit {
+        arm(.body, in: limit - pause)  // a part came meanwhile
+        return
+      }
+      refuse(
+        ex,
+        LocalAnswer(
+          .requestTimeout, "request_timeout", "the request body stopped arriving: nothing for \(waited)",
+          fix: "send the whole request body without pausing; check the MCP client", abort: true))
+    }
   }
 }

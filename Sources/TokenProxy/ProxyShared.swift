@@ -25,7 +25,7 @@ final class ProxyShared: Sendable {
     self.tokens = tokens
     self.forwarder = forwarder
     self.upstreamHost = upstreamHost
-    self.requestGuard = LoopbackRequestGuard(listen: listen)
+    self.requestGuard = LoopbackRequestGuard(listen: listen, maxRequestBody: limits.requestBody)
     self.limits = limits
     self.logger = logger
     self.onRequest = onRequest

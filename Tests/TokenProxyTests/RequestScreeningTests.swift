@@ -67,6 +67,32 @@ struct RequestScreeningTests {
     let answer = requestGuard.screen(head([("Host", "127.0.0.1:7700")] + fields))
     #expect(answer?.status == .badRequest)
     #expect(answer?.closeConnection == true)
+    #expect(answer?.abortRequest == true, "a body of untrusted framing must not be read on")
+  }
+
+  @Test("a Content-Length over Limits.requestBody is a 413 that closes without reading the body")
+  func declaredBodyLimit() {
+    let limited = LoopbackRequestGuard(listen: HostPort(host: "127.0.0.1", port: 7700), maxRequestBody: 100)
+    let over = limited.screen(head([("Host", "127.0.0.1:7700"), ("Content-Length", "101")]))
+    #expect(over?.status == .payloadTooLarge && over?.code == "body_too_large")
+    #expect(over?.abortRequest == true && over?.closeConnection == true)
+    #expect(limited.screen(head([("Host", "127.0.0.1:7700"), ("Content-Length", "100")])) == nil)
+    #expect(limited.screen(head([("Host", "127.0.0.1:7700"), ("Transfer-Encoding", "chunked")])) == nil)
+    #expect(requestGuard.screen(head([("Host", "127.0.0.1:7700"), ("Content-Length", "\(Int.max)")])) == nil)
+  }
+
+  @Test("an answer written below the HTTP codec is a complete HTTP/1.1 response with Connection: close")
+  func serializedAnswer() throws {
+    let answer = LocalAnswer(.requestTimeout, "request_timeout", "too slow", fix: "hurry", abort: true)
+    let text = String(decoding: answer.serializedClosingResponse, as: UTF8.self)
+    let parts = text.components(separatedBy: "\r\n\r\n")
+    #expect(parts.count == 2)
+    let lines = parts[0].components(separatedBy: "\r\n")
+    #expect(lines.first == "HTTP/1.1 408 Request Timeout")
+    #expect(lines.contains("Connection: close") && lines.contains("Content-Type: application/json"))
+    #expect(lines.contains("Content-Length: \(parts[1].utf8.count)"))
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(parts[1].utf8)) as? [String: String])
+    #expect(json == ["error": "request_timeout", "message": "too slow", "fix": "hurry"])
   }
 
   @Test("repeated equal Content-Lengths and plain chunked are fine")

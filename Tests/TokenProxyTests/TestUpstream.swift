@@ -63,6 +63,9 @@ final class TestUpstream: Sendable {
 
   final class StateBox: Sendable {
     let state: Mutex<(seen: [Seen], connections: Int, behavior: Behavior, bodyBytes: Int)>
+    /// `METHOD uri` of every request head, as it arrives (before its body).
+    let heads = Mutex<[String]>([])
+    let closedConnections = Mutex(0)
     init(_ behavior: @escaping Behavior) { state = Mutex(([], 0, behavior, 0)) }
   }
 
@@ -71,6 +74,11 @@ final class TestUpstream: Sendable {
   var connectionsAccepted: Int { box.state.withLock { $0.connections } }
   /// Request body bytes received so far, counted as they arrive (before a request is complete).
   var bodyBytesReceived: Int { box.state.withLock { $0.bodyBytes } }
+  /// `METHOD uri` of every request head received, complete request or not (`requests` lists only
+  /// requests whose end arrived).
+  var headsReceived: [String] { box.heads.withLock { $0 } }
+  /// Connections that have closed (the proxy's stream ended or was aborted).
+  var connectionsClosed: Int { box.closedConnections.withLock { $0 } }
 
   func setBehavior(_ behavior: @escaping Behavior) { box.state.withLock { $0.behavior = behavior } }
 
@@ -83,7 +91,9 @@ final class TestUpstream: Sendable {
       record: { seen in box.state.withLock { $0.seen.append(seen) } },
       behavior: { box.state.withLock { $0.behavior } },
       accepted: { box.state.withLock { $0.connections += 1 } },
-      receivedBody: { count in box.state.withLock { $0.bodyBytes += count } })
+      receivedBody: { count in box.state.withLock { $0.bodyBytes += count } },
+      receivedHead: { head in box.heads.withLock { $0.append(head) } },
+      closed: { box.closedConnections.withLock { $0 += 1 } })
     server = try await ServerBootstrap(group: group)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
@@ -107,6 +117,8 @@ private struct Recorder: Sendable {
   let behavior: @Sendable () -> TestUpstream.Behavior
   let accepted: @Sendable () -> Void
   let receivedBody: @Sendable (Int) -> Void
+  let receivedHead: @Sendable (String) -> Void
+  let closed: @Sendable () -> Void
 }
 
 private final class UpstreamRequestHandler: ChannelInboundHandler {
@@ -125,9 +137,15 @@ private final class UpstreamRequestHandler: ChannelInboundHandler {
     context.fireChannelActive()
   }
 
+  func channelInactive(context: ChannelHandlerContext) {
+    recorder.closed()
+    context.fireChannelInactive()
+  }
+
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch unwrapInboundIn(data) {
     case .head(let head):
+      recorder.receivedHead("\(head.method.rawValue) \(head.uri)")
       current = TestUpstream.Seen(
         method: head.method, uri: head.uri, headers: head.headers, bodyCount: 0, bodyPrefix: [],
         patternMatched: nil)
