@@ -145,7 +145,9 @@ public struct ProxyCounters: Sendable, Equatable {
   public var requests: Int
   /// Requests that failed: refused or answered with an error by the proxy (the discovery 404
   /// excepted), upstream `5xx`, or an upstream that broke off mid-response. A client that hangs
-  /// up, a tenant switch or `stop()` cutting an exchange short is not counted.
+  /// up, a tenant switch or `stop()` cutting an exchange short is not counted. Bytes refused
+  /// before any request head could be parsed (a malformed request line, a head too large or too
+  /// slow) count here but not in `requests`, and produce no `ProxyRequestRecord`.
   public var errors: Int
   /// `replaceRejected` calls after an upstream `401 invalid_token`.
   public var remints: Int
