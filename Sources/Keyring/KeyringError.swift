@@ -60,7 +60,10 @@ public struct KeyringError: UserFacingError, Equatable {
     let code = Int(error.pointee.code)
     let message = error.pointee.message.map { String(cString: $0) } ?? ""
     switch (domain, code) {
-    case ("g-io-error-quark", _) where message.contains("D-Bus") || message.contains("DBUS"):
+    // GDBus names the bus when it cannot find one ("Cannot autolaunch D-Bus…"), but a
+    // DBUS_SESSION_BUS_ADDRESS whose socket is gone or refuses only says "Could not connect: …".
+    case ("g-io-error-quark", _)
+    where message.contains("D-Bus") || message.contains("DBUS") || message.hasPrefix("Could not connect"):
       var e = noSessionBus(message)
       e.domain = domain
       e.code = code

@@ -48,6 +48,8 @@ final class ForwardingLoop {
   private var streamQueue: [(request: StreamRequest, deadline: ContinuousClock.Instant)] = []
   private let streamMessage: [UInt8]
   private var retryAt: ContinuousClock.Instant?
+  /// When the last connection attempt began (for `retrySoonForWaitingStreams`).
+  private var lastConnectStart: ContinuousClock.Instant?
   private var connectDeadline: ContinuousClock.Instant?
   private var lastFailure: SSHError?
   private var pendingEvents: [TunnelStateMachine.Event] = []
@@ -115,6 +117,7 @@ final class ForwardingLoop {
           owners.append(.pump)
         }
       }
+      retrySoonForWaitingStreams(now: .now)
       let timeout = progressed ? 0 : pollTimeout(now: .now)
       let ready = poll(&fds, nfds_t(fds.count), timeout)
       if ready <= 0 { continue }
@@ -169,7 +172,20 @@ final class ForwardingLoop {
     return Int32(min(ms, 60_000))
   }
 
+  /// While a client waits for a channel, the backoff does not apply: the path is retried at most
+  /// `demandRetryGap` after the previous attempt began, so a bastion back after a long outage
+  /// serves the waiting client within about a second instead of at the end of a backoff of up to
+  /// 30 s. With no client waiting, the backoff (and the load on a dead bastion) is unchanged.
+  static let demandRetryGap = Duration.seconds(1)
+
+  private func retrySoonForWaitingStreams(now: ContinuousClock.Instant) {
+    guard !streamQueue.isEmpty, case .backingOff = machine.state, let scheduled = retryAt else { return }
+    let soon = max(now, (lastConnectStart ?? now) + Self.demandRetryGap)
+    if soon < scheduled { retryAt = soon }
+  }
+
   private func fireTimers(now: ContinuousClock.Instant) {
+    retrySoonForWaitingStreams(now: now)
     if let retry = retryAt, now >= retry {
       retryAt = nil
       handle(.retryTimerFired)
@@ -323,6 +339,7 @@ final class ForwardingLoop {
   // MARK: connecting
 
   private func beginConnect() {
+    lastConnectStart = .now
     tearDownPath()
     hops = plan.hops.enumerated().map { index, endpoint in
       HopConnection(

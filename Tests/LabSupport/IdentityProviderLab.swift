@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 #if canImport(FoundationNetworking)
   import FoundationNetworking
@@ -25,8 +26,12 @@ public final class IdentityProviderLab: Sendable {
   public let port: Int
   /// The loopback port registered in the client's redirect URI (nothing listens there unless a test does).
   public let redirectPort: Int
-  public let process: LabProcess
+  /// The running glewlwyd (a new one after `restart()`).
+  public var process: LabProcess { current.withLock { $0 } }
+  private let current: Mutex<LabProcess>
+  private let generation = Mutex(1)
   public let runDirectory: URL
+  private let labDirectory: LabDirectory
   public let clientID = "mcp-tunnel"
   public let username: String
   public let password: String
@@ -90,14 +95,17 @@ public final class IdentityProviderLab: Sendable {
     }
     return IdentityProviderLab(
       port: port, redirectPort: redirectPort, process: process, runDirectory: runDirectory,
-      username: username, password: password)
+      username: username, password: password, labDirectory: directory)
   }
 
-  private init(port: Int, redirectPort: Int, process: LabProcess, runDirectory: URL, username: String, password: String)
-  {
+  private init(
+    port: Int, redirectPort: Int, process: LabProcess, runDirectory: URL, username: String, password: String,
+    labDirectory: LabDirectory
+  ) {
+    self.labDirectory = labDirectory
     self.port = port
     self.redirectPort = redirectPort
-    self.process = process
+    current = Mutex(process)
     self.runDirectory = runDirectory
     self.username = username
     self.password = password
@@ -128,6 +136,34 @@ public final class IdentityProviderLab: Sendable {
   }
 
   public func stop() { process.stop() }
+
+  // MARK: faults
+
+  /// SIGKILL to glewlwyd: the IdP crashes; its port refuses connections until `restart()`.
+  public func kill() { process.kill9() }
+
+  /// SIGSTOP: glewlwyd stays bound, so connections are accepted by the kernel and then nothing
+  /// answers (a hung IdP). `thaw()` resumes it.
+  public func freeze() { _ = Glibc.kill(process.pid, SIGSTOP) }
+
+  public func thaw() { _ = Glibc.kill(process.pid, SIGCONT) }
+
+  /// Starts glewlwyd again on the same port with the same config, database and signing key (after
+  /// `kill()` or `stop()`; a running one is stopped first): every client, grant and refresh token
+  /// survives. Returns once discovery answers.
+  public func restart() throws {
+    process.stop()
+    let number = generation.withLock { g -> Int in
+      g += 1
+      return g
+    }
+    let started = try LabProcess(
+      name: "glewlwyd-\(number)", executable: try LabPaths.requireExecutable("glewlwyd"),
+      arguments: ["-c", runDirectory.appendingPathComponent("glewlwyd.conf").path],
+      environment: ["HOME": runDirectory.path], directory: labDirectory)
+    current.withLock { $0 = started }
+    try started.waitUntilListening(port: port, timeout: .seconds(20))
+  }
 
   // MARK: the user's side ("a browser on another device"), no human involved
 

@@ -37,9 +37,11 @@ public final class LabEnvironment: Sendable {
 
   /// Starts `peers` (plus what they imply) in `directory` (a fresh one by default). On failure,
   /// whatever was started is stopped again and the error quotes the failing peer's log.
+  /// `idpAccessTokenTTL` is the lifetime of glewlwyd's access tokens (fault tests shorten it so
+  /// that every tenant mint needs a refresh at the IdP).
   public static func start(
     _ peers: Peers, keyringVariant: KeyringLab.Variant = .unlocked, tenants: [String] = ["acme", "globex"],
-    sessionTokenTTL: Int = 300, in directory: LabDirectory? = nil
+    sessionTokenTTL: Int = 300, in directory: LabDirectory? = nil, idpAccessTokenTTL: Int = 300
   ) throws -> LabEnvironment {
     var wanted = peers
     if wanted.contains(.ssh) { wanted.insert(.mcpServer) }
@@ -64,7 +66,7 @@ public final class LabEnvironment: Sendable {
       let keyring = try wanted.contains(.keyring) ? KeyringLab.start(in: directory, variant: keyringVariant) : nil
       if let keyring { started.append(keyring.stop) }
 
-      try idp?.waitUntilReady()
+      try idp?.waitUntilReady(accessTokenTTL: idpAccessTokenTTL)
       try sts?.waitUntilReady()
       try mcp?.waitUntilReady()
       let ssh = try mcp.flatMap {

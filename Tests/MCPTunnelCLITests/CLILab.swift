@@ -17,11 +17,15 @@ struct CLILab {
 
   /// `peers` beyond the IdP and the keyring; with `.ssh` the profile gets `[session]` (token
   /// exchange at the fixture, tenants acme/globex) and a two-hop `[ssh]` to the MCP server.
+  /// `idpAccessTokenTTL` below 60 s makes every tenant mint refresh the login at glewlwyd (the
+  /// login session reuses an IdP access token only while it has a minute left).
   init(
-    variant: KeyringLab.Variant = .unlocked, peers: LabEnvironment.Peers = [], sessionTokenTTL: Int = 300
+    variant: KeyringLab.Variant = .unlocked, peers: LabEnvironment.Peers = [], sessionTokenTTL: Int = 300,
+    idpAccessTokenTTL: Int = 300
   ) throws {
     lab = try LabEnvironment.start(
-      peers.union([.identityProvider, .keyring]), keyringVariant: variant, sessionTokenTTL: sessionTokenTTL)
+      peers.union([.identityProvider, .keyring]), keyringVariant: variant, sessionTokenTTL: sessionTokenTTL,
+      idpAccessTokenTTL: idpAccessTokenTTL)
     idp = try lab.idp()
     keyring = try lab.secretService()
     config = lab.directory.path("config.toml")

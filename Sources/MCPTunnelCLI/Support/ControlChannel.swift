@@ -103,12 +103,24 @@ enum ControlChannel {
     return attributes?[.type] as? FileAttributeType == .typeSocket
   }
 
+  /// How long a client waits for `up` to answer `op`. `tenant use` and `token` may mint a token
+  /// first: a login refresh and an RFC 8693 exchange, each bounded by the OAuth HTTP timeout (15 s),
+  /// twice when the exchange refuses the subject token. Waiting less would report a slow or hung
+  /// issuer as a stuck tunnel (exit 1, "restart it") instead of `up`'s own answer (exit 5 and the fix).
+  static func answerTimeout(for op: ControlRequest.Operation) -> Duration {
+    switch op {
+    case .tenantUse, .token: .seconds(75)
+    case .status, .tenantCurrent, .tenantList: .seconds(10)
+    }
+  }
+
   /// Sends `request` to the running `up` of `profile`; an error answer is thrown with its category.
   static func send(_ request: ControlRequest, profile: String, paths: XDGPaths) async throws -> ControlResponse {
     let path = paths.controlSocket(profile: profile)
     let bytes: [UInt8]
     do {
-      bytes = try await ControlSocketClient.exchange(path: path, request: Array(try encoder.encode(request)))
+      bytes = try await ControlSocketClient.exchange(
+        path: path, request: Array(try encoder.encode(request)), timeout: answerTimeout(for: request.op))
     } catch let error as ProxyError where error.category == .usage {
       throw CoreError(
         .usage, "no `mcp-tunnel up` is running for profile \(profile) (no control socket at \(path))",
