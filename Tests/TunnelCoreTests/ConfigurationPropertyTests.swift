@@ -199,6 +199,22 @@ struct ConfigurationPropertyTests {
     #expect(error?.summary == "config.toml:23: mode \"\\u{1B}]0;owned\\u{7}\\u{1B}[2J\" is not one of: http, tcp")
   }
 
+  @Test("config: a NUL, ESC or bidi override inside a host or user is refused, never cut short where it reaches C")
+  func controlsInHosts() {
+    for (line, replacement) in [
+      ("address = \"127.0.0.1:7701\"", "address = \"127.0.0.1\\u0000.evil:7701\""),
+      ("target = \"127.0.0.1:8080\"", "target = \"127.0.0.1\\u0000:8080\""),
+      ("\"hop2.example.com\"", "\"hop2\\u001b[2J.example.com\""),
+      ("\"alice@bastion", "\"al\\u202eice@bastion"),
+    ] {
+      let error = #expect(throws: CoreError.self, "\(replacement)") {
+        try decoder.decode(sampleConfig.replacingOccurrences(of: line, with: replacement))
+      }
+      #expect(error?.summary.contains("is not") == true, "\(error?.summary ?? "")")
+      #expect(error?.summary.unicodeScalars.allSatisfy { $0.properties.generalCategory != .control } == true)
+    }
+  }
+
   @Test(
     "config: a 20 000-key file is read and its first unknown key named (the time limit catches a hang)",
     .timeLimit(.minutes(1)))

@@ -165,7 +165,9 @@ public struct ConfigurationDecoder: Sendable {
     var host: SSHEndpoint?
     if let text = try r.string("host"), !text.isEmpty {
       guard let e = SSHEndpoint(parsing: text) else {
-        throw r.error(at: r.line(of: "host"), "host \(TOMLDocument.quoted(text)) is not [user@]host[:port]", fix: nil)
+        throw r.error(
+          at: r.line(of: "host"), "host \(TOMLDocument.quoted(text)) is not [user@]host[:port]",
+          fix: "write the last hop as for ssh, e.g. \"alice@mcp-host.example.com:22\"")
       }
       host = e
     }
@@ -203,7 +205,8 @@ public struct ConfigurationDecoder: Sendable {
       }
       guard a.isLoopback else {
         throw r.error(
-          at: r.line(of: "address"), "address \(a) is not a loopback address; mcp-tunnel listens on loopback only",
+          at: r.line(of: "address"),
+          "address \(TOMLDocument.escaped("\(a)")) is not a loopback address; mcp-tunnel listens on loopback only",
           fix: "use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT")
       }
       settings.address = a
