@@ -173,7 +173,7 @@ struct TokenResponsePropertyTests {
     let secrets =
       ([accessToken, refreshToken, tenantToken, "subject-token-3d9f"]
       + ["access_token", "refresh_token", "id_token"].compactMap { json?[$0] as? String })
-      .filter { $0.count >= 8 && !echoed.contains(where: $0.contains) }
+      .filter { secret in secret.count >= 8 && !echoed.contains { $0.contains(secret) } }
     if let leaked = secrets.first(where: { error.summary.contains($0) || fix.contains($0) }) {
       return "the message contains the token \(leaked.prefix(20))…"
     }
