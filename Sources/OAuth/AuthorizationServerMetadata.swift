@@ -31,7 +31,7 @@ struct AuthorizationServerMetadata: Sendable, Equatable {
     guard issuer == expected else {
       throw OAuthError(
         .identityProvider,
-        "metadata at \(source.absoluteString) names issuer \"\(issuer)\", not the configured \"\(expected)\" (RFC 8414 §3.3); refusing it",
+        "metadata at \(source.absoluteString) names issuer \"\(ServerText.sanitized(issuer))\", not the configured \"\(expected)\" (RFC 8414 §3.3); refusing it",
         fix: "set idp.issuer to exactly the issuer the identity provider publishes, if you trust it")
     }
     func optionalURL(_ key: String) throws(OAuthError) -> URL? {
@@ -60,7 +60,7 @@ struct AuthorizationServerMetadata: Sendable, Equatable {
       guard methods.contains("S256") else {
         throw OAuthError(
           .identityProvider,
-          "the identity provider does not offer PKCE S256 (code_challenge_methods_supported: \(methods.joined(separator: ", ")))",
+          "the identity provider does not offer PKCE S256 (code_challenge_methods_supported: \(ServerText.sanitized(methods.joined(separator: ", "))))",
           fix: "ask the IdP administrator to enable PKCE with S256; mcp-tunnel never uses plain")
       }
     } else if !override {

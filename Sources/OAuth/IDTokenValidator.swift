@@ -59,36 +59,44 @@ actor IDTokenValidator {
     let header = try Self.header(of: token)
     guard let alg = header["alg"] as? String, Self.allowedAlgorithms.contains(alg) else {
       throw Self.invalid(
-        "it is signed with \"\(header["alg"] as? String ?? "?")\", which is not allowed (none and HS* never are)")
+        "it is signed with \"\(ServerText.sanitized(header["alg"] as? String ?? "?", limit: 20))\", which is not allowed (none and HS* never are)"
+      )
     }
     let kid = header["kid"] as? String
     var collection = try await keyCollection(refetch: false)
     if let kid, !knownKeyIDs.contains(kid) {
       collection = try await keyCollection(refetch: true)
       guard knownKeyIDs.contains(kid) else {
-        throw Self.invalid("its key id \"\(kid)\" is not in the issuer's JWKS, even after refetching it")
+        throw Self.invalid(
+          "its key id \"\(ServerText.sanitized(kid, limit: 80))\" is not in the issuer's JWKS, even after refetching it"
+        )
       }
     }
     let claims: IDTokenClaims
     do {
       claims = try await collection.verify(token, as: IDTokenClaims.self)
     } catch {
-      throw Self.invalid("its signature does not verify with the issuer's keys (\(error))")
+      throw Self.invalid("its signature does not verify with the issuer's keys (\(ServerText.sanitized("\(error)")))")
     }
     try check(claims, nonce: nonce, original: original, now: now)
     return claims
   }
 
   private func check(_ claims: IDTokenClaims, nonce: String?, original: IDTokenClaims?, now: Date) throws {
-    guard claims.iss == issuer else { throw Self.invalid("iss \"\(claims.iss)\" is not the issuer \"\(issuer)\"") }
+    guard claims.iss == issuer else {
+      throw Self.invalid("iss \"\(ServerText.sanitized(claims.iss))\" is not the issuer \"\(issuer)\"")
+    }
     guard claims.aud.value.contains(clientID) else {
-      throw Self.invalid("aud \(claims.aud.value) does not contain client_id \"\(clientID)\"")
+      throw Self.invalid(
+        "aud \(ServerText.sanitized("\(claims.aud.value)")) does not contain client_id \"\(clientID)\"")
     }
     let others = claims.aud.value.filter { $0 != clientID }
     guard others.isEmpty || claims.azp == clientID else {
-      throw Self.invalid("aud also names \(others) and azp is not \"\(clientID)\"")
+      throw Self.invalid("aud also names \(ServerText.sanitized("\(others)")) and azp is not \"\(clientID)\"")
     }
-    if let azp = claims.azp, azp != clientID { throw Self.invalid("azp \"\(azp)\" is not \"\(clientID)\"") }
+    if let azp = claims.azp, azp != clientID {
+      throw Self.invalid("azp \"\(ServerText.sanitized(azp))\" is not \"\(clientID)\"")
+    }
     guard claims.exp.timeIntervalSince(now) > -Self.leeway else {
       throw Self.invalid("it expired at \(claims.exp) (check this machine's clock if that is wrong)")
     }

@@ -15,3 +15,38 @@ public struct OAuthError: UserFacingError, Equatable {
     self.oauthError = oauthError
   }
 }
+
+/// Text that came from a server (an OAuth `error_description`, a `token_type`, an issuer name),
+/// made safe to print (WWWA-04): control, format and line-separator characters (ESC of terminal
+/// escapes, CR/LF, NUL, bidi overrides) become spaces, runs of spaces collapse, and the result is
+/// cut to `limit` Unicode scalars so a hostile server cannot flood the terminal or the log.
+enum ServerText {
+  static func sanitized(_ text: String, limit: Int = 200) -> String {
+    var out = String.UnicodeScalarView()
+    var count = 0
+    var pendingSpace = false
+    for scalar in text.unicodeScalars {
+      if isUnprintable(scalar) || scalar.properties.isWhitespace {
+        pendingSpace = !out.isEmpty
+        continue
+      }
+      let needed = pendingSpace ? 2 : 1
+      if count + needed > limit {
+        out.append("…")
+        break
+      }
+      if pendingSpace { out.append(" ") }
+      pendingSpace = false
+      out.append(scalar)
+      count += needed
+    }
+    return String(out)
+  }
+
+  static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.properties.generalCategory {
+    case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: true
+    default: false
+    }
+  }
+}

@@ -128,7 +128,7 @@ public final class OpenIDProvider: IdentityProvider {
         return .failed(
           reason: "the identity provider is temporarily unavailable (HTTP 503); the token may still be valid")
       default:
-        let code = response.json()?["error"] as? String
+        let code = (response.json()?["error"] as? String).map { ServerText.sanitized($0, limit: 64) }
         return .failed(reason: "revocation answered HTTP \(response.status)\(code.map { " \($0)" } ?? "")")
       }
     } catch {

@@ -48,6 +48,12 @@ struct KnownHostsVerifier {
     guard let key = Self.hostKey(of: session) else {
       throw SSHError(.hostKeyVerification, "\(hop): the server sent no host key", session: session)
     }
+    return try check(key, address: address, hop: hop, session: session)
+  }
+
+  /// The known_hosts decision for `key`, offered by `address`. Needs no handshake (`session` only
+  /// hosts libssh2's known-hosts collection), so the file handling is testable without a server.
+  func check(_ key: HostKey, address: HostPort, hop: String, session: SessionHandle) throws(SSHError) -> HostKey {
     let hosts = try KnownHostsHandle(session: session)
     let revoked = load(into: hosts)
     if revoked.contains(Data(key.blob).base64EncodedString()) {
@@ -123,21 +129,40 @@ struct KnownHostsVerifier {
   }
 
   /// Reads the file into `hosts` line by line; returns the base64 blobs of `@revoked` keys.
+  ///
+  /// The file is taken as bytes, not text: one line that is not UTF-8 (a binary blob pasted in, a
+  /// Latin-1 comment) must not make every entry of the file unreadable, which would turn every
+  /// known host into an unknown one. Lines end at LF, CRLF or a lone CR; a line holding a NUL
+  /// is skipped whole rather than cut short at it.
   private func load(into hosts: KnownHostsHandle) -> Set<String> {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+    guard let data = FileManager.default.contents(atPath: path) else { return [] }
     var revoked: Set<String> = []
-    for rawLine in text.split(whereSeparator: \.isNewline) {
-      let line = rawLine.trimmingCharacters(in: .whitespaces)
-      if line.isEmpty || line.hasPrefix("#") { continue }
-      if line.hasPrefix("@") {
-        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        if fields.first == "@revoked", fields.count >= 4 { revoked.insert(String(fields[3])) }
+    for rawLine in data.split(whereSeparator: { $0 == 0x0A || $0 == 0x0D }) {
+      let line = Self.trimmingBlanks(Array(rawLine))
+      if line.isEmpty || line[0] == UInt8(ascii: "#") || line.contains(0) { continue }
+      if line[0] == UInt8(ascii: "@") {
+        let fields = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
+        if fields.count >= 4, fields[0].elementsEqual("@revoked".utf8) {
+          revoked.insert(String(decoding: fields[3], as: UTF8.self))
+        }
         continue
       }
       // A line libssh2 cannot parse is skipped, like OpenSSH skips it.
-      _ = line.withCString { libssh2_knownhost_readline(hosts.raw, $0, strlen($0), LIBSSH2_KNOWNHOST_FILE_OPENSSH) }
+      let terminated = line + [0]
+      _ = terminated.withUnsafeBufferPointer { buffer in
+        buffer.withMemoryRebound(to: CChar.self) {
+          libssh2_knownhost_readline(hosts.raw, $0.baseAddress, line.count, LIBSSH2_KNOWNHOST_FILE_OPENSSH)
+        }
+      }
     }
     return revoked
+  }
+
+  private static func trimmingBlanks(_ bytes: [UInt8]) -> [UInt8] {
+    let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+    guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) })
+    else { return [] }
+    return Array(bytes[first...last])
   }
 
   /// Appends `key` for `name` to the file (created 0600, parent directory 0700).
@@ -163,7 +188,9 @@ struct KnownHostsVerifier {
       try? FileManager.default.createDirectory(
         atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
-    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+    // Read-write, not write-only: the last byte is read back below, and `pread` on a write-only
+    // descriptor fails, which used to glue the new entry onto a last line without a newline.
+    let fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
       throw SSHError(
         .hostKeyVerification, "\(hop): cannot record the new host key in \(path): \(String(cString: strerror(errno)))",

@@ -64,7 +64,8 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     } else {
       host = Substring(text)
     }
-    guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" || $0 == "@" }) else { return nil }
+    guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" || $0 == "@" || Self.isControl($0) })
+    else { return nil }
     let port: Int
     if let portText {
       guard let p = Int(portText), (1...65535).contains(p), portText.allSatisfy(\.isASCII) else { return nil }
@@ -79,6 +80,12 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
   }
 
   public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+  /// A control or format character (NUL, ESC, bidi overrides): never part of a host or user
+  /// name, and a NUL would cut the name short where it reaches C (getaddrinfo, libssh2).
+  static func isControl(_ c: Character) -> Bool {
+    c.unicodeScalars.contains { [.control, .format].contains($0.properties.generalCategory) }
+  }
 
   /// Whether the host is a loopback literal or `localhost`; no DNS lookup is made.
   public var isLoopback: Bool { Self.isLoopbackHost(host) }
@@ -107,7 +114,9 @@ public struct SSHEndpoint: Sendable, Hashable, CustomStringConvertible {
     var user: String?
     if let at = rest.lastIndex(of: "@") {
       let u = rest[..<at]
-      guard !u.isEmpty, !u.contains(where: { $0.isWhitespace || $0 == ":" }) else { return nil }
+      guard !u.isEmpty, !u.contains(where: { $0.isWhitespace || $0 == ":" || HostPort.isControl($0) }) else {
+        return nil
+      }
       user = String(u)
       rest = rest[rest.index(after: at)...]
     }

@@ -22,7 +22,7 @@ public struct ConfigurationDecoder: Sendable {
         guard var reader = try all.table(name) else { continue }
         guard Self.isValidProfileName(name) else {
           throw reader.error(
-            at: reader.tableLine, "invalid profile name \"\(name)\"",
+            at: reader.tableLine, "invalid profile name \(TOMLDocument.quoted(name))",
             fix: "use letters, digits, '-' and '_'")
         }
         profiles.append(try decodeProfile(name: name, &reader))
@@ -33,7 +33,7 @@ public struct ConfigurationDecoder: Sendable {
     if let defaultProfile, !profiles.contains(where: { $0.name == defaultProfile }) {
       throw root.error(
         at: root.line(of: "default_profile"),
-        "default_profile \"\(defaultProfile)\" has no [profiles.\(defaultProfile)] table",
+        "default_profile \(TOMLDocument.quoted(defaultProfile)) has no [profiles.\(TOMLDocument.escaped(defaultProfile))] table",
         fix: "add the profile or change default_profile")
     }
     return Configuration(defaultProfile: defaultProfile, profiles: profiles)
@@ -59,8 +59,9 @@ public struct ConfigurationDecoder: Sendable {
     }
     guard var sshReader = try reader.table("ssh") else {
       throw reader.error(
-        at: reader.tableLine, "profile \"\(name)\" has no [profiles.\(name).ssh] table",
-        fix: "add [profiles.\(name).ssh] with at least target = \"127.0.0.1:8080\"")
+        at: reader.tableLine,
+        "profile \(TOMLDocument.quoted(name)) has no [profiles.\(TOMLDocument.escaped(name)).ssh] table",
+        fix: "add [profiles.\(TOMLDocument.escaped(name)).ssh] with at least target = \"127.0.0.1:8080\"")
     }
     let ssh = try decodeSSH(&sshReader)
     try sshReader.rejectUnknown()
@@ -84,7 +85,7 @@ public struct ConfigurationDecoder: Sendable {
       else {
         throw r.error(
           at: r.line(of: "redirect_uri"),
-          "redirect_uri \"\(text)\" must be http://127.0.0.1:PORT/PATH (RFC 8252 loopback)",
+          "redirect_uri \(TOMLDocument.quoted(text)) must be http://127.0.0.1:PORT/PATH (RFC 8252 loopback)",
           fix: "register a loopback redirect such as http://127.0.0.1:53682/callback at the IdP and use it here")
       }
       redirect = url
@@ -99,7 +100,8 @@ public struct ConfigurationDecoder: Sendable {
     if let text = try r.string("method") {
       guard let m = SessionMethod(rawValue: text) else {
         throw r.error(
-          at: r.line(of: "method"), "method \"\(text)\" is not one of: token-exchange, resource-refresh",
+          at: r.line(of: "method"),
+          "method \(TOMLDocument.quoted(text)) is not one of: token-exchange, resource-refresh",
           fix: "set method = \"token-exchange\" or \"resource-refresh\"")
       }
       method = m
@@ -113,7 +115,8 @@ public struct ConfigurationDecoder: Sendable {
       probe.host?.isEmpty == false, probe.fragment == nil
     else {
       throw r.error(
-        at: r.line(of: "resource"), "resource \"\(resourceText)\" is not an absolute https URI without a fragment",
+        at: r.line(of: "resource"),
+        "resource \(TOMLDocument.quoted(resourceText)) is not an absolute https URI without a fragment",
         fix: "use the MCP server's canonical URI, e.g. https://mcp.example.com/t/{tenant}/mcp")
     }
     let audience = try r.string("audience").flatMap { $0.isEmpty ? nil : TenantTemplate($0) }
@@ -129,7 +132,7 @@ public struct ConfigurationDecoder: Sendable {
       for name in names {
         guard let t = TenantID(name) else {
           throw r.error(
-            at: r.line(of: "tenants"), "tenant \"\(name)\" is not a valid tenant name",
+            at: r.line(of: "tenants"), "tenant \(TOMLDocument.quoted(name)) is not a valid tenant name",
             fix: "tenant names use lowercase letters, digits, '-', '_' and '.'")
         }
         tenants.append(t)
@@ -139,7 +142,7 @@ public struct ConfigurationDecoder: Sendable {
     if let name = try r.string("default_tenant"), !name.isEmpty {
       guard let t = TenantID(name), tenants.isEmpty || tenants.contains(t) else {
         throw r.error(
-          at: r.line(of: "default_tenant"), "default_tenant \"\(name)\" is not in tenants",
+          at: r.line(of: "default_tenant"), "default_tenant \(TOMLDocument.quoted(name)) is not in tenants",
           fix: "add it to tenants or pick one of: \(tenants.map(\.rawValue).joined(separator: ", "))")
       }
       defaultTenant = t
@@ -154,7 +157,7 @@ public struct ConfigurationDecoder: Sendable {
     for text in try r.stringArray("jump") ?? [] {
       guard let e = SSHEndpoint(parsing: text) else {
         throw r.error(
-          at: r.line(of: "jump"), "jump entry \"\(text)\" is not [user@]host[:port]",
+          at: r.line(of: "jump"), "jump entry \(TOMLDocument.quoted(text)) is not [user@]host[:port]",
           fix: "write hops as in ssh -J, e.g. \"alice@bastion.example.com:22\"")
       }
       jump.append(e)
@@ -162,14 +165,16 @@ public struct ConfigurationDecoder: Sendable {
     var host: SSHEndpoint?
     if let text = try r.string("host"), !text.isEmpty {
       guard let e = SSHEndpoint(parsing: text) else {
-        throw r.error(at: r.line(of: "host"), "host \"\(text)\" is not [user@]host[:port]", fix: nil)
+        throw r.error(
+          at: r.line(of: "host"), "host \(TOMLDocument.quoted(text)) is not [user@]host[:port]",
+          fix: "write the last hop as for ssh, e.g. \"alice@mcp-host.example.com:22\"")
       }
       host = e
     }
     let targetText = try r.requiredString("target")
     guard let target = HostPort(parsing: targetText) else {
       throw r.error(
-        at: r.line(of: "target"), "target \"\(targetText)\" is not host:port",
+        at: r.line(of: "target"), "target \(TOMLDocument.quoted(targetText)) is not host:port",
         fix: "give the MCP server's address as seen from the last hop, e.g. \"127.0.0.1:8080\"")
     }
     let knownHosts = try r.string("known_hosts").flatMap { $0.isEmpty ? nil : $0 } ?? "~/.ssh/known_hosts"
@@ -179,7 +184,8 @@ public struct ConfigurationDecoder: Sendable {
     if let text = try r.string("host_key_policy") {
       guard let p = HostKeyPolicy(rawValue: text) else {
         throw r.error(
-          at: r.line(of: "host_key_policy"), "host_key_policy \"\(text)\" is not one of: strict, accept-new",
+          at: r.line(of: "host_key_policy"),
+          "host_key_policy \(TOMLDocument.quoted(text)) is not one of: strict, accept-new",
           fix: "use \"strict\" (default) or \"accept-new\"")
       }
       policy = p
@@ -193,11 +199,14 @@ public struct ConfigurationDecoder: Sendable {
     var settings = ListenSettings()
     if let text = try r.string("address") {
       guard let a = HostPort(parsing: text) else {
-        throw r.error(at: r.line(of: "address"), "address \"\(text)\" is not host:port", fix: "e.g. \"127.0.0.1:7700\"")
+        throw r.error(
+          at: r.line(of: "address"), "address \(TOMLDocument.quoted(text)) is not host:port",
+          fix: "e.g. \"127.0.0.1:7700\"")
       }
       guard a.isLoopback else {
         throw r.error(
-          at: r.line(of: "address"), "address \(a) is not a loopback address; mcp-tunnel listens on loopback only",
+          at: r.line(of: "address"),
+          "address \(TOMLDocument.escaped("\(a)")) is not a loopback address; mcp-tunnel listens on loopback only",
           fix: "use 127.0.0.1:PORT, [::1]:PORT or localhost:PORT")
       }
       settings.address = a
@@ -205,7 +214,8 @@ public struct ConfigurationDecoder: Sendable {
     if let text = try r.string("mode") {
       guard let m = ListenMode(rawValue: text) else {
         throw r.error(
-          at: r.line(of: "mode"), "mode \"\(text)\" is not one of: http, tcp", fix: "use \"http\" or \"tcp\"")
+          at: r.line(of: "mode"), "mode \(TOMLDocument.quoted(text)) is not one of: http, tcp",
+          fix: "use \"http\" or \"tcp\"")
       }
       settings.mode = m
     }
@@ -230,7 +240,8 @@ struct TableReader {
     self.tableLine = tableLine
   }
 
-  func dotted(_ key: String) -> String { (path + [key]).joined(separator: ".") }
+  /// The key's full name for a message (escaped: key names are free text in TOML).
+  func dotted(_ key: String) -> String { TOMLDocument.escaped((path + [key]).joined(separator: "."), limit: 120) }
   func line(of key: String) -> Int? { table[key]?.line }
 
   func error(at line: Int?, _ what: String, fix: String?) -> CoreError {
@@ -254,7 +265,7 @@ struct TableReader {
     guard let s = try string(key), !s.isEmpty else {
       throw error(
         at: tableLine, "missing required key \(dotted(key))",
-        fix: "add \(key) = \"…\" under [\(path.joined(separator: "."))]")
+        fix: "add \(key) = \"…\" under [\(TOMLDocument.escaped(path.joined(separator: "."), limit: 120))]")
     }
     return s
   }
@@ -286,7 +297,7 @@ struct TableReader {
     }
     guard let d = DurationText.parse(text) else {
       throw error(
-        at: line(of: key), "\(dotted(key)) \"\(text)\" is not a duration",
+        at: line(of: key), "\(dotted(key)) \(TOMLDocument.quoted(text)) is not a duration",
         fix: "write a number with a unit: \"500ms\", \"15s\", \"15m\", \"1h\", \"1m30s\"")
     }
     return d
@@ -298,14 +309,15 @@ struct TableReader {
       url.fragment == nil
     else {
       throw error(
-        at: line(of: key), "\(dotted(key)) \"\(text)\" is not an absolute URL",
+        at: line(of: key), "\(dotted(key)) \(TOMLDocument.quoted(text)) is not an absolute URL",
         fix: "e.g. https://idp.example.com/realms/eng")
     }
     switch rule {
     case .httpsOrLoopbackHTTP:
       guard scheme == "https" || (scheme == "http" && HostPort.isLoopbackHost(host)) else {
         throw error(
-          at: line(of: key), "\(dotted(key)) \"\(text)\" must use https (http is allowed only for loopback hosts)",
+          at: line(of: key),
+          "\(dotted(key)) \(TOMLDocument.quoted(text)) must use https (http is allowed only for loopback hosts)",
           fix: "use the https:// URL of the server")
       }
     }
@@ -327,7 +339,7 @@ struct TableReader {
     for key in table.keys where !consumed.contains(key) {
       let l = table[key]?.line
       throw error(
-        at: l, "unknown key \"\(dotted(key))\"",
+        at: l, "unknown key \(TOMLDocument.quoted(dotted(key)))",
         fix: "remove it or check the spelling; `mcp-tunnel config init --stdout` prints every valid key")
     }
   }

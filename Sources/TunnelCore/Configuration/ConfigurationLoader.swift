@@ -40,7 +40,7 @@ public struct ConfigurationLoader: Sendable {
     if let requested {
       guard let profile = configuration.profiles[requested] else {
         throw CoreError(
-          .usage, "profile \"\(requested)\" is not defined in \(path)",
+          .usage, "profile \(TOMLDocument.quoted(requested)) is not defined in \(path)",
           fix: available.isEmpty ? "add a [profiles.\(requested).ssh] table" : "use one of: \(available)")
       }
       return profile

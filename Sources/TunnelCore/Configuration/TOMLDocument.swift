@@ -57,9 +57,63 @@ public struct TOMLDocument: Sendable, Equatable {
 
   public let root: Table
 
+  /// Parses `text`; a byte-order mark at its start is ignored (editors on Windows write one).
   public init(parsing text: String, file: String? = nil) throws(CoreError) {
     var parser = TOMLParser(text: text, file: file)
     root = try parser.parseDocument()
+  }
+
+  /// `bytes` as text, or an error naming the first line that is not UTF-8 (TOML files must be
+  /// UTF-8). A leading byte-order mark is dropped. For readers of raw files, so that a stray
+  /// binary byte is reported like any other syntax error, at its line.
+  public static func text(fromUTF8 bytes: [UInt8], file: String? = nil) throws(CoreError) -> String {
+    var body = bytes[...]
+    if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+    if let text = String(validating: body, as: UTF8.self) { return text }
+    var line = 1
+    var lineStart = body.startIndex
+    var index = body.startIndex
+    while index < body.endIndex {
+      var iterator = body[index...].makeIterator()
+      var decoder = UTF8()
+      guard case .scalarValue(let scalar) = decoder.decode(&iterator) else { break }
+      if scalar == "\n" {
+        line += 1
+        lineStart = index + 1
+      }
+      index += UTF8.width(scalar)
+    }
+    let byte = index < body.endIndex ? body[index] : 0
+    throw TOMLParser.syntaxError(
+      file: file, line: line,
+      "byte 0x\(String(byte, radix: 16, uppercase: true)) at column \(index - lineStart + 1) is not UTF-8 text")
+  }
+
+  /// `text` for a message, in double quotes; see `escaped(_:limit:)`.
+  public static func quoted(_ text: some StringProtocol, limit: Int = 80) -> String {
+    "\"" + escaped(text, limit: limit) + "\""
+  }
+
+  /// `text` for a message: control and format characters shown as `\u{1B}` escapes (a
+  /// configuration file shared by a team must not be able to drive the terminal that prints an
+  /// error about it), cut after `limit` characters.
+  public static func escaped(_ text: some StringProtocol, limit: Int = 80) -> String {
+    var out = ""
+    var count = 0
+    for scalar in text.unicodeScalars {
+      if count == limit {
+        out += "…"
+        break
+      }
+      switch scalar.properties.generalCategory {
+      case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+        out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+      default:
+        out.unicodeScalars.append(scalar)
+      }
+      count += 1
+    }
+    return out
   }
 }
 
@@ -75,8 +129,16 @@ struct TOMLParser {
   /// Header paths already defined explicitly (`[a.b]` twice is an error).
   private var definedHeaders: Set<[String]> = []
 
+  /// Deepest nesting of arrays and inline tables, and the most parts a dotted key may have. Far
+  /// beyond any real configuration; without a bound, a line of 100 000 `[` would overflow the
+  /// stack of this recursive reader instead of being reported.
+  static let maximumDepth = 32
+  private var depth = 0
+
   init(text: String, file: String?) {
-    scalars = Array(text.unicodeScalars)
+    var scalars = Array(text.unicodeScalars)
+    if scalars.first == "\u{FEFF}" { scalars.removeFirst() }
+    self.scalars = scalars
     self.file = file
   }
 
@@ -109,17 +171,28 @@ struct TOMLParser {
     while let c = peek, c == " " || c == "\t" { advance() }
   }
 
-  private mutating func skipComment() {
-    if peek == "#" { while let c = peek, c != "\n" { advance() } }
+  /// TOML 1.0: a comment may hold any character but controls other than tab.
+  private mutating func skipComment() throws(CoreError) {
+    guard peek == "#" else { return }
+    while let c = peek, c != "\n" {
+      if Self.isForbiddenControl(c) {
+        if c == "\r", index + 1 < scalars.count, scalars[index + 1] == "\n" { return }
+        throw fail("control character \(TOMLDocument.quoted(String(c))) in a comment")
+      }
+      advance()
+    }
   }
 
+  /// Controls TOML allows in no string or comment: everything below 0x20 but tab, and DEL.
+  static func isForbiddenControl(_ c: Unicode.Scalar) -> Bool { c.value < 0x20 && c != "\t" || c.value == 0x7F }
+
   /// Skips blanks, comments and newlines (inside arrays).
-  private mutating func skipTrivia() {
+  private mutating func skipTrivia() throws(CoreError) {
     while let c = peek {
       if c == " " || c == "\t" || c == "\n" || c == "\r" {
         advance()
       } else if c == "#" {
-        skipComment()
+        try skipComment()
       } else {
         break
       }
@@ -128,16 +201,23 @@ struct TOMLParser {
 
   private mutating func expectEndOfLine() throws(CoreError) {
     skipSpaces()
-    skipComment()
-    if peek == "\r" { advance() }
+    try skipComment()
+    if peek == "\r" {
+      advance()
+      guard peek == "\n" || atEnd else {
+        throw fail("a carriage return without a line feed; use LF or CRLF line endings")
+      }
+    }
     guard let c = peek else { return }
-    guard c == "\n" else { throw fail("unexpected \"\(c)\" after value; expected end of line") }
+    guard c == "\n" else {
+      throw fail("unexpected \(TOMLDocument.quoted(String(c))) after value; expected end of line")
+    }
     advance()
   }
 
   mutating func parseDocument() throws(CoreError) -> TOMLDocument.Table {
     while !atEnd {
-      skipTrivia()
+      try skipTrivia()
       guard let c = peek else { break }
       if c == "[" {
         try parseHeader()
@@ -145,7 +225,9 @@ struct TOMLParser {
         let keyLine = line
         let key = try parseKeyPath()
         skipSpaces()
-        guard peek == "=" else { throw fail("expected \"=\" after key \"\(key.joined(separator: "."))\"") }
+        guard peek == "=" else {
+          throw fail("expected \"=\" after key \(TOMLDocument.quoted(key.joined(separator: ".")))")
+        }
         advance()
         skipSpaces()
         let value = try parseValue()
@@ -167,7 +249,7 @@ struct TOMLParser {
     advance()
     try expectEndOfLine()
     guard definedHeaders.insert(path).inserted else {
-      throw fail("table [\(path.joined(separator: "."))] is defined twice", line: headerLine)
+      throw fail("table [\(TOMLDocument.escaped(path.joined(separator: ".")))] is defined twice", line: headerLine)
     }
     try ensureTable(path: path, line: headerLine, explicit: true)
     currentPath = path
@@ -178,6 +260,9 @@ struct TOMLParser {
     while true {
       skipSpaces()
       parts.append(try parseSimpleKey())
+      guard parts.count <= Self.maximumDepth else {
+        throw fail("a dotted key has more than \(Self.maximumDepth) parts")
+      }
       skipSpaces()
       if peek == "." {
         advance()
@@ -199,7 +284,7 @@ struct TOMLParser {
       key.unicodeScalars.append(c)
       advance()
     }
-    guard !key.isEmpty else { throw fail("expected a key, found \"\(c)\"") }
+    guard !key.isEmpty else { throw fail("expected a key, found \(TOMLDocument.quoted(String(c)))") }
     return key
   }
 
@@ -212,10 +297,13 @@ struct TOMLParser {
     case "'":
       if lookahead("'''") { throw fail("multi-line strings are not supported here; use a single-line string") }
       return .string(try parseLiteralString())
-    case "[":
-      return try parseArray()
-    case "{":
-      return try parseInlineTable()
+    case "[", "{":
+      guard depth < Self.maximumDepth else {
+        throw fail("arrays and inline tables are nested more than \(Self.maximumDepth) deep")
+      }
+      depth += 1
+      defer { depth -= 1 }
+      return c == "[" ? try parseArray() : try parseInlineTable()
     case "t", "f":
       if lookahead("true") {
         for _ in 0..<4 { advance() }
@@ -271,10 +359,10 @@ struct TOMLParser {
           }
           out.append(s)
         default:
-          throw fail("invalid escape \"\\\(e)\" in string")
+          throw fail("invalid escape \(TOMLDocument.quoted("\\" + String(e))) in string")
         }
-      } else if c.value < 0x20 && c != "\t" || c.value == 0x7F {
-        throw fail("control character in string")
+      } else if Self.isForbiddenControl(c) {
+        throw fail("control character \(TOMLDocument.quoted(String(c))) in string")
       } else {
         out.append(c)
       }
@@ -288,6 +376,7 @@ struct TOMLParser {
       guard let c = peek, c != "\n" else { throw fail("unterminated string") }
       advance()
       if c == "'" { return String(out) }
+      if Self.isForbiddenControl(c) { throw fail("control character \(TOMLDocument.quoted(String(c))) in string") }
       out.append(c)
     }
   }
@@ -296,7 +385,7 @@ struct TOMLParser {
     advance()  // [
     var items: [TOMLDocument.Located] = []
     while true {
-      skipTrivia()
+      try skipTrivia()
       if peek == "]" {
         advance()
         return .array(items)
@@ -304,7 +393,7 @@ struct TOMLParser {
       let itemLine = line
       let value = try parseValue()
       items.append(.init(value: value, line: itemLine))
-      skipTrivia()
+      try skipTrivia()
       if peek == "," {
         advance()
       } else if peek == "]" {
@@ -360,7 +449,7 @@ struct TOMLParser {
     if let i = Int(digits) { return .integer(i) }
     if digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let d = Double(digits) { return .float(d) }
     if text.isEmpty { throw fail("expected a value") }
-    throw fail("invalid value \"\(text)\"; strings must be quoted")
+    throw fail("invalid value \(TOMLDocument.quoted(text, limit: 40)); strings must be quoted")
   }
 
   // MARK: building the tree
@@ -389,7 +478,9 @@ struct TOMLParser {
     try withTable(at: head, in: &table, createLine: value.line, explicit: false, fail: fail) {
       (t: inout TOMLDocument.Table) throws(CoreError) in
       if let existing = t[last] {
-        throw fail("key \"\(key.joined(separator: "."))\" is already defined on line \(existing.line)", value.line)
+        throw fail(
+          "key \(TOMLDocument.quoted(key.joined(separator: "."))) is already defined on line \(existing.line)",
+          value.line)
       }
       t.set(last, value)
     }
@@ -409,7 +500,9 @@ struct TOMLParser {
     var line = createLine
     if let existing = table[first] {
       guard case .table(let t) = existing.value else {
-        throw fail("\"\(first)\" is a \(existing.value.typeName) (line \(existing.line)), not a table", createLine)
+        throw fail(
+          "\(TOMLDocument.quoted(first)) is a \(existing.value.typeName) (line \(existing.line)), not a table",
+          createLine)
       }
       child = t
       line = existing.line
