@@ -41,8 +41,9 @@ struct DeviceAuthorizationFlow: Sendable {
     guard response.status == 200, let json = response.json() else {
       throw TokenEndpointFailure.error(for: response, json: response.json(), what: "device authorization request")
     }
-    guard let deviceCode = json["device_code"] as? String, let userCode = json["user_code"] as? String,
-      let expires = (json["expires_in"] as? NSNumber)?.int64Value, expires > 0
+    guard let deviceCode = json["device_code"] as? String, !deviceCode.isEmpty,
+      let rawUserCode = json["user_code"] as? String, !ServerText.sanitized(rawUserCode, limit: 64).isEmpty,
+      let expires = TokenResponse.lifetime(json["expires_in"])
     else {
       throw OAuthError(
         .identityProvider, "the device authorization response lacks device_code, user_code or expires_in",
@@ -53,10 +54,18 @@ struct DeviceAuthorizationFlow: Sendable {
       verificationURIComplete: try (json["verification_uri_complete"] as? String).map {
         try URLPolicy.parse($0, "verification_uri_complete")
       },
-      userCode: userCode, expiresIn: .seconds(expires))
+      userCode: ServerText.sanitized(rawUserCode, limit: 64), expiresIn: expires)
     present(prompt)
-    let interval = (json["interval"] as? NSNumber)?.int64Value ?? 5
-    return try await poll(deviceCode: deviceCode, interval: .seconds(max(interval, 1)), expiresIn: .seconds(expires))
+    return try await poll(
+      deviceCode: deviceCode, interval: Self.pollInterval(json["interval"]) ?? .seconds(5), expiresIn: expires)
+  }
+
+  /// A server-sent polling `interval` (RFC 8628 §3.2), believed only as whole seconds in 1…60:
+  /// a boolean, a fraction below 1 or a huge number must neither make us poll every second nor
+  /// wait for ever (the same reading as `expires_in`, GEN-07/08).
+  static func pollInterval(_ value: Any?) -> Duration? {
+    guard let lifetime = TokenResponse.lifetime(value), lifetime <= .seconds(60) else { return nil }
+    return lifetime
   }
 
   /// Waits at least `interval` before each poll (DEV-06); `slow_down` adds 5 s for good, or takes a
@@ -91,7 +100,7 @@ struct DeviceAuthorizationFlow: Sendable {
         continue
       case "slow_down":
         interval += .seconds(5)
-        if let server = (json?["interval"] as? NSNumber)?.int64Value { interval = max(interval, .seconds(server)) }
+        if let server = Self.pollInterval(json?["interval"]) { interval = max(interval, server) }
         wait = interval
       case "access_denied":
         throw OAuthError(

@@ -77,6 +77,11 @@ final class AsyncHTTPClientTransport: OAuthHTTPTransport {
         body: Data(body.readableBytesView))
     } catch let error as OAuthError {
       throw error
+    } catch is NIOTooManyBytesError {
+      throw OAuthError(
+        .identityProvider,
+        "\(host) (\(request.url.path)) answered with a body over \(Self.maximumBodyBytes / 1024) KiB; nothing of it was used",
+        fix: "the identity provider misbehaves (OAuth answers are a few KiB); check idp.issuer and its administrator")
     } catch {
       throw OAuthError(
         .identityProvider, "cannot reach \(host) (\(request.url.path)): \(error)",

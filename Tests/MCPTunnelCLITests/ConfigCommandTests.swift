@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import MCPTunnelTestSupport
 import Testing
 import TunnelCore
@@ -140,5 +141,22 @@ struct ExitCodeTests {
     #expect(help.stdout.contains("USAGE: mcp-tunnel"))
     let version = await runCLI(["--version"])
     #expect(version.stdout == "\(MCPTunnelCommand.version)\n")
+  }
+}
+
+@Suite("config files read from disk (built binary)")
+struct ConfigFileOnDiskTests {
+  @Test("a byte that is not UTF-8 is a config error (exit 2) at its line and column, not a read failure")
+  func nonUTF8ByteNamesTheLine() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("config.toml").path
+    try Data([UInt8]("default_profile = \"x\"\n# caf".utf8) + [0xE9] + [UInt8]("\n".utf8)).write(
+      to: URL(fileURLWithPath: path))
+    let result = try LabCommand.run(
+      BuiltBinary.mcpTunnel, ["config", "show", "--config", path], environment: ["HOME": directory.path])
+    #expect(result.status == 2)
+    #expect(result.stderr.contains("\(path):2:") && result.stderr.contains("0xE9"), "\(result.stderr)")
   }
 }

@@ -122,6 +122,58 @@ struct DeviceFlowTests {
     await #expect(throws: OAuthError.self) { try await flow(transport, RecordingSleeper()).run { prompts.set($0) } }
     #expect(prompts.value == nil)
   }
+
+  @Test(
+    "DEV-03, GEN-07/08: a hostile interval (true, 0.5, 0, 1e300, 2^64, 3600, \"x\") means the default 5 s, never 1 s or for ever",
+    arguments: ["true", "0.5", "0", "1e300", "18446744073709551616", "3600", "\"x\""])
+  func hostileInterval(_ json: String) async throws {
+    let interval = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed)
+    let body: [String: Any] = [
+      "device_code": "dc", "user_code": "WDJB-MJHT", "verification_uri": "https://idp.example.test/device",
+      "expires_in": 1800, "interval": interval,
+    ]
+    let transport = ScriptedTransport()
+    transport.on("/device", ScriptedTransport.json(200, body))
+    transport.on("/token", Self.pending, Self.success)
+    let sleeper = RecordingSleeper()
+    _ = try await flow(transport, sleeper).run { _ in }
+    #expect(sleeper.recorded == [5, 5])
+    #expect(DeviceAuthorizationFlow.pollInterval("7") == .seconds(7))
+  }
+
+  @Test("WWWA-04: a user_code with terminal escapes is shown cleaned; a hostile expires_in is refused")
+  func hostileUserCodeAndExpiry() async throws {
+    let transport = ScriptedTransport()
+    transport.on(
+      "/device",
+      ScriptedTransport.json(
+        200,
+        [
+          "device_code": "dc", "user_code": "\u{1B}[2J\u{1B}]0;pwned\u{07}WDJB\nMJHT",
+          "verification_uri": "https://idp.example.test/device", "expires_in": 1800,
+        ]))
+    transport.on("/token", Self.success)
+    let prompts = PromptBox()
+    _ = try await flow(transport, RecordingSleeper()).run { prompts.set($0) }
+    let shown = try #require(prompts.value?.userCode)
+    #expect(!shown.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }, "\(shown.debugDescription)")
+    #expect(shown.contains("WDJB") && shown.contains("MJHT"))
+
+    for expires in [true as Any, 0, -5, 1e300, "soon"] {
+      let bad = ScriptedTransport()
+      bad.on(
+        "/device",
+        ScriptedTransport.json(
+          200,
+          [
+            "device_code": "dc", "user_code": "U", "verification_uri": "https://idp.example.test/device",
+            "expires_in": expires,
+          ]))
+      await #expect(throws: OAuthError.self, "expires_in \(expires)") {
+        try await flow(bad, RecordingSleeper()).run { _ in }
+      }
+    }
+  }
 }
 
 final class PromptBox: @unchecked Sendable {

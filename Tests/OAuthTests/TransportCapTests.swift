@@ -84,6 +84,7 @@ struct TransportCapTests {
       #expect(error.category == .identityProvider)
       #expect(error.fix != nil)
       #expect(!error.summary.contains("at-cap-1"))
+      #expect(error.summary.contains("over 1024 KiB"), "says what was wrong, not \"cannot reach\": \(error.summary)")
     }
   }
 

@@ -5,13 +5,16 @@ import TunnelCore
 struct LocalConfigurationStore: ConfigurationStore {
   func read(_ path: String) throws(CoreError) -> String? {
     guard FileManager.default.fileExists(atPath: path) else { return nil }
+    let data: Data
     do {
-      return try String(contentsOfFile: path, encoding: .utf8)
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
     } catch {
       throw CoreError(
         .usage, "cannot read \(path): \(error.localizedDescription)",
         fix: "check the file's permissions, or point --config at another file")
     }
+    // A byte that is not UTF-8 is a syntax error at its line, like any other.
+    return try TOMLDocument.text(fromUTF8: Array(data), file: path)
   }
 
   func write(_ path: String, contents: String, overwrite: Bool) throws(CoreError) {
