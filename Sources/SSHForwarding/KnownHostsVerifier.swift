@@ -223,6 +223,15 @@ struct KnownHostsVerifier {
     return HostKey(type: type, blob: blob, sha256: digest)
   }
 
+  /// The `LIBSSH2_HOSTKEY_TYPE_*` of a key type name (`keyTypeName`'s inverse), nil when unknown.
+  static func keyType(named name: String) -> Int32? {
+    let types = [
+      LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_HOSTKEY_TYPE_ECDSA_256,
+      LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_HOSTKEY_TYPE_ED25519,
+    ]
+    return types.first { keyTypeName($0) == name }
+  }
+
   static func keyTypeName(_ type: Int32) -> String {
     switch type {
     case LIBSSH2_HOSTKEY_TYPE_RSA: "ssh-rsa"

@@ -1,4 +1,3 @@
-import CLibSSH2
 import Foundation
 import LabSupport
 import MCPTunnelTestSupport
@@ -14,7 +13,6 @@ import TunnelCore
 @Suite("known_hosts with garbage lines")
 struct KnownHostsGarbageTests {
   struct TestKey {
-    var type: Int32
     var name: String
     var base64: String
     var fingerprint: String
@@ -23,20 +21,21 @@ struct KnownHostsGarbageTests {
       var digest = String(fingerprint.dropFirst("SHA256:".count))
       while digest.count % 4 != 0 { digest += "=" }
       return HostKey(
-        type: type, blob: Array(Data(base64Encoded: base64)!), sha256: Array(Data(base64Encoded: digest)!))
+        type: KnownHostsVerifier.keyType(named: name) ?? -1, blob: Array(Data(base64Encoded: base64)!),
+        sha256: Array(Data(base64Encoded: digest)!))
     }
   }
 
   static let k1 = TestKey(
-    type: LIBSSH2_HOSTKEY_TYPE_ED25519, name: "ssh-ed25519",
+    name: "ssh-ed25519",
     base64: "AAAAC3NzaC1lZDI1NTE5AAAAIEjI/Eg1GsPSc18zlDTHaAsGx7xyBdKOSl086TiARF5U",
     fingerprint: "SHA256:Atysv4VwzHcWM6e/lgWPaqMpwNQaMRFgAwAi5BuWsTI")
   static let k2 = TestKey(
-    type: LIBSSH2_HOSTKEY_TYPE_ED25519, name: "ssh-ed25519",
+    name: "ssh-ed25519",
     base64: "AAAAC3NzaC1lZDI1NTE5AAAAIP+F4dXOOtWsSk8Q5bL9BvlqvNTS1KRRwDP0Mtza7pOd",
     fingerprint: "SHA256:FUZKLN0Ms/PmGiav3zQOzDaB5PbpkC03gNV+d/RFl3s")
   static let k3 = TestKey(
-    type: LIBSSH2_HOSTKEY_TYPE_ECDSA_256, name: "ecdsa-sha2-nistp256",
+    name: "ecdsa-sha2-nistp256",
     base64:
       "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBOCy/5IMmVvcIp/huQeD4v0UBkCp9Hz9+z4l2IB9biddA4FuBeyvlvMxYQ5qCra2q6dr3VrQjWeHAtzrx6Z4BIU=",
     fingerprint: "SHA256:8kKyg0RDs+o42kmEc6wRqP9PTleWm4YUEXO2WXeG9uQ")
