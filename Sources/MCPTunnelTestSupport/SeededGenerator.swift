@@ -1,21 +1,17 @@
 import Foundation
+import TunnelCore
 
 /// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014): a
 /// tiny generator whose whole state is one `UInt64`, so a failing property case is replayed from
 /// its seed alone, on any machine, with any toolchain (`SystemRandomNumberGenerator` cannot be
 /// seeded, and the standard library promises no stable algorithm for seeded generation).
+/// It is TunnelCore's `SplitMix64` (the reconnect jitter's source), behind the helpers below.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-  public private(set) var state: UInt64
+  private var source: SplitMix64
 
-  public init(seed: UInt64) { state = seed }
+  public init(seed: UInt64) { source = SplitMix64(seed: seed) }
 
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  public mutating func next() -> UInt64 { source.next() }
 }
 
 /// A seeded property test: runs a check over `iterations` generated cases and reports each
