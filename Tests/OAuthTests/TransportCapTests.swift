@@ -54,6 +54,13 @@ final class FixedResponseServer: Sendable {
           if n <= 0 { break }
           offset += n
         }
+        // A graceful close: closing with request bytes still unread (a body that came in its own
+        // segment) would send a reset, and the client could lose the answer's tail. Stop writing,
+        // then read until the client closes (bounded by a receive timeout).
+        var wait = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        shutdown(client, Int32(SHUT_WR))
+        while read(client, &buffer, buffer.count) > 0 {}
         close(client)
       }
     }
