@@ -12,7 +12,7 @@ import TunnelCore
 ///
 /// Who may talk to it: the socket file is 0600 in a 0700 directory of the effective user, and each
 /// accepted connection is checked with `SO_PEERCRED` (same uid or root, else closed unread), so a
-/// misconfigured directory cannot let another user in. A request line longer than 64 KiB, or 5 s
+/// misconfigured directory cannot let another user in. A request line longer than 64 KiB, or 30 s
 /// without a byte before the line is complete, closes the connection without calling `handler`.
 ///
 /// Startup takes the socket path over from a crashed run (a socket file nobody answers on) but
@@ -25,8 +25,10 @@ import TunnelCore
 public final class ControlSocketServer: Sendable {
   /// The longest request line accepted (without its `\n`).
   static let requestLimit = 64 * 1024
-  /// How long a connection may stay silent before its request line is complete.
-  static let idleTimeout = TimeAmount.seconds(5)
+  /// How long a connection may stay silent before its request line is complete. Generous: a
+  /// local client on a loaded machine can be descheduled for seconds between connect and write
+  /// (seen in CI with 5 s), and a silent local connection costs next to nothing.
+  static let idleTimeout = TimeAmount.seconds(30)
 
   /// The socket file, as given to `start`.
   public let path: String
