@@ -145,6 +145,22 @@ struct CLILab {
     return up
   }
 
+  /// Runs `body` against a whole lab (`.ssh`) with `up` running, logged in first unless `logIn`
+  /// is false, and always stops both.
+  static func withTunnel(
+    sessionTokenTTL: Int = 300, idpAccessTokenTTL: Int = 300, logIn: Bool = true,
+    _ body: (CLILab, RunningCommand) async throws -> Void
+  ) async throws {
+    let lab = try await offPool {
+      try CLILab(peers: [.ssh], sessionTokenTTL: sessionTokenTTL, idpAccessTokenTTL: idpAccessTokenTTL)
+    }
+    defer { lab.stop() }
+    if logIn { try await lab.logIn() }
+    let up = try await offPool { try lab.up() }
+    defer { up.kill() }
+    try await body(lab, up)
+  }
+
   /// The MCP endpoint `up` serves.
   var url: String { "http://\(listen?.description ?? "127.0.0.1:7700")/mcp" }
 

@@ -45,44 +45,41 @@ struct LoginFaultTests {
   )
   func keyringLockedAfterLogin() async throws {
     // glewlwyd access tokens of 30 s: the next tenant re-mint (after ~13-15 s) needs a refresh.
-    let lab = try await offPool { try CLILab(peers: [.ssh], sessionTokenTTL: 20, idpAccessTokenTTL: 30) }
-    defer { lab.stop() }
-    try await lab.logIn()
-    let up = try await offPool { try lab.up() }
-    defer { up.kill() }
-    let port = try #require(lab.listen?.port)
-    let ready = try #require(up.events.first)
-    let expiresAt = try #require(FaultTests.date(ready["token_expires_at"]))
-    try lab.keyring.lockLoginCollection()
-    let lockedAt = Date()
+    try await CLILab.withTunnel(sessionTokenTTL: 20, idpAccessTokenTTL: 30) { lab, up in
+      let port = try #require(lab.listen?.port)
+      let ready = try #require(up.events.first)
+      let expiresAt = try #require(FaultTests.date(ready["token_expires_at"]))
+      try lab.keyring.lockLoginCollection()
+      let lockedAt = Date()
 
-    // The token in hand keeps serving after the lock.
-    let whileValid = await offPoolCall(port)
-    #expect(whileValid.ok, "\(whileValid)")
-    try await offPool {
-      try waitUntil(timeout: .seconds(40), "the failed re-mint's token_error") {
-        up.stdout.contains("\"token_error\"") || !up.isRunning
+      // The token in hand keeps serving after the lock.
+      let whileValid = await offPoolCall(port)
+      #expect(whileValid.ok, "\(whileValid)")
+      try await offPool {
+        try waitUntil(timeout: .seconds(40), "the failed re-mint's token_error") {
+          up.stdout.contains("\"token_error\"") || !up.isRunning
+        }
       }
+      let reported = Date()
+      let tokenError = try #require(up.events.first { $0["event"] as? String == "token_error" })
+      #expect(tokenError["category"] as? String == "keyringUnavailable", "\(tokenError)")
+      #expect((tokenError["fix"] as? String)?.contains("unlock") == true, "\(tokenError)")
+      #expect(up.stderr.contains("locked"), "\(up.stderr)")
+      #expect(up.isRunning, "a locked keyring never ends up")
+      if Date() < expiresAt.addingTimeInterval(-1) {
+        let stillValid = await offPoolCall(port)
+        #expect(stillValid.ok, "until expiry the token in memory serves: \(stillValid)")
+      }
+      while Date() < expiresAt.addingTimeInterval(1) { try await Task.sleep(for: .milliseconds(250)) }
+      let refused = await offPoolCall(port)
+      #expect(refused.status == 503, "\(refused)")
+      #expect((refused.jsonBody?["fix"] as? String)?.contains("unlock") == true, "\(refused)")
+      #expect(refused.jsonBody?["error"] as? String == "keyring_unavailable", "\(refused)")
+      #expect(up.isRunning)
+      print(
+        "fault keyring locked under up: reported \(FaultTests.seconds(reported.timeIntervalSince(lockedAt))) after the lock "
+          + "(at the next refresh); token served until expiry; then 503 \(refused.jsonBody?["error"] ?? "")")
     }
-    let reported = Date()
-    let tokenError = try #require(up.events.first { $0["event"] as? String == "token_error" })
-    #expect(tokenError["category"] as? String == "keyringUnavailable", "\(tokenError)")
-    #expect((tokenError["fix"] as? String)?.contains("unlock") == true, "\(tokenError)")
-    #expect(up.stderr.contains("locked"), "\(up.stderr)")
-    #expect(up.isRunning, "a locked keyring never ends up")
-    if Date() < expiresAt.addingTimeInterval(-1) {
-      let stillValid = await offPoolCall(port)
-      #expect(stillValid.ok, "until expiry the token in memory serves: \(stillValid)")
-    }
-    while Date() < expiresAt.addingTimeInterval(1) { try await Task.sleep(for: .milliseconds(250)) }
-    let refused = await offPoolCall(port)
-    #expect(refused.status == 503, "\(refused)")
-    #expect((refused.jsonBody?["fix"] as? String)?.contains("unlock") == true, "\(refused)")
-    #expect(refused.jsonBody?["error"] as? String == "keyring_unavailable", "\(refused)")
-    #expect(up.isRunning)
-    print(
-      "fault keyring locked under up: reported \(FaultTests.seconds(reported.timeIntervalSince(lockedAt))) after the lock "
-        + "(at the next refresh); token served until expiry; then 503 \(refused.jsonBody?["error"] ?? "")")
   }
 
   @Test(
@@ -139,46 +136,43 @@ struct LoginFaultTests {
     "up re-minting every ~14 s (each mint a refresh) while status --verify runs in 3 loops and a second up is refused: no reuse detection"
   )
   func concurrentRefreshesOfOneProfile() async throws {
-    let lab = try await offPool { try CLILab(peers: [.ssh], sessionTokenTTL: 20, idpAccessTokenTTL: 30) }
-    defer { lab.stop() }
-    try await lab.logIn()
-    let up = try await offPool { try lab.up() }
-    defer { up.kill() }
-    let port = try #require(lab.listen?.port)
+    try await CLILab.withTunnel(sessionTokenTTL: 20, idpAccessTokenTTL: 30) { lab, up in
+      let port = try #require(lab.listen?.port)
 
-    // A second up for the same profile on another port: refused (exit 8), it never refreshes.
-    let otherPort = try LabNetwork.freePort()
-    let second = try await offPool { try lab.run(["up", "--listen", "127.0.0.1:\(otherPort)"]) }
-    #expect(second.status == 8, "\(second.output)")
-    #expect(second.output.contains("fix:"), "\(second.output)")
+      // A second up for the same profile on another port: refused (exit 8), it never refreshes.
+      let otherPort = try LabNetwork.freePort()
+      let second = try await offPool { try lab.run(["up", "--listen", "127.0.0.1:\(otherPort)"]) }
+      #expect(second.status == 8, "\(second.output)")
+      #expect(second.output.contains("fix:"), "\(second.output)")
 
-    let calls = CallLoop(port: port)
-    calls.start(pause: .milliseconds(500))
-    let verifiers = (0..<3).map { _ in
-      Task {
-        try await offPool { () -> [Int32] in
-          var statuses: [Int32] = []
-          let end = Date().addingTimeInterval(32)
-          while Date() < end { statuses.append(try lab.run(["status", "--verify"]).status) }
-          return statuses
+      let calls = CallLoop(port: port)
+      calls.start(pause: .milliseconds(500))
+      let verifiers = (0..<3).map { _ in
+        Task {
+          try await offPool { () -> [Int32] in
+            var statuses: [Int32] = []
+            let end = Date().addingTimeInterval(32)
+            while Date() < end { statuses.append(try lab.run(["status", "--verify"]).status) }
+            return statuses
+          }
         }
       }
-    }
-    var statuses: [Int32] = []
-    for verifier in verifiers { statuses += try await verifier.value }
-    try calls.stop()
-    let results = calls.snapshot
+      var statuses: [Int32] = []
+      for verifier in verifiers { statuses += try await verifier.value }
+      try calls.stop()
+      let results = calls.snapshot
 
-    let remints = up.events.filter { $0["event"] as? String == "token_minted" }
-    #expect(remints.count >= 2, "at least two re-mints, each with a refresh: \(up.stdout)")
-    #expect(statuses.allSatisfy { $0 == 0 }, "every status --verify refreshed fine: \(statuses)")
-    #expect(!up.events.contains { $0["event"] as? String == "token_error" }, "\(up.stdout)\n\(up.stderr)")
-    #expect(results.allSatisfy { $0.ok }, "\(results.filter { !$0.ok }.prefix(3))")
-    #expect(try lab.run(["status", "--verify"]).status == 0, "the stored refresh token is still valid")
-    print(
-      "fault concurrent refreshes: \(statuses.count) status --verify + \(remints.count) mints of up (each a refresh), "
-        + "\(results.count) calls (\(results.filter { $0.ok }.count) ok), second up exit \(second.status); "
-        + "the login is valid afterwards")
+      let remints = up.events.filter { $0["event"] as? String == "token_minted" }
+      #expect(remints.count >= 2, "at least two re-mints, each with a refresh: \(up.stdout)")
+      #expect(statuses.allSatisfy { $0 == 0 }, "every status --verify refreshed fine: \(statuses)")
+      #expect(!up.events.contains { $0["event"] as? String == "token_error" }, "\(up.stdout)\n\(up.stderr)")
+      #expect(results.allSatisfy { $0.ok }, "\(results.filter { !$0.ok }.prefix(3))")
+      #expect(try lab.run(["status", "--verify"]).status == 0, "the stored refresh token is still valid")
+      print(
+        "fault concurrent refreshes: \(statuses.count) status --verify + \(remints.count) mints of up (each a refresh), "
+          + "\(results.count) calls (\(results.filter { $0.ok }.count) ok), second up exit \(second.status); "
+          + "the login is valid afterwards")
+    }
   }
 
   /// A stored refresh token must be whole: same alphabet and length class as the one login stored.

@@ -14,7 +14,7 @@ struct FaultTests {
     "bastion sshd killed, restarted under continuous calls: listener stays bound, calls recover, SSE call fails cleanly"
   )
   func bastionKilledAndRestarted() async throws {
-    try await UpHTTPCommandTests.withTunnel { lab, up in
+    try await CLILab.withTunnel { lab, up in
       let ssh = try lab.lab.sshLab()
       let mcp = try lab.lab.mcp()
       let port = try #require(lab.listen?.port)
@@ -97,98 +97,96 @@ struct FaultTests {
     arguments: ["killed", "frozen"])
   func identityProviderDown(fault: String) async throws {
     // glewlwyd access tokens of 30 s: every tenant mint needs a refresh at the IdP.
-    let lab = try await offPool { try CLILab(peers: [.ssh], sessionTokenTTL: 20, idpAccessTokenTTL: 30) }
-    defer { lab.stop() }
-    try await lab.logIn()
-    let up = try await offPool { try lab.up() }
-    defer { up.kill() }
-    let port = try #require(lab.listen?.port)
-    let ready = try #require(up.events.first { $0["event"] as? String == "ready" })
-    var expiresAt = try #require(Self.date(ready["token_expires_at"]))
-    #expect(RawMCP.whoami(port: port).ok)
-    // The token most recently minted before the fault is the one that must carry the calls.
-    if let latest = up.events.last(where: { $0["event"] as? String == "token_minted" }),
-      let date = Self.date(latest["expires_at"])
-    {
-      expiresAt = max(expiresAt, date)
-    }
-    let downAt = Date()
-    if fault == "killed" { lab.idp.kill() } else { lab.idp.freeze() }
-    defer { if fault == "frozen" { lab.idp.thaw() } }
-
-    // Until 3 s before expiry every call works with the token in hand.
-    var beforeExpiry: [RawMCP.Outcome] = []
-    while Date() < expiresAt.addingTimeInterval(-3) {
-      beforeExpiry.append(await offPoolCall(port))
-      try await Task.sleep(for: .milliseconds(700))
-    }
-    #expect(!beforeExpiry.isEmpty)
-    #expect(beforeExpiry.allSatisfy { $0.ok }, "\(beforeExpiry.filter { !$0.ok })")
-
-    // After expiry: 503 with error/message/fix, answered in bounded time even with a hung IdP.
-    while Date() < expiresAt.addingTimeInterval(1) { try await Task.sleep(for: .milliseconds(200)) }
-    let refused = await offPoolCall(port)
-    #expect(refused.status == 503, "\(refused)")
-    let body = try #require(refused.jsonBody, "\(refused)")
-    #expect(body["error"] is String && body["message"] is String, "\(body)")
-    #expect((body["fix"] as? String)?.isEmpty == false, "\(body)")
-    #expect(refused.duration < 40, "answered within the IdP timeouts: \(refused.duration) s")
-    let tokenError = try #require(
-      up.events.first { $0["event"] as? String == "token_error" }, "the failed re-mint is reported: \(up.stdout)")
-    #expect(tokenError["fix"] is String, "\(tokenError)")
-    #expect(up.isRunning)
-
-    let backAt = Date()
-    if fault == "killed" { try lab.idp.restart() } else { lab.idp.thaw() }
-    // Recovery by itself, or — when a refresh whose answer was lost reached the IdP (a hung IdP
-    // works through its backlog when it resumes) — glewlwyd's reuse detection revokes the grant:
-    // then a clear 503 naming `mcp-tunnel login`, and a login heals `up` without a restart.
-    var recovered: RawMCP.Outcome?
-    var loginLost: RawMCP.Outcome?
-    var afterReturn: [RawMCP.Outcome] = []
-    while recovered == nil, loginLost == nil, Date().timeIntervalSince(backAt) < 60 {
-      let call = await offPoolCall(port)
-      afterReturn.append(call)
-      if call.ok {
-        recovered = call
-      } else if (call.jsonBody?["fix"] as? String)?.contains("mcp-tunnel login") == true {
-        loginLost = call
-      } else {
-        try await Task.sleep(for: .milliseconds(500))
+    try await CLILab.withTunnel(sessionTokenTTL: 20, idpAccessTokenTTL: 30) { lab, up in
+      let port = try #require(lab.listen?.port)
+      let ready = try #require(up.events.first { $0["event"] as? String == "ready" })
+      var expiresAt = try #require(Self.date(ready["token_expires_at"]))
+      #expect(RawMCP.whoami(port: port).ok)
+      // The token most recently minted before the fault is the one that must carry the calls.
+      if let latest = up.events.last(where: { $0["event"] as? String == "token_minted" }),
+        let date = Self.date(latest["expires_at"])
+      {
+        expiresAt = max(expiresAt, date)
       }
+      let downAt = Date()
+      if fault == "killed" { lab.idp.kill() } else { lab.idp.freeze() }
+      defer { if fault == "frozen" { lab.idp.thaw() } }
+
+      // Until 3 s before expiry every call works with the token in hand.
+      var beforeExpiry: [RawMCP.Outcome] = []
+      while Date() < expiresAt.addingTimeInterval(-3) {
+        beforeExpiry.append(await offPoolCall(port))
+        try await Task.sleep(for: .milliseconds(700))
+      }
+      #expect(!beforeExpiry.isEmpty)
+      #expect(beforeExpiry.allSatisfy { $0.ok }, "\(beforeExpiry.filter { !$0.ok })")
+
+      // After expiry: 503 with error/message/fix, answered in bounded time even with a hung IdP.
+      while Date() < expiresAt.addingTimeInterval(1) { try await Task.sleep(for: .milliseconds(200)) }
+      let refused = await offPoolCall(port)
+      #expect(refused.status == 503, "\(refused)")
+      let body = try #require(refused.jsonBody, "\(refused)")
+      #expect(body["error"] is String && body["message"] is String, "\(body)")
+      #expect((body["fix"] as? String)?.isEmpty == false, "\(body)")
+      #expect(refused.duration < 40, "answered within the IdP timeouts: \(refused.duration) s")
+      let tokenError = try #require(
+        up.events.first { $0["event"] as? String == "token_error" }, "the failed re-mint is reported: \(up.stdout)")
+      #expect(tokenError["fix"] is String, "\(tokenError)")
+      #expect(up.isRunning)
+
+      let backAt = Date()
+      if fault == "killed" { try lab.idp.restart() } else { lab.idp.thaw() }
+      // Recovery by itself, or — when a refresh whose answer was lost reached the IdP (a hung IdP
+      // works through its backlog when it resumes) — glewlwyd's reuse detection revokes the grant:
+      // then a clear 503 naming `mcp-tunnel login`, and a login heals `up` without a restart.
+      var recovered: RawMCP.Outcome?
+      var loginLost: RawMCP.Outcome?
+      var afterReturn: [RawMCP.Outcome] = []
+      while recovered == nil, loginLost == nil, Date().timeIntervalSince(backAt) < 60 {
+        let call = await offPoolCall(port)
+        afterReturn.append(call)
+        if call.ok {
+          recovered = call
+        } else if (call.jsonBody?["fix"] as? String)?.contains("mcp-tunnel login") == true {
+          loginLost = call
+        } else {
+          try await Task.sleep(for: .milliseconds(500))
+        }
+      }
+      for call in afterReturn where !call.ok {
+        #expect(call.status == 503 && call.jsonBody?["fix"] is String, "\(call)")
+      }
+      var outcome = "recovered by itself"
+      if let lost = loginLost {
+        outcome = "login lost (\(lost.jsonBody?["error"] ?? "")), healed by a new login"
+        #expect(fault == "frozen", "only a hung IdP can have a refresh answer lost: \(lost)\n\(up.stderr)")
+        #expect(try lab.storedRefreshToken() == nil, "the revoked entry is deleted")
+        try await lab.logIn()
+        try await Task.sleep(for: .milliseconds(1100))  // past the broker's failure cooldown
+        let call = await offPoolCall(port)
+        #expect(call.ok, "no restart needed after login: \(call)")
+        recovered = call.ok ? call : nil
+      }
+      let first = try #require(recovered, "service did not resume within 60 s: \(afterReturn.suffix(3))\n\(up.stderr)")
+      print(
+        "fault IdP \(fault): token expired \(Self.seconds(expiresAt.timeIntervalSince(downAt))) after the fault, "
+          + "\(beforeExpiry.count) calls ok before expiry, after expiry \(refused.status.map(String.init) ?? "-") in "
+          + "\(Self.seconds(refused.duration)); IdP back → \(outcome); first successful call "
+          + "\(Self.seconds(first.ended.timeIntervalSince(backAt))) after the IdP's return (\(afterReturn.count) calls)"
+      )
+      #expect(
+        up.events.contains {
+          $0["event"] as? String == "token_minted" && Self.date($0["expires_at"]) ?? .distantPast > backAt
+        })
+      #expect(up.isRunning)
+      // The login is valid at the end: the stored refresh token still works.
+      #expect(try lab.run(["status", "--verify"]).status == 0)
     }
-    for call in afterReturn where !call.ok {
-      #expect(call.status == 503 && call.jsonBody?["fix"] is String, "\(call)")
-    }
-    var outcome = "recovered by itself"
-    if let lost = loginLost {
-      outcome = "login lost (\(lost.jsonBody?["error"] ?? "")), healed by a new login"
-      #expect(fault == "frozen", "only a hung IdP can have a refresh answer lost: \(lost)\n\(up.stderr)")
-      #expect(try lab.storedRefreshToken() == nil, "the revoked entry is deleted")
-      try await lab.logIn()
-      try await Task.sleep(for: .milliseconds(1100))  // past the broker's failure cooldown
-      let call = await offPoolCall(port)
-      #expect(call.ok, "no restart needed after login: \(call)")
-      recovered = call.ok ? call : nil
-    }
-    let first = try #require(recovered, "service did not resume within 60 s: \(afterReturn.suffix(3))\n\(up.stderr)")
-    print(
-      "fault IdP \(fault): token expired \(Self.seconds(expiresAt.timeIntervalSince(downAt))) after the fault, "
-        + "\(beforeExpiry.count) calls ok before expiry, after expiry \(refused.status.map(String.init) ?? "-") in "
-        + "\(Self.seconds(refused.duration)); IdP back → \(outcome); first successful call "
-        + "\(Self.seconds(first.ended.timeIntervalSince(backAt))) after the IdP's return (\(afterReturn.count) calls)")
-    #expect(
-      up.events.contains {
-        $0["event"] as? String == "token_minted" && Self.date($0["expires_at"]) ?? .distantPast > backAt
-      })
-    #expect(up.isRunning)
-    // The login is valid at the end: the stored refresh token still works.
-    #expect(try lab.run(["status", "--verify"]).status == 0)
   }
 
   @Test("token exchange failing, then stalled: clear errors with exit 5, bounded waits, backoff, recovery")
   func tokenExchangeFailingAndStalled() async throws {
-    try await UpHTTPCommandTests.withTunnel(sessionTokenTTL: 20) { lab, up in
+    try await CLILab.withTunnel(sessionTokenTTL: 20) { lab, up in
       let sts = try lab.lab.sts()
       let port = try #require(lab.listen?.port)
       let ready = try #require(up.events.first)

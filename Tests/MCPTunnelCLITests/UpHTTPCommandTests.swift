@@ -10,18 +10,6 @@ import TunnelCore
 /// `tenant use` → re-mints; plus the local listener's refusals.
 @Suite("up --mode http, tenant, token, status (built binary, whole lab)", .serialized, .timeLimit(.minutes(6)))
 struct UpHTTPCommandTests {
-  /// Runs `body` against a logged-in lab with `up` running, and always stops both.
-  static func withTunnel(
-    sessionTokenTTL: Int = 300, logIn: Bool = true, _ body: (CLILab, RunningCommand) async throws -> Void
-  ) async throws {
-    let lab = try await offPool { try CLILab(peers: [.ssh], sessionTokenTTL: sessionTokenTTL) }
-    defer { lab.stop() }
-    if logIn { try await lab.logIn() }
-    let up = try await offPool { try lab.up() }
-    defer { up.kill() }
-    try await body(lab, up)
-  }
-
   func client(
     _ lab: CLILab, _ command: [String], token: String? = nil, headers: [String: String] = [:]
   ) async throws -> MCPClientResult {
@@ -31,7 +19,7 @@ struct UpHTTPCommandTests {
   @Test(
     "1: login → up --tenant acme → the SDK client lists tools and whoami says acme; the server saw only fixture tokens")
   func loginUpCall() async throws {
-    try await Self.withTunnel { lab, up in
+    try await CLILab.withTunnel { lab, up in
       let ready = try #require(up.events.first)
       #expect(ready["event"] as? String == "ready", "ready is the first event: \(up.stdout)")
       #expect(ready["mode"] as? String == "http")
@@ -97,7 +85,7 @@ struct UpHTTPCommandTests {
 
   @Test("2: tenant use globex → new calls are globex; a call in flight on an old connection never gets globex's token")
   func tenantSwitch() async throws {
-    try await Self.withTunnel { lab, up in
+    try await CLILab.withTunnel { lab, up in
       #expect(try await client(lab, ["call", "whoami"]).result["tenant"] as? String == "acme")
       // A slow call in flight on its own connection while the tenant switches. The SDK client
       // needs a while to start on a loaded machine, so wait until the proxy has seen its
@@ -139,7 +127,7 @@ struct UpHTTPCommandTests {
 
   @Test("3: 20 s tenant tokens, a call every second for 60+ s: zero failures, at least two re-mints")
   func remintUnderLoad() async throws {
-    try await Self.withTunnel(sessionTokenTTL: 20) { lab, up in
+    try await CLILab.withTunnel(sessionTokenTTL: 20) { lab, up in
       let start = Date()
       var failures: [String] = []
       var calls = 0
@@ -162,7 +150,7 @@ struct UpHTTPCommandTests {
 
   @Test("4: SSE: slow_stream's notifications reach the SDK client one by one through up")
   func streamsIncrementally() async throws {
-    try await Self.withTunnel { lab, _ in
+    try await CLILab.withTunnel { lab, _ in
       let run = try await client(lab, ["stream", "4", "400"])
       let problem = run.streamedIncrementally(count: 4)
       #expect(problem == nil, "\(problem ?? "")")
@@ -171,7 +159,7 @@ struct UpHTTPCommandTests {
 
   @Test("5: bad Host/Origin → 403; not logged in → 503 JSON naming mcp-tunnel login; a login later heals it")
   func refusalsAndNotLoggedIn() async throws {
-    try await Self.withTunnel(logIn: false) { lab, up in
+    try await CLILab.withTunnel(logIn: false) { lab, up in
       #expect(up.stderr.contains("mcp-tunnel login"), "up warns that it has no token yet: \(up.stderr)")
       let port = try #require(lab.listen?.port)
       let body = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#
@@ -203,7 +191,7 @@ extension UpHTTPCommandTests {
     "issue 7: through up, every MCP method kind is audited (tool, resource, prompt, batch elements); no token in the audit files"
   )
   func auditRecordsEveryMethodKind() async throws {
-    try await Self.withTunnel { lab, up in
+    try await CLILab.withTunnel { lab, up in
       #expect(try await client(lab, ["call", "whoami"]).ok)
       #expect(try await client(lab, ["read", "lab://tenant-info"]).ok)
       #expect(try await client(lab, ["prompt", "greeting", #"{"name":"secret-argument-value"}"#]).ok)
