@@ -101,19 +101,8 @@ struct AuditFileWriterTests {
       let path = "\(dir)/dev.jsonl"
       let threads = 4
       let perThread = 250
-      let failures = await withTaskGroup(of: String?.self) { group in
-        for thread in 0..<threads {
-          group.addTask {
-            do {
-              let writer = try AuditFileWriter(path: path)
-              for index in 0..<perThread { try writer.record(sampleEvent(thread * 1000 + index)) }
-              return nil
-            } catch {
-              return "\(error)"
-            }
-          }
-        }
-        return await group.compactMap { $0 }.reduce(into: []) { $0.append($1) }
+      let failures = await recordConcurrently(threads: threads, perThread: perThread) {
+        try AuditFileWriter(path: path)
       }
       #expect(failures.isEmpty)
       let result = try AuditChainVerifier.verify(path: path)

@@ -266,20 +266,8 @@ struct AuditRotationTests {
       let path = "\(dir)/dev.jsonl"
       let threads = 4
       let perThread = 150
-      let failures = await withTaskGroup(of: String?.self) { group in
-        for thread in 0..<threads {
-          group.addTask {
-            do {
-              let writer = try AuditFileWriter(
-                path: path, rotation: AuditRotationPolicy(maxFileBytes: 4000, keptFiles: 1000))
-              for index in 0..<perThread { try writer.record(sampleEvent(thread * 1000 + index)) }
-              return nil
-            } catch {
-              return "\(error)"
-            }
-          }
-        }
-        return await group.compactMap { $0 }.reduce(into: []) { $0.append($1) }
+      let failures = await recordConcurrently(threads: threads, perThread: perThread) {
+        try AuditFileWriter(path: path, rotation: AuditRotationPolicy(maxFileBytes: 4000, keptFiles: 1000))
       }
       #expect(failures.isEmpty)
       #expect(AuditRotatedFiles(path: path).rotatedIndices().count >= 10)

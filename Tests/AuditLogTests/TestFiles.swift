@@ -37,6 +37,27 @@ func mode(of path: String) -> mode_t {
   return info.st_mode & 0o777
 }
 
+/// `threads` tasks, each with a writer of its own from `makeWriter`, record `perThread` events
+/// (`sampleEvent(thread * 1000 + index)`); returns the errors they met, as text.
+func recordConcurrently(
+  threads: Int, perThread: Int, _ makeWriter: @escaping @Sendable () throws -> AuditFileWriter
+) async -> [String] {
+  await withTaskGroup(of: String?.self) { group in
+    for thread in 0..<threads {
+      group.addTask {
+        do {
+          let writer = try makeWriter()
+          for index in 0..<perThread { try writer.record(sampleEvent(thread * 1000 + index)) }
+          return nil
+        } catch {
+          return "\(error)"
+        }
+      }
+    }
+    return await group.compactMap { $0 }.reduce(into: []) { $0.append($1) }
+  }
+}
+
 func sampleEvent(_ index: Int = 0, tool: String = "search") -> AuditEvent {
   AuditEvent(
     event: .call, profile: "dev", tenant: "acme", actor: "dev1", session: "s-1", method: "tools/call", tool: tool,
