@@ -26,7 +26,7 @@ enum ServerText {
     var count = 0
     var pendingSpace = false
     for scalar in text.unicodeScalars {
-      if isUnprintable(scalar) || scalar.properties.isWhitespace {
+      if PrintableText.isUnprintable(scalar) || scalar.properties.isWhitespace {
         pendingSpace = !out.isEmpty
         continue
       }
@@ -41,12 +41,5 @@ enum ServerText {
       count += needed
     }
     return String(out)
-  }
-
-  static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
-    switch scalar.properties.generalCategory {
-    case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: true
-    default: false
-    }
   }
 }

@@ -105,10 +105,9 @@ public struct TOMLDocument: Sendable, Equatable {
         out += "…"
         break
       }
-      switch scalar.properties.generalCategory {
-      case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
+      if PrintableText.isUnprintable(scalar) {
         out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
-      default:
+      } else {
         out.unicodeScalars.append(scalar)
       }
       count += 1
