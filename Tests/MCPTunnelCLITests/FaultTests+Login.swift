@@ -49,7 +49,7 @@ struct LoginFaultTests {
       let port = try #require(lab.listen?.port)
       let ready = try #require(up.events.first)
       let expiresAt = try #require(FaultTests.date(ready["token_expires_at"]))
-      try lab.keyring.lockLoginCollection()
+      try await offPool { try lab.keyring.lockLoginCollection() }
       let lockedAt = Date()
 
       // The token in hand keeps serving after the lock.
@@ -91,7 +91,7 @@ struct LoginFaultTests {
     let original = try #require(try lab.storedRefreshToken())
     // Calibrate: how long one unkilled status --verify takes here.
     let calibrationStart = Date()
-    #expect(try lab.run(["status", "--verify"]).status == 0)
+    #expect(try await offPool { try lab.run(["status", "--verify"]) }.status == 0)
     let typical = Date().timeIntervalSince(calibrationStart)
 
     var rng = SplitMix64(seed: 0x00C0_FFEE_2026)
@@ -99,25 +99,29 @@ struct LoginFaultTests {
     var exitedBeforeKill = 0
     for iteration in 0..<24 {
       let delay = Double(rng.next() % 1000) / 1000 * typical * 1.2
-      let victim = try RunningCommand(
-        BuiltBinary.mcpTunnel, ["status", "--verify", "--config", lab.config], environment: lab.environment)
-      usleep(useconds_t(delay * 1_000_000))
-      if !victim.isRunning { exitedBeforeKill += 1 }
-      victim.signal(SIGKILL)
-      _ = try victim.waitForExit(timeout: .seconds(20))
-
-      let stored = try lab.storedRefreshToken()
+      // Blocking waits and processes run off the cooperative pool, which other suites share.
+      let (wasRunning, stored, check) = try await offPool {
+        let victim = try RunningCommand(
+          BuiltBinary.mcpTunnel, ["status", "--verify", "--config", lab.config], environment: lab.environment)
+        usleep(useconds_t(delay * 1_000_000))
+        let wasRunning = victim.isRunning
+        victim.signal(SIGKILL)
+        _ = try victim.waitForExit(timeout: .seconds(20))
+        return (wasRunning, try lab.storedRefreshToken(), try lab.run(["status", "--verify"]))
+      }
+      if !wasRunning { exitedBeforeKill += 1 }
       if let stored {
         #expect(Self.looksLikeRefreshToken(stored, like: original), "iteration \(iteration): a garbled keyring entry")
       }
-      let check = try lab.run(["status", "--verify"])
       switch check.status {
       case 0:
         outcomes["logged in", default: 0] += 1
       case 3:
         outcomes["login required", default: 0] += 1
         #expect(check.output.contains("mcp-tunnel login"), "iteration \(iteration): \(check.output)")
-        #expect(try lab.storedRefreshToken() == nil, "iteration \(iteration): the refused entry is deleted")
+        #expect(
+          try await offPool { try lab.storedRefreshToken() } == nil,
+          "iteration \(iteration): the refused entry is deleted")
         try await lab.logIn()
       default:
         Issue.record(
@@ -129,7 +133,7 @@ struct LoginFaultTests {
     print(
       "fault SIGKILL during rotation: 24 kills after 0–\(FaultTests.seconds(typical * 1.2)) (seed 0xC0FFEE2026, "
         + "\(exitedBeforeKill) had already exited): \(outcomes.sorted { $0.key < $1.key })")
-    #expect(try lab.run(["status", "--verify"]).status == 0)
+    #expect(try await offPool { try lab.run(["status", "--verify"]) }.status == 0)
   }
 
   @Test(
@@ -167,7 +171,9 @@ struct LoginFaultTests {
       #expect(statuses.allSatisfy { $0 == 0 }, "every status --verify refreshed fine: \(statuses)")
       #expect(!up.events.contains { $0["event"] as? String == "token_error" }, "\(up.stdout)\n\(up.stderr)")
       #expect(results.allSatisfy { $0.ok }, "\(results.filter { !$0.ok }.prefix(3))")
-      #expect(try lab.run(["status", "--verify"]).status == 0, "the stored refresh token is still valid")
+      #expect(
+        try await offPool { try lab.run(["status", "--verify"]) }.status == 0, "the stored refresh token is still valid"
+      )
       print(
         "fault concurrent refreshes: \(statuses.count) status --verify + \(remints.count) mints of up (each a refresh), "
           + "\(results.count) calls (\(results.filter { $0.ok }.count) ok), second up exit \(second.status); "

@@ -18,7 +18,7 @@ struct FaultTests {
       let ssh = try lab.lab.sshLab()
       let mcp = try lab.lab.mcp()
       let port = try #require(lab.listen?.port)
-      let baseline = RawMCP.whoami(port: port)
+      let baseline = await offPoolCall(port)
       #expect(baseline.ok, "\(baseline)")
 
       // A slow SSE tool call (40 × 250 ms) that is in flight when the bastion dies: wait until its
@@ -87,7 +87,7 @@ struct FaultTests {
       #expect(!slow.ok, "the slow call cannot have completed over a dead SSH path: \(slow)")
       #expect(up.isRunning, "up keeps running: \(up.stderr)")
       #expect(up.events.contains { $0["event"] as? String == "reconnected" }, "\(up.stdout)")
-      let after = RawMCP.whoami(port: port)
+      let after = await offPoolCall(port)
       #expect(after.ok, "\(after)")
     }
   }
@@ -101,7 +101,7 @@ struct FaultTests {
       let port = try #require(lab.listen?.port)
       let ready = try #require(up.events.first { $0["event"] as? String == "ready" })
       var expiresAt = try #require(Self.date(ready["token_expires_at"]))
-      #expect(RawMCP.whoami(port: port).ok)
+      #expect(await offPoolCall(port).ok)
       // The token most recently minted before the fault is the one that must carry the calls.
       if let latest = up.events.last(where: { $0["event"] as? String == "token_minted" }),
         let date = Self.date(latest["expires_at"])
@@ -180,7 +180,7 @@ struct FaultTests {
         })
       #expect(up.isRunning)
       // The login is valid at the end: the stored refresh token still works.
-      #expect(try lab.run(["status", "--verify"]).status == 0)
+      #expect(try await offPool { try lab.run(["status", "--verify"]) }.status == 0)
     }
   }
 
@@ -191,7 +191,7 @@ struct FaultTests {
       let port = try #require(lab.listen?.port)
       let ready = try #require(up.events.first)
       let expiresAt = try #require(Self.date(ready["token_expires_at"]))
-      #expect(RawMCP.whoami(port: port).ok)
+      #expect(await offPoolCall(port).ok)
 
       // Failing (503): a tenant switch fails at once with exit 5 and changes nothing.
       let failingSince = Date()
@@ -245,7 +245,7 @@ struct FaultTests {
 
       let switched = try await offPool { try lab.run(["tenant", "use", "globex"]) }
       #expect(switched.status == 0, "\(switched.output)")
-      let whoami = RawMCP.whoami(port: port)
+      let whoami = await offPoolCall(port)
       #expect(whoami.ok && whoami.detail.contains("globex"), "\(whoami)")
       print(
         "fault token exchange: fail(503) → tenant use exit \(switchFailed.status); after expiry \(refused.status.map(String.init) ?? "-"); "
