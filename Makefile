@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND := noninteractive
 LAB_ROOT := $(CURDIR)/.lab-run
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: all deps build test test-unit lint format docs docs-check check-imports demo bench clean
+.PHONY: all deps build test test-unit test-lab test-stress test-unit-run test-lab-run lint format docs docs-check check-imports demo bench clean
 
 all: build
 
@@ -20,21 +20,51 @@ deps:
 build: deps
 	swift build
 
-## test: install what is needed and run every test (unit + integration against the real lab).
-## The lab directories are kept (MCP_TUNNEL_LAB_KEEP) until scripts/secret-scan.sh has looked through
-## them for every token the suite issued; the next run starts from an empty $(LAB_ROOT).
+## test: install what is needed and run every test: the unit tier, then the lab tier (real peers and
+## the built binary), then the generated-docs check.
 test: deps
 	swift build --build-tests
-	Tests/Lab/reap.sh $(LAB_ROOT) 2>/dev/null || true
-	rm -rf $(LAB_ROOT) && mkdir -p $(LAB_ROOT)
-	MCP_TUNNEL_LAB_ROOT=$(LAB_ROOT) MCP_TUNNEL_LAB_KEEP=1 swift test --skip-build $(SWIFT_TEST_FLAGS); status=$$?; \
-	  Tests/Lab/reap.sh $(LAB_ROOT) || true; exit $$status
-	scripts/secret-scan.sh $(LAB_ROOT)
+	status=0; $(MAKE) --no-print-directory test-unit-run || status=1; \
+	  $(MAKE) --no-print-directory test-lab-run || status=1; exit $$status
 	scripts/check-docs.sh
 
-## test-unit: only the tests that need no lab (fast inner loop).
+## test-unit: every test that starts no lab process and runs no built binary, in every target (the
+## suites tagged `.tags(.lab)` are skipped, and LabSupport refuses to start a process in this tier).
 test-unit:
-	swift test --filter 'TunnelCoreTests|MCPTunnelCLITests'
+	swift build --build-tests
+	$(MAKE) --no-print-directory test-unit-run
+
+## test-lab: only the lab tier (needs `make deps`). The lab directories are kept (MCP_TUNNEL_LAB_KEEP)
+## until scripts/secret-scan.sh has looked through them for every token the suite issued; the next
+## run starts from an empty $(LAB_ROOT). The whole-lab suites (`.wholeLab`) take turns, one test at a
+## time among them; the other lab suites run beside them.
+test-lab: deps
+	swift build --build-tests
+	$(MAKE) --no-print-directory test-lab-run
+
+## test-stress: the whole suite with every test process and lab peer pinned to one CPU
+## (`taskset -c $(STRESS_CPUS)`), so that a test which waits for time instead of an event, or blocks
+## the cooperative pool, fails here first. Run it before you submit.
+STRESS_CPUS ?= 0
+test-stress: deps
+	swift build --build-tests
+	status=0; $(MAKE) --no-print-directory test-unit-run TEST_WRAPPER="taskset -c $(STRESS_CPUS)" || status=1; \
+	  $(MAKE) --no-print-directory test-lab-run TEST_WRAPPER="taskset -c $(STRESS_CPUS)" || status=1; exit $$status
+
+# The runs themselves, on an existing build.
+TEST_WRAPPER ?=
+test-unit-run:
+	scripts/test-tiers.sh check
+	MCP_TUNNEL_TEST_TIER=unit $(TEST_WRAPPER) swift test --skip-build \
+	  --skip "$$(scripts/test-tiers.sh lab-regex)" $(SWIFT_TEST_FLAGS)
+
+test-lab-run:
+	Tests/Lab/reap.sh $(LAB_ROOT) 2>/dev/null || true
+	rm -rf $(LAB_ROOT) && mkdir -p $(LAB_ROOT)
+	MCP_TUNNEL_LAB_ROOT=$(LAB_ROOT) MCP_TUNNEL_LAB_KEEP=1 $(TEST_WRAPPER) swift test --skip-build \
+	  --filter "$$(scripts/test-tiers.sh lab-regex)" $(SWIFT_TEST_FLAGS); status=$$?; \
+	  Tests/Lab/reap.sh $(LAB_ROOT) || true; exit $$status
+	scripts/secret-scan.sh $(LAB_ROOT)
 
 ## lint: swift-format in strict mode, as CI runs it.
 lint:

@@ -102,9 +102,11 @@ let package = Package(
 
     // MARK: test support
     .target(name: "MCPTunnelTestSupport", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    // Tiers (the `lab` tag), the off-pool executor and the whole-lab turn: see Tests/TestTiers.
+    .target(name: "TestTiers", path: "Tests/TestTiers", swiftSettings: strictSettings),
     .target(
       name: "LabSupport",
-      dependencies: ["TunnelCore", .product(name: "Crypto", package: "swift-crypto")],
+      dependencies: ["TunnelCore", "TestTiers", .product(name: "Crypto", package: "swift-crypto")],
       path: "Tests/LabSupport",
       swiftSettings: strictSettings
     ),
@@ -112,33 +114,33 @@ let package = Package(
     // MARK: tests (Swift Testing)
     .testTarget(
       name: "TunnelCoreTests",
-      dependencies: ["TunnelCore", "MCPTunnelTestSupport"],
+      dependencies: ["TestTiers", "TunnelCore", "MCPTunnelTestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "SSHForwardingTests",
-      dependencies: ["SSHForwarding", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      dependencies: ["TestTiers", "SSHForwarding", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "KeyringTests",
-      dependencies: ["Keyring", "TunnelCore", "LabSupport"],
+      dependencies: ["TestTiers", "Keyring", "TunnelCore", "LabSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "LabIntegrationTests",
-      dependencies: ["TunnelCore", "LabSupport"],
+      dependencies: ["TestTiers", "TunnelCore", "LabSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "OAuthTests",
-      dependencies: ["OAuth", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      dependencies: ["TestTiers", "OAuth", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "TokenProxyTests",
       dependencies: [
-        "TokenProxy", "TunnelCore", "MCPTunnelTestSupport", "LabSupport",
+        "TestTiers", "TokenProxy", "TunnelCore", "MCPTunnelTestSupport", "LabSupport",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -147,12 +149,12 @@ let package = Package(
     ),
     .testTarget(
       name: "AuditLogTests",
-      dependencies: ["AuditLog", "TunnelCore", "MCPTunnelTestSupport"],
+      dependencies: ["TestTiers", "AuditLog", "TunnelCore", "MCPTunnelTestSupport"],
       swiftSettings: strictSettings
     ),
     .testTarget(
       name: "MCPTunnelCLITests",
-      dependencies: ["MCPTunnelCLI", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      dependencies: ["TestTiers", "MCPTunnelCLI", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
       swiftSettings: strictSettings
     ),
   ]

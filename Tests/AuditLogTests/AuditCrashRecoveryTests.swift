@@ -1,4 +1,5 @@
 import Foundation
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -18,7 +19,7 @@ import TunnelCore
 /// writer gets an `AuditWriterCrashPoint`: it writes part of its payload (or stops between the
 /// steps of a rotation), creates a "ready" file, and sleeps until the test kills it. A few
 /// iterations kill a freely appending writer at a random moment instead.
-@Suite("audit writer killed mid-write", .timeLimit(.minutes(3)))
+@Suite("audit writer killed mid-write", .offPool, .timeLimit(.minutes(3)))
 struct AuditCrashRecoveryTests {
   enum Child {
     static let pathVariable = "MCP_TUNNEL_AUDIT_TEST_CRASH_PATH"

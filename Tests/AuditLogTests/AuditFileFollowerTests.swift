@@ -4,7 +4,7 @@ import TunnelCore
 
 @testable import AuditLog
 
-@Suite("audit file reader and follower", .timeLimit(.minutes(1)))
+@Suite("audit file reader and follower", .timeLimit(.minutes(5)))
 struct AuditFileFollowerTests {
   @Test func tailReturnsTheLastRecordsAndWhereToFollowFrom() async throws {
     try await withTemporaryDirectory { dir in

@@ -1,10 +1,11 @@
 import Foundation
+import TestTiers
 import Testing
 import TunnelCore
 
 @testable import AuditLog
 
-@Suite("audit file writer")
+@Suite("audit file writer", .offPool)
 struct AuditFileWriterTests {
   @Test func firstLineStartsTheChainAndRecordsLinkToTheLineBefore() async throws {
     try await withTemporaryDirectory { dir in

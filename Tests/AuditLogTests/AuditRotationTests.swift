@@ -1,5 +1,6 @@
 import Foundation
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -7,7 +8,7 @@ import TunnelCore
 
 /// Size-based rotation with a tiny limit: a record line is about 260 bytes, so 1500 bytes hold a
 /// chain-start line and four or five records.
-@Suite("audit log rotation", .timeLimit(.minutes(2)))
+@Suite("audit log rotation", .offPool, .timeLimit(.minutes(5)))
 struct AuditRotationTests {
   static let tiny = AuditRotationPolicy(maxFileBytes: 1500, keptFiles: 50)
 

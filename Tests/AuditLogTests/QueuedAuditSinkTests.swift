@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import MCPTunnelTestSupport
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -37,7 +38,7 @@ final class ReportedErrors: Sendable {
   var all: [String] { messages.withLock { $0 } }
 }
 
-@Suite("queued audit sink", .timeLimit(.minutes(1)))
+@Suite("queued audit sink", .offPool, .timeLimit(.minutes(5)))
 struct QueuedAuditSinkTests {
   @Test func orderIsPreservedFor10000EventsFromEightThreads() async throws {
     try await withTemporaryDirectory { dir in

@@ -1,6 +1,7 @@
 import Foundation
 import Keyring
 import LabSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -9,7 +10,7 @@ import TunnelCore
 /// libsecret and GDBus cache the session-bus connection per process, so this runs as one
 /// sequential test that points the process at the lab's bus before the first libsecret call; the
 /// no-bus and no-provider variants are exercised through the CLI in subprocesses.
-@Suite("Secret Service keyring (real gnome-keyring)", .serialized)
+@Suite("Secret Service keyring (real gnome-keyring)", .tags(.lab), .offPool, .serialized)
 struct SecretServiceKeyringTests {
   @Test("store, load, replace, isolate by profile/issuer, delete; a locked keyring throws instead of looking empty")
   func roundTripAndLockedKeyring() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -6,7 +7,7 @@ import TunnelCore
 
 /// `SessionBusCheck` (used by `mcp-tunnel doctor`): address parsing and the probe, against a real
 /// Unix socket that listens and a path where nothing does.
-@Suite("D-Bus session bus check")
+@Suite("D-Bus session bus check", .offPool)
 struct SessionBusCheckTests {
   @Test("unix:path= and unix:abstract= addresses give their socket; other transports give nil")
   func addresses() {

@@ -1,10 +1,11 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 
 /// glewlwyd, provisioned by the lab, speaks the OAuth flows mcp-tunnel needs — proven with real
 /// HTTP requests, the user's side played by the lab's browser helpers.
-@Suite("Lab IdP (glewlwyd)", .serialized)
+@Suite("Lab IdP (glewlwyd)", .tags(.lab), .offPool, .serialized)
 struct IdentityProviderLabTests {
   @Test("device code approved over HTTP yields a JWT access token, a refresh token and an ID token")
   func deviceGrant() async throws {

@@ -1,10 +1,11 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 
 /// The private Secret Service works through D-Bus (`secret-tool`), and the two broken variants fail
 /// the way a real desktop-less machine does.
-@Suite("Lab keyring (gnome-keyring on a private bus)", .serialized)
+@Suite("Lab keyring (gnome-keyring on a private bus)", .tags(.lab), .offPool, .serialized)
 struct KeyringLabTests {
   private let attributes = ["application", "mcp-tunnel", "profile", "lab", "subject", "dev1"]
 

@@ -1,11 +1,12 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 
 /// The lab MCP server, driven by the official MCP client: it serves the tenant of a fixture-minted
 /// token, refuses everything else with 401, streams notifications incrementally, and logs requests
 /// without tokens.
-@Suite("Lab MCP server + client (mcp 2.3.0)", .serialized)
+@Suite("Lab MCP server + client (mcp 2.3.0)", .tags(.lab), .offPool, .serialized)
 struct MCPServerLabTests {
   @Test("whoami returns the tenant of a fixture-minted token; no token or the raw IdP token gets 401")
   func tenantAndRefusals() async throws {

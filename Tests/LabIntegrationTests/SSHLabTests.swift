@@ -1,10 +1,11 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 import TunnelCore
 
 /// The OpenSSH lab itself works: the reference client reaches the service only along the intended path.
-@Suite("SSH lab (OpenSSH bastion + target)", .serialized)
+@Suite("SSH lab (OpenSSH bastion + target)", .tags(.lab), .offPool, .serialized)
 struct SSHLabTests {
   /// Runs `ssh -F <lab config> -N -L 127.0.0.1:<port>:<forward> <host>` and waits until it listens.
   private func openSSHForward(

@@ -1,11 +1,12 @@
 import Foundation
 import LabSupport
 import Synchronization
+import TestTiers
 import Testing
 
 /// The RFC 8693 fixture exchanges real glewlwyd access tokens for tenant tokens, refuses what it
 /// must, and its fault modes work.
-@Suite("Lab token exchange (RFC 8693 fixture)", .serialized)
+@Suite("Lab token exchange (RFC 8693 fixture)", .tags(.lab), .offPool, .serialized)
 struct TokenExchangeLabTests {
   @Test("a glewlwyd access token is exchanged for an acme token with the documented claims")
   func exchangesForTenant() async throws {

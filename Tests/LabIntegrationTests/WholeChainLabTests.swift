@@ -1,11 +1,12 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 
 /// Every peer together, the path mcp-tunnel will automate, done here with the reference tools:
 /// device login → refresh token through the keyring → RFC 8693 exchange for acme → `ssh -L` through
 /// the bastion to the MCP server's loopback port → MCP `whoami` through the forward.
-@Suite("Lab whole chain", .serialized)
+@Suite("Lab whole chain", .tags(.lab), .offPool, .serialized)
 struct WholeChainLabTests {
   @Test("device login, keyring, token exchange and an SSH forward reach the MCP server as acme")
   func wholeChain() async throws {

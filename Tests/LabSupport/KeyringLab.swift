@@ -151,7 +151,7 @@ public final class KeyringLab: Sendable {
       [
         "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
         "org.freedesktop.DBus.NameHasOwner", "string:\(name)",
-      ], environment: environment, timeout: .seconds(5))
+      ], environment: environment, timeout: .seconds(30))
     return result.status == 0 && result.stdout.contains("boolean true")
   }
 

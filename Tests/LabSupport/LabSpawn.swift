@@ -24,6 +24,7 @@ enum LabSpawn {
     executable: String, arguments: [String], environment: [String: String]?, workingDirectory: URL? = nil,
     stdin: Int32, stdout: Int32, stderr: Int32
   ) throws -> pid_t {
+    try LabTierGuard.check(starting: executable)
     _ = ignoreSIGPIPE
     var env = environment ?? ProcessInfo.processInfo.environment
     if environment != nil, env["PATH"] == nil {

@@ -16,6 +16,7 @@ public final class RunningCommand: @unchecked Sendable {
   private let captured = Captured()
 
   public init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+    try LabTierGuard.check(starting: executable)
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = environment

@@ -10,7 +10,7 @@ import TunnelCore
 ///
 /// The log fixture was produced by an independent script (Python's hashlib), so these tests also
 /// pin the on-disk format: line 1 starts the chain, lines 2–5 hold seq 1–4.
-@Suite("audit commands", .timeLimit(.minutes(1)))
+@Suite("audit commands", .timeLimit(.minutes(5)))
 struct AuditCommandTests {
   static let fixture: [String] = [
     #"{"v":1,"seq":0,"ts":"2026-11-21T09:59:59.000Z","event":"chain_start","nonce":"5f0c3a9e2b7d41c8a6e9f1d2b3c4a5e6","prev":"0000000000000000000000000000000000000000000000000000000000000000"}"#,

@@ -1,6 +1,7 @@
 import Foundation
 import LabSupport
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -144,7 +145,7 @@ struct ExitCodeTests {
   }
 }
 
-@Suite("config files read from disk (built binary)")
+@Suite("config files read from disk (built binary)", .tags(.lab), .offPool)
 struct ConfigFileOnDiskTests {
   @Test("a byte that is not UTF-8 is a config error (exit 2) at its line and column, not a read failure")
   func nonUTF8ByteNamesTheLine() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -7,7 +8,9 @@ import TunnelCore
 /// glewlwyd, gnome-keyring, OpenSSH bastion + target and MCP server. Each broken lab has exactly
 /// one fault; doctor must fail that check (with a fix), skip what depends on it, pass the rest,
 /// and exit with the fault's SPEC §8 code.
-@Suite("doctor (built binary, healthy and broken labs)", .serialized, .timeLimit(.minutes(6)))
+@Suite(
+  "doctor (built binary, healthy and broken labs)", .tags(.lab), .wholeLab, .offPool, .serialized,
+  .timeLimit(.minutes(6)))
 struct DoctorCommandTests {
   struct Report {
     var status: Int32

@@ -1,12 +1,14 @@
 import Foundation
 import LabSupport
+import TestTiers
 import Testing
 import TunnelCore
 
 /// Hardening, the login side: keyring faults under `up`, SIGKILL during refresh-token rotation, and
 /// several processes of one profile refreshing against glewlwyd's one-use refresh tokens.
 @Suite(
-  "faults: keyring, refresh-token rotation (built binary, real glewlwyd + gnome-keyring)", .serialized,
+  "faults: keyring, refresh-token rotation (built binary, real glewlwyd + gnome-keyring)", .tags(.lab), .wholeLab,
+  .offPool, .serialized,
   .timeLimit(.minutes(6)))
 struct LoginFaultTests {
   @Test("up without a usable keyring (no bus, bus unset, no provider, locked) exits 4 with the specific fix")

@@ -1,13 +1,16 @@
 import Foundation
 import LabSupport
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
 /// `login`, `status`, `logout` as the built binary, against the lab's real glewlwyd and a real
 /// gnome-keyring on a private bus. Nothing here is a twin: the device code is approved by the lab
 /// playing the user's browser, and the refresh token is read back with `secret-tool`.
-@Suite("login / status / logout (built binary, real glewlwyd + gnome-keyring)", .serialized)
+@Suite(
+  "login / status / logout (built binary, real glewlwyd + gnome-keyring)", .tags(.lab), .wholeLab, .offPool, .serialized
+)
 struct LoginCommandTests {
   typealias Lab = CLILab
 

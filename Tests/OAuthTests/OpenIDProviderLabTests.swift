@@ -1,6 +1,7 @@
 import Foundation
 import LabSupport
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -8,7 +9,7 @@ import TunnelCore
 
 /// `OpenIDProvider` against the lab's real glewlwyd: discovery order, device login, rotation,
 /// replay detection and Bearer-authenticated revocation.
-@Suite("OpenIDProvider against glewlwyd")
+@Suite("OpenIDProvider against glewlwyd", .tags(.lab), .offPool)
 struct OpenIDProviderLabTests {
   func start() throws -> (LabEnvironment, IdentityProviderLab, OpenIDProvider) {
     let lab = try LabEnvironment.start([.identityProvider])

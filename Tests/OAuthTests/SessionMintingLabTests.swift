@@ -2,6 +2,7 @@ import Foundation
 import LabSupport
 import MCPTunnelTestSupport
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -10,7 +11,7 @@ import TunnelCore
 /// `TokenBroker` minting tenant tokens from a real glewlwyd login, by both SPEC §4 methods:
 /// RFC 8693 exchange at the lab's exchange fixture, and RFC 8707 resource-refresh at glewlwyd.
 /// The keyring is the in-memory twin here; the peers under test (IdP, exchange endpoint) are real.
-@Suite("Tenant token minting against glewlwyd and the RFC 8693 fixture")
+@Suite("Tenant token minting against glewlwyd and the RFC 8693 fixture", .tags(.lab), .offPool)
 struct SessionMintingLabTests {
   static let resource = TenantTemplate("https://mcp.example.test/t/{tenant}/mcp")
   let acme = TenantID("acme")!

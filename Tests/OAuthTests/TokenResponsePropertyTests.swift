@@ -63,7 +63,7 @@ struct TokenResponsePropertyTests {
 
   @Test(
     "a mutated token response is a consistent value or a clean OAuthError: no trap, no secret, nothing unprintable",
-    .timeLimit(.minutes(2)))
+    .timeLimit(.minutes(5)))
   func mutatedTokenResponses() async {
     let property = SeededProperty("token responses", defaultIterations: 10_000)
     let splice = Self.corpusBytes

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -75,7 +76,7 @@ final class FixedResponseServer: Sendable {
   }
 }
 
-@Suite("OAuth transport against a hostile loopback server")
+@Suite("OAuth transport against a hostile loopback server", .offPool)
 struct TransportCapTests {
   @Test("a 2 MiB token response (over the 1 MiB cap) is an IdP error (exit 5), never read into memory whole")
   func bodyOverTheCap() async throws {

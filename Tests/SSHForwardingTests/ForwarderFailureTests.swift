@@ -2,11 +2,12 @@ import Foundation
 import LabSupport
 import SSHForwarding
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
 /// Host keys, authentication, hop layouts and reconnects against the real OpenSSH lab.
-@Suite("Forwarder host keys, auth, hops and reconnect", .serialized)
+@Suite("Forwarder host keys, auth, hops and reconnect", .tags(.lab), .offPool, .serialized)
 struct ForwarderFailureTests {
   /// The `SHA256:…` fingerprint of a public key file, as OpenSSH prints it.
   private func fingerprint(of publicKeyPath: String) throws -> String {

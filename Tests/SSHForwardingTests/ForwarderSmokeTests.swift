@@ -1,10 +1,11 @@
 import Foundation
 import LabSupport
 import SSHForwarding
+import TestTiers
 import Testing
 import TunnelCore
 
-@Suite("BastionPortForwarder smoke", .serialized)
+@Suite("BastionPortForwarder smoke", .tags(.lab), .offPool, .serialized)
 struct ForwarderSmokeTests {
   @Test("two hops: bytes go to the echo server and back")
   func echoThroughTwoHops() async throws {

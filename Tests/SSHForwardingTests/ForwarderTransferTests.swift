@@ -2,11 +2,12 @@ import Foundation
 import LabSupport
 import SSHForwarding
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
 /// Bytes through the real OpenSSH bastion + target: intact, both ways, many at once, half-closed.
-@Suite("Forwarding through the OpenSSH lab", .serialized)
+@Suite("Forwarding through the OpenSSH lab", .tags(.lab), .offPool, .serialized)
 struct ForwarderTransferTests {
   /// Sends `count` pattern bytes while a second thread reads the echo and checks every byte.
   private func echoTransfer(_ stream: StreamSocket, count: Int, seed: UInt64, chunk: Int = 256 * 1024) throws {

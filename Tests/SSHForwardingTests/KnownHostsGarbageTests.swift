@@ -1,6 +1,7 @@
 import Foundation
 import LabSupport
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -10,7 +11,7 @@ import TunnelCore
 /// public keys (made once with `ssh-keygen`; public keys are not secrets) and libssh2's own
 /// known-hosts code, without a handshake: a valid entry still verifies among garbage, `@revoked`
 /// refuses the key, and a file of garbage alone is the unknown-host error (exit 6), never a crash.
-@Suite("known_hosts with garbage lines")
+@Suite("known_hosts with garbage lines", .tags(.lab), .offPool)
 struct KnownHostsGarbageTests {
   struct TestKey {
     var name: String

@@ -1,11 +1,12 @@
 import Foundation
 import LabSupport
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
 /// The built `mcp-tunnel up --mode tcp` binary against the OpenSSH lab: exit codes and `--json` events.
-@Suite("mcp-tunnel up --mode tcp (built binary)", .serialized)
+@Suite("mcp-tunnel up --mode tcp (built binary)", .tags(.lab), .wholeLab, .offPool, .serialized)
 struct UpCommandTests {
   /// `mcp-tunnel` sits next to the test bundle in the build products directory.
   static var binary: String {

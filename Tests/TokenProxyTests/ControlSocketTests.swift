@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import NIOCore
 import Synchronization
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -9,7 +10,7 @@ import TunnelCore
 
 /// `ControlSocketServer` and `ControlSocketClient` over real Unix sockets, each test in a directory
 /// of its own under /tmp (short: `sun_path` holds 107 bytes).
-@Suite("Control socket transport", .timeLimit(.minutes(1)))
+@Suite("Control socket transport", .offPool, .timeLimit(.minutes(5)))
 struct ControlSocketTests {
   // MARK: exchanges
 

@@ -4,13 +4,14 @@ import MCPTunnelTestSupport
 import NIOCore
 import NIOHTTP1
 import Synchronization
+import TestTiers
 import Testing
 import TokenProxy
 import TunnelCore
 
 /// The http proxy end to end: a NIO client → `HTTPTokenProxy` → `InMemoryPortForwarder` stream →
 /// a pump thread → `TestUpstream` (a NIO HTTP server playing the MCP server).
-@Suite("HTTPTokenProxy end to end", .timeLimit(.minutes(3)))
+@Suite("HTTPTokenProxy end to end", .offPool, .timeLimit(.minutes(3)))
 struct HTTPTokenProxyTests {
   static let rpcBody = #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#
   static let invalidToken = #"Bearer error="invalid_token", error_description="The access token expired""#

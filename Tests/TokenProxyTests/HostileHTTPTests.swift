@@ -3,6 +3,7 @@ import LabSupport
 import MCPTunnelTestSupport
 import NIOCore
 import NIOHTTP1
+import TestTiers
 import Testing
 import TokenProxy
 import TunnelCore
@@ -32,7 +33,7 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
 /// loaded machine (the whole suite runs at once in CI) never trips one by accident; the tests about
 /// timeouts use `quick`. `HTTPTokenProxy.Limits` documents the defaults. Serialized: each case
 /// starts its own proxy and upstream, and seventy of them at once only add load.
-@Suite("Hostile HTTP input to the http listener", .serialized, .timeLimit(.minutes(5)))
+@Suite("Hostile HTTP input to the http listener", .offPool, .serialized, .timeLimit(.minutes(5)))
 struct HostileHTTPTests {
   static let limits = HTTPTokenProxy.Limits(
     requestHead: 4096, headerFields: 32, requestBody: 16 * 1024, headTimeout: .seconds(60), idleTimeout: .seconds(60),

@@ -2,6 +2,7 @@ import Foundation
 import LabSupport
 import MCPTunnelTestSupport
 import Synchronization
+import TestTiers
 import Testing
 import TokenProxy
 import TunnelCore
@@ -9,7 +10,8 @@ import TunnelCore
 /// The proxy in front of the REAL lab MCP server (official `mcp` SDK 2.3.0, bearer JWTs from the
 /// token-exchange fixture), driven by the official SDK client. Streams ride
 /// `InMemoryPortForwarder` pumped to the server's TCP port, as the SSH forwarder will carry them.
-@Suite("HTTPTokenProxy against the lab MCP server (mcp 2.3.0)", .serialized, .timeLimit(.minutes(5)))
+@Suite(
+  "HTTPTokenProxy against the lab MCP server (mcp 2.3.0)", .tags(.lab), .offPool, .serialized, .timeLimit(.minutes(5)))
 struct ProxyLabTests {
   final class Rig: Sendable {
     let lab: LabEnvironment

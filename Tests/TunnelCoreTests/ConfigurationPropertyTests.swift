@@ -58,7 +58,7 @@ struct ConfigurationPropertyTests {
 
   @Test(
     "config: a mutated file decodes, or fails with exit 2 at a line of the file naming the key; never traps",
-    .timeLimit(.minutes(2)))
+    .timeLimit(.minutes(5)))
   func mutatedFiles() {
     let property = SeededProperty("configuration", defaultIterations: 4000)
     let splice = Self.corpus.map { Array($0.utf8) }
@@ -217,7 +217,7 @@ struct ConfigurationPropertyTests {
 
   @Test(
     "config: a 20 000-key file is read and its first unknown key named (the time limit catches a hang)",
-    .timeLimit(.minutes(1)))
+    .timeLimit(.minutes(5)))
   func manyKeys() {
     let text = (0..<20_000).map { "k\($0) = \"v\"" }.joined(separator: "\n")
     let error = #expect(throws: CoreError.self) { try decoder.decode(text) }
