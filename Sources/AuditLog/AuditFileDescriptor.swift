@@ -58,6 +58,7 @@ final class AuditFileDescriptor {
     var done = 0
     while done < range.count {
       let n = out.withUnsafeMutableBytes {
+        // off-pool: not needed — pread of a regular file returns what is on disk; it never waits for another process
         pread(fd, $0.baseAddress! + done, range.count - done, off_t(range.lowerBound + done))
       }
       if n < 0 {
@@ -88,6 +89,7 @@ final class AuditFileDescriptor {
   /// `flock` locks belong to the open file description, so two writer instances in one process
   /// exclude each other exactly like two processes do.
   func lock(_ operation: Int32) throws(AuditError) {
+    // off-pool: only AuditFileWriter locks, on QueuedAuditSink's writer thread or through runOffPool
     while flock(fd, operation) != 0 {
       if errno == EINTR { continue }
       throw ioError("lock")

@@ -38,7 +38,8 @@ import TunnelCore
 ///
 /// Thread safety: any thread may call `record`; calls on one instance are serialized by a `Mutex`.
 /// The calls block on disk I/O and on other writers' locks — a latency-sensitive caller wraps the
-/// writer in `QueuedAuditSink`.
+/// writer in `QueuedAuditSink`, and async code never calls them on the cooperative pool (see
+/// `runOffPool`).
 public final class AuditFileWriter: AuditSink {
   /// What the writer knows about the end of the file after its own last append. Reused only when
   /// the file size is unchanged (no other writer appended since); otherwise the tail is re-read.

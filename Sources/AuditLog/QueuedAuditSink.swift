@@ -154,6 +154,7 @@ final class AuditRecordQueue: @unchecked Sendable {
   func nextBatch() -> [Item]? {
     condition.lock()
     defer { condition.unlock() }
+    // off-pool: only the audit writer thread waits here
     while items.isEmpty, !stopping { condition.wait() }
     guard !items.isEmpty else { return nil }
     defer { items.removeAll(keepingCapacity: true) }

@@ -7,9 +7,9 @@ import TunnelCore
 ///
 /// Every GLib pointer stays in this file: attribute tables are created and unreffed within one
 /// call, returned strings are copied into Swift and freed with `secret_password_free`, errors with
-/// `g_error_free`. The sync calls block the calling thread on D-Bus round trips; they never ask
-/// for an unlock prompt (no `SECRET_SEARCH_UNLOCK`), so a headless session cannot hang on an
-/// invisible dialog.
+/// `g_error_free`. The sync calls block the calling thread on D-Bus round trips, so callers run
+/// these methods through `runOffPool`, never on the cooperative pool; they never ask for an unlock
+/// prompt (no `SECRET_SEARCH_UNLOCK`), so a headless session cannot hang on an invisible dialog.
 public struct SecretServiceKeyring: SecretStore {
   public init() {}
 
@@ -36,6 +36,7 @@ public struct SecretServiceKeyring: SecretStore {
     defer { g_hash_table_unref(attributes) }
     var error: UnsafeMutablePointer<GError>?
     let label = "mcp-tunnel refresh token (\(key.profile), \(key.issuer))"
+    // off-pool: callers run every SecretStore method through runOffPool (see the type's comment)
     let ok = secret_password_storev_sync(
       mcp_tunnel_refresh_token_schema(), attributes, nil, label, login.refreshToken.revealedForTransmission, nil,
       &error)
@@ -51,6 +52,7 @@ public struct SecretServiceKeyring: SecretStore {
     var error: UnsafeMutablePointer<GError>?
     // SEARCH_ALL without SEARCH_UNLOCK: locked items are listed but never trigger a prompt.
     let flags = SecretSearchFlags(rawValue: SECRET_SEARCH_ALL.rawValue | SECRET_SEARCH_LOAD_SECRETS.rawValue)
+    // off-pool: callers run every SecretStore method through runOffPool
     let list = secret_password_searchv_sync(mcp_tunnel_refresh_token_schema(), attributes, flags, nil, &error)
     if let error { throw KeyringError.from(error, operation: "look up the refresh token") }
     defer { g_list_free_full(list, g_object_unref) }
@@ -63,6 +65,7 @@ public struct SecretServiceKeyring: SecretStore {
       defer { g_hash_table_unref(itemAttributes) }
       let subject = mcp_tunnel_attributes_get(itemAttributes, "subject").map { String(cString: $0) } ?? ""
       var valueError: UnsafeMutablePointer<GError>?
+      // off-pool: callers run every SecretStore method through runOffPool
       let value = secret_retrievable_retrieve_secret_sync(retrievable, nil, &valueError)
       if let valueError { throw KeyringError.from(valueError, operation: "read the refresh token") }
       guard let value else {
@@ -83,6 +86,7 @@ public struct SecretServiceKeyring: SecretStore {
     let attributes = Self.attributes(for: key, subject: nil)
     defer { g_hash_table_unref(attributes) }
     var error: UnsafeMutablePointer<GError>?
+    // off-pool: callers run every SecretStore method through runOffPool
     let removed = secret_password_clearv_sync(mcp_tunnel_refresh_token_schema(), attributes, nil, &error)
     if let error { throw KeyringError.from(error, operation: "delete the refresh token") }
     return removed != 0
@@ -105,6 +109,7 @@ public struct SecretServiceKeyring: SecretStore {
   /// not have, so a cached proxy would keep saying "unlocked" after the keyring was locked.
   private func withService<T>(_ body: (UnsafeMutablePointer<SecretService>) throws -> T) throws -> T {
     var error: UnsafeMutablePointer<GError>?
+    // off-pool: callers run every SecretStore method through runOffPool
     let service = secret_service_open_sync(
       secret_service_get_type(), nil, SECRET_SERVICE_LOAD_COLLECTIONS, nil, &error)
     if let error { throw KeyringError.from(error, operation: "connect to the Secret Service") }
@@ -118,6 +123,7 @@ public struct SecretServiceKeyring: SecretStore {
     _ service: UnsafeMutablePointer<SecretService>
   ) throws -> UnsafeMutablePointer<SecretCollection>? {
     var error: UnsafeMutablePointer<GError>?
+    // off-pool: callers run every SecretStore method through runOffPool
     let collection = secret_collection_for_alias_sync(service, "default", SECRET_COLLECTION_NONE, nil, &error)
     if let error { throw KeyringError.from(error, operation: "open the default keyring") }
     return collection

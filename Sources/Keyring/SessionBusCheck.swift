@@ -72,6 +72,7 @@ public enum SessionBusCheck {
     }
     let length = socklen_t(MemoryLayout<sa_family_t>.size + name.count + (name.first == 0 ? 0 : 1))
     return withUnsafePointer(to: &address) {
+      // off-pool: doctor runs this check through runOffPool (connect waits while the bus's backlog is full)
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) == 0 }
     }
   }

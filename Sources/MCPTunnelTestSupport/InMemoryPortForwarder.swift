@@ -89,6 +89,7 @@ public final class InMemoryPortForwarder: PortForwarder {
   public static let echo: StreamServer = { fd in
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
+      // off-pool: runs on the stream's own thread (openStream and forward start one)
       let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n < 0 && errno == EINTR { continue }
       if n <= 0 { break }

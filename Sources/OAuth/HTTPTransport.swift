@@ -60,7 +60,10 @@ final class AsyncHTTPClientTransport: OAuthHTTPTransport {
     self.timeout = timeout
   }
 
-  deinit { try? client.syncShutdown() }
+  /// Never `syncShutdown()`: it parks the calling thread until the connection pool is closed, and
+  /// the last reference may be dropped on a cooperative-pool thread (or an event loop, where it
+  /// traps). The client keeps itself alive until its shutdown completes.
+  deinit { client.shutdown { _ in } }
 
   func send(_ request: OAuthHTTPRequest) async throws -> OAuthHTTPResponse {
     var outgoing = HTTPClientRequest(url: request.url.absoluteString)

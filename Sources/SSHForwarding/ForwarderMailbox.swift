@@ -84,6 +84,7 @@ final class ForwarderMailbox: Sendable {
 
   func clearWake() {
     var value: UInt64 = 0
+    // off-pool: the eventfd is non-blocking (EFD_NONBLOCK); read on the tunnel's I/O thread
     _ = read(wakeDescriptor, &value, 8)
   }
 }

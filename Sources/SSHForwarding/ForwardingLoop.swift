@@ -119,6 +119,7 @@ final class ForwardingLoop {
       }
       retrySoonForWaitingStreams(now: .now)
       let timeout = progressed ? 0 : pollTimeout(now: .now)
+      // off-pool: runs on the tunnel's I/O thread
       let ready = poll(&fds, nfds_t(fds.count), timeout)
       if ready <= 0 { continue }
       for (index, fd) in fds.enumerated() where fd.revents != 0 {

@@ -157,6 +157,7 @@ final class HopConnection {
     hints.ai_family = AF_UNSPEC
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     var result: UnsafeMutablePointer<addrinfo>?
+    // off-pool: runs on the tunnel's I/O thread
     let rc = getaddrinfo(endpoint.address.host, String(endpoint.address.port), &hints, &result)
     guard rc == 0, let first = result else {
       return .failed(
@@ -188,6 +189,7 @@ final class HopConnection {
       setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
       let length = socklen_t(family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
       let rc = withUnsafePointer(to: &address) {
+        // off-pool: runs on the tunnel's I/O thread, on a non-blocking socket
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
       }
       if rc == 0 || errno == EINPROGRESS {
@@ -322,6 +324,7 @@ final class HopConnection {
         authStage = .agentNextIdentity
         if let socket = credentials.agentSocket {
           let handle = try? AgentHandle(session: session)
+          // off-pool: runs on the tunnel's I/O thread
           if let handle, handle.connect(path: socket), libssh2_agent_list_identities(handle.raw) == 0 {
             agent = handle
           } else {
@@ -355,6 +358,7 @@ final class HopConnection {
           authStage = .keyFile
           continue
         }
+        // off-pool: runs on the tunnel's I/O thread
         let rc = user.withCString { libssh2_agent_userauth(agent.raw, $0, identity) }
         if rc == libssh2EAGAIN { return .blocked }
         if rc == 0 { return becomeReady() }
@@ -520,6 +524,7 @@ final class HopConnection {
   func flushOutput() -> Bool {
     while outputOffset < output.count {
       let n = output.withUnsafeBytes {
+        // off-pool: runs on the tunnel's I/O thread, with MSG_DONTWAIT
         Glibc.send(
           descriptor, $0.baseAddress! + outputOffset, $0.count - outputOffset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
       }
@@ -549,6 +554,7 @@ final class HopConnection {
     // libssh2 also talks to ssh-agent through these callbacks (LIBSSH2_SEND_FD with the agent's
     // socket): anything not for our session socket goes straight through.
     guard fd == descriptor else {
+      // off-pool: libssh2's callback, on the tunnel's I/O thread
       let n = Glibc.send(fd, buffer, length, flags | Int32(MSG_NOSIGNAL))
       return n < 0 ? -Int(errno) : n
     }
@@ -568,6 +574,7 @@ final class HopConnection {
 
   fileprivate func receive(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ length: Int, _ flags: Int32) -> Int {
     guard fd == descriptor else {  // the ssh-agent socket (see `transmit`)
+      // off-pool: libssh2's callback, on the tunnel's I/O thread
       let n = recv(fd, buffer, length, flags)
       return n < 0 ? -Int(errno) : n
     }
@@ -593,6 +600,7 @@ final class HopConnection {
     if peerClosed { return 0 }
     // libssh2 asks for at most 16 KiB at a time: read a big chunk once and serve it from memory.
     let direct = length >= inbound.count
+    // off-pool: libssh2's callback, on the tunnel's I/O thread
     let n = direct ? recv(fd, buffer, length, flags) : recv(fd, inbound.baseAddress, inbound.count, flags)
     guard n > 0 else { return n < 0 ? -Int(errno) : 0 }
     noteReceived(n)

@@ -29,6 +29,7 @@ public enum TerminalPassphrasePrompt {
     var answer: [UInt8] = []
     var byte: UInt8 = 0
     while true {
+      // off-pool: the passphrase prompt runs on the tunnel's I/O thread (PassphraseProvider)
       let n = Glibc.read(tty, &byte, 1)
       if n < 0 && errno == EINTR { continue }
       if n <= 0 || byte == 0x0A || byte == 0x0D { break }

@@ -201,6 +201,7 @@ struct KnownHostsVerifier {
     // Keep one entry per line even if the file did not end with a newline.
     var last: UInt8 = 0x0A
     let size = lseek(fd, 0, SEEK_END)
+    // off-pool: runs on the tunnel's I/O thread
     if size > 0, pread(fd, &last, 1, size - 1) == 1, last != 0x0A { text = "\n" + text }
     let bytes = Array(text.utf8)
     guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {

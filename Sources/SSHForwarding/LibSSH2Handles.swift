@@ -107,6 +107,7 @@ final class AgentHandle {
   /// Connects to the agent socket at `path` (libssh2 reads it from `SSH_AUTH_SOCK` when nil).
   func connect(path: String?) -> Bool {
     if let path { path.withCString { libssh2_agent_set_identity_path(raw, $0) } }
+    // off-pool: on the tunnel's I/O thread, or in doctor's SSHCredentialsCheck through runOffPool
     connected = libssh2_agent_connect(raw) == 0
     return connected
   }

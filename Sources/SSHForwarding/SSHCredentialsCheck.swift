@@ -8,6 +8,7 @@ import TunnelCore
 public enum SSHCredentialsCheck {
   /// One line naming every usable credential, e.g. "ssh-agent at /tmp/agent.sock (2 keys); key
   /// file ~/.ssh/id_ed25519". Throws when none is usable, naming what was tried and the fix.
+  /// Blocks on the agent's socket: async code calls it through `runOffPool`.
   public static func describe(
     settings: SSHSettings, environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws(SSHError) -> String {
@@ -44,6 +45,7 @@ public enum SSHCredentialsCheck {
   /// The number of keys the agent at `socket` lists, or nil when it cannot be reached.
   static func agentKeyCount(socket: String) -> Int? {
     guard let session = try? SessionHandle(abstract: nil), let agent = try? AgentHandle(session: session),
+      // off-pool: doctor runs this check through runOffPool
       agent.connect(path: socket), libssh2_agent_list_identities(agent.raw) == 0
     else { return nil }
     var count = 0

@@ -449,6 +449,7 @@ enum UnixSocketFile {
     let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
     guard descriptor >= 0 else { return .failed(errno) }
     defer { Glibc.close(descriptor) }
+    // off-pool: not needed — the socket is SOCK_NONBLOCK, so connect never waits
     if withAddress(path, { connect(descriptor, $0, $1) }) == 0 { return .answers }
     switch errno {
     case EAGAIN, EINPROGRESS: return .answers

@@ -66,6 +66,7 @@ enum PortHolder {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
+      // off-pool: not needed — a /proc file is generated from kernel memory; reading it never waits
       let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n < 0 && errno == EINTR { continue }
       if n < 0 { return nil }

@@ -88,9 +88,11 @@ public final class LoopbackListener: Sendable {
     return LoopbackListener(descriptor: fd, address: HostPort(host: host, port: port))
   }
 
-  /// Blocks until a client connects; nil once `close()` was called.
+  /// Blocks until a client connects; nil once `close()` was called. Call it on a thread of its
+  /// own, never on the cooperative pool.
   public func accept() -> StreamSocket? {
     while !closed.load(ordering: .acquiring) {
+      // off-pool: accept() runs on the accept thread (TCPForwardSession)
       let client = Glibc.accept(descriptor, nil, nil)
       if client >= 0 {
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
@@ -99,6 +101,7 @@ public final class LoopbackListener: Sendable {
         return StreamSocket(adopting: client)
       }
       if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+        // off-pool: accept() runs on the accept thread
         if errno == EMFILE || errno == ENFILE { usleep(10_000) }
         continue
       }

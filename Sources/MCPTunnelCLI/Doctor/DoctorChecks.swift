@@ -64,6 +64,10 @@ struct DoctorCheck: Sendable, Equatable {
 /// Service, login, identity provider, SSH credentials, local port, each hop's host key, the target
 /// through the hops — and hands each result to `report` as soon as it is known. A check whose layer
 /// below failed is skipped with the reason. Every side effect goes through `AppEnvironment`.
+///
+/// The session bus, Secret Service, login and SSH credential checks block their thread (a Unix
+/// socket connect, D-Bus round trips, the ssh-agent's socket), so they run off the cooperative
+/// pool through `runOffPool`.
 struct DoctorRunner {
   var environment: AppEnvironment
   var global: GlobalOptions
@@ -77,8 +81,8 @@ struct DoctorRunner {
 
   mutating func run() async {
     let profile = checkConfiguration()
-    let bus = record(checkSessionBus())
-    let keyringUp = record(checkSecretService(busUp: bus.outcome == .pass)).outcome == .pass
+    let bus = record(await checkSessionBus())
+    let keyringUp = record(await checkSecretService(busUp: bus.outcome == .pass)).outcome == .pass
     guard let profile else {
       for (id, name) in [
         ("login", "login"), ("idp_discovery", "identity provider"), ("ssh_credentials", "ssh credentials"),
@@ -89,9 +93,9 @@ struct DoctorRunner {
       return
     }
     let context = profile.idp == nil ? nil : try? LoginContext(profile: profile, environment: environment)
-    record(checkLogin(context, profile: profile, keyringUp: keyringUp))
+    record(await checkLogin(context, profile: profile, keyringUp: keyringUp))
     record(await checkDiscovery(context, profile: profile))
-    record(checkCredentials(profile))
+    record(await checkCredentials(profile))
     record(await checkListenPort(profile))
     for check in await checkPath(profile) { record(check) }
   }
@@ -117,32 +121,34 @@ struct DoctorRunner {
     }
   }
 
-  private func checkSessionBus() -> DoctorCheck {
+  private func checkSessionBus() async -> DoctorCheck {
+    let check = environment.checkSessionBus
+    let variables = environment.environment
     do {
-      return .pass("session_bus", "session bus", try environment.checkSessionBus(environment.environment))
+      return .pass("session_bus", "session bus", try await runOffPool { try check(variables) })
     } catch {
       return .fail("session_bus", "session bus", error)
     }
   }
 
-  private func checkSecretService(busUp: Bool) -> DoctorCheck {
+  private func checkSecretService(busUp: Bool) async -> DoctorCheck {
     let name = "secret service"
     guard busUp else { return .skip("secret_service", name, "needs the D-Bus session bus") }
     let store = environment.makeSecretStore()
     do {
-      try store.checkAvailable()
+      try await runOffPool { try store.checkAvailable() }
       return .pass("secret_service", name, "\(store.backendName) is running and its default keyring is unlocked")
     } catch {
       return .fail("secret_service", name, error)
     }
   }
 
-  private func checkLogin(_ context: LoginContext?, profile: Profile, keyringUp: Bool) -> DoctorCheck {
+  private func checkLogin(_ context: LoginContext?, profile: Profile, keyringUp: Bool) async -> DoctorCheck {
     guard let context else { return .skip("login", "login", "profile \(profile.name) has no [idp] section") }
     guard keyringUp else { return .skip("login", "login", "needs the Secret Service") }
     do {
       let store = context.store
-      guard let login = try store.load(context.key) else {
+      guard let login = try await runOffPool({ [key = context.key] in try store.load(key) }) else {
         return .fail(
           "login", "login",
           CoreError(
@@ -168,10 +174,11 @@ struct DoctorRunner {
     }
   }
 
-  private func checkCredentials(_ profile: Profile) -> DoctorCheck {
+  private func checkCredentials(_ profile: Profile) async -> DoctorCheck {
+    let check = environment.checkSSHCredentials
+    let (ssh, variables) = (profile.ssh, environment.environment)
     do {
-      return .pass(
-        "ssh_credentials", "ssh credentials", try environment.checkSSHCredentials(profile.ssh, environment.environment))
+      return .pass("ssh_credentials", "ssh credentials", try await runOffPool { try check(ssh, variables) })
     } catch {
       return .fail("ssh_credentials", "ssh credentials", error)
     }

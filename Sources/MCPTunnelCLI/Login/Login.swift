@@ -50,8 +50,10 @@ struct Login: AsyncParsableCommand {
     let context = try LoginContext.load(global, environment: env)
     let output = env.output
     let json = global.json
-    // SPEC §6: fail on a missing or locked keyring before anyone authenticates.
-    if !noStore { try context.store.checkAvailable() }
+    let store = context.store
+    // SPEC §6: fail on a missing or locked keyring before anyone authenticates. The keyring calls
+    // are D-Bus round trips (libsecret's sync API): they run off the cooperative pool.
+    if !noStore { try await runOffPool { try store.checkAvailable() } }
     let (chosen, reason) = Self.choose(flow, environment: env.environment)
     if let reason { output.writeDiagnostic("Using the \(chosen.rawValue) flow: \(reason).\n") }
     try await context.provider.checkDiscovery()
@@ -89,10 +91,11 @@ struct Login: AsyncParsableCommand {
     if noStore {
       output.writeDiagnostic("Not storing the refresh token (--no-store): this login ends with this process.\n")
     } else {
-      try context.store.store(StoredLogin(subject: subject, refreshToken: refreshToken), for: context.key)
+      let login = StoredLogin(subject: subject, refreshToken: refreshToken)
+      try await runOffPool { [key = context.key] in try store.store(login, for: key) }
     }
-    let backend = noStore ? "none" : context.store.backendName
-    env.audit(
+    let backend = noStore ? "none" : store.backendName
+    await env.audit(
       AuditEvent(
         event: .login, profile: context.profile.name, actor: subject, outcome: .ok,
         detail: "flow=\(chosen.rawValue) keyring=\(backend)"))

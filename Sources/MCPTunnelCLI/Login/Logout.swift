@@ -44,7 +44,7 @@ struct Logout: AsyncParsableCommand {
       if outcome != nil {
         var failure: String?
         if case .failed(let reason)? = outcome { failure = "revocation failed: \(reason)" }
-        env.audit(
+        await env.audit(
           AuditEvent(
             event: .logout, profile: context.profile.name, actor: subject ?? nil,
             outcome: failure == nil ? .ok : .error, detail: failure ?? "revoked"))

@@ -88,9 +88,14 @@ public struct AppEnvironment: Sendable {
 extension AppEnvironment {
   /// Appends `event` to the profile's audit log. A failure to write is reported on stderr but never
   /// undoes what was done (a login stays stored, a logout stays wiped).
-  func audit(_ event: AuditEvent) {
+  ///
+  /// Off the cooperative pool: the live sink appends under an `flock` that a running `up` of the
+  /// same profile may hold, and writes (and may `fsync`) a file on a possibly slow disk.
+  func audit(_ event: AuditEvent) async {
+    let makeAuditSink = makeAuditSink
+    let paths = paths
     do {
-      try makeAuditSink(event.profile, paths).record(event)
+      try await runOffPool { try makeAuditSink(event.profile, paths).record(event) }
     } catch {
       output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
     }

@@ -62,6 +62,7 @@ struct TCPForwardSession {
     }
 
     let acceptThread = Thread {
+      // off-pool: runs on the accept thread
       while let client = listener.accept() { forwarder.forward(client) }
     }
     acceptThread.name = "mcp-tunnel-accept"

@@ -11,6 +11,9 @@ import Foundation
 ///   process that does not share our lock rotated it; if the entry is unchanged it is deleted and
 ///   the caller gets `.loginRequired` ("run mcp-tunnel login").
 /// - With `--no-store` the refresh token lives only in `memoryLogin`, never in the store.
+/// - Every `store` call runs off the cooperative pool (`runOffPool`): the live store is libsecret's
+///   sync API, a D-Bus round trip that may wait seconds for a busy Secret Service, and in `up`
+///   that wait would stall the proxy's tasks.
 public actor LoginSession {
   public let key: StoredLoginKey
   private let store: any SecretStore
@@ -38,9 +41,9 @@ public actor LoginSession {
 
   /// The stored login, or nil when logged out. Throws `.keyringUnavailable` when the keyring cannot
   /// be read (never nil for a locked keyring).
-  public func currentLogin() throws -> StoredLogin? {
+  public func currentLogin() async throws -> StoredLogin? {
     if let memoryLogin { return memoryLogin }
-    return try store.load(key)
+    return try await runOffPool { [store, key] in try store.load(key) }
   }
 
   /// A usable IdP access token: the cached one while it has `margin` to spare, else a refresh.
@@ -71,18 +74,20 @@ public actor LoginSession {
   }
 
   private func rotate(resource: String?, allowReread: Bool) async throws -> IdentityTokens {
-    guard let login = try currentLogin() else { throw Self.notLoggedIn(key) }
+    guard let login = try await currentLogin() else { throw Self.notLoggedIn(key) }
     do {
       return try await refresh(login, resource: resource)
     } catch let error as any UserFacingError where error.category == .loginRequired {
-      if allowReread, let reread = try store.load(key), reread.refreshToken != login.refreshToken {
+      if allowReread, let reread = try await runOffPool({ [store, key] in try store.load(key) }),
+        reread.refreshToken != login.refreshToken
+      {
         return try await refresh(reread, resource: resource)
       }
       cached = nil
       if memoryLogin != nil {
         memoryLogin = nil
       } else {
-        try store.delete(key)
+        try await runOffPool { [store, key] in try store.delete(key) }
       }
       throw CoreError(
         .loginRequired,
@@ -98,7 +103,7 @@ public actor LoginSession {
       if memoryLogin != nil {
         memoryLogin = updated
       } else {
-        try store.store(updated, for: key)
+        try await runOffPool { [store, key] in try store.store(updated, for: key) }
       }
     }
     return tokens
@@ -115,7 +120,7 @@ public actor LoginSession {
       return await self.revoke(login)
     }
     memoryLogin = nil
-    try store.delete(key)
+    try await runOffPool { [store, key] in try store.delete(key) }
     return outcome
   }
 

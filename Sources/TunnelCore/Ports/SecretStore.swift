@@ -29,6 +29,9 @@ public struct StoredLogin: Sendable, Hashable {
 /// Contract: "not found" returns nil; "cannot tell" — no session bus, no Secret Service, locked
 /// collection — throws an error with category `.keyringUnavailable`. A locked keyring must never
 /// look like a logged-out user.
+///
+/// The methods are synchronous and the live store blocks in them (D-Bus round trips): async code
+/// calls them through `runOffPool`.
 public protocol SecretStore: Sendable {
   /// A human name for status output, e.g. "secret-service".
   var backendName: String { get }
