@@ -5,7 +5,9 @@
 # the repository root; default: Sources Tests) that can block its thread and carries no
 # `// off-pool: <reason>` comment on its own or the previous line — the reason says where it runs
 # (a dedicated thread, an event loop, `runOffPool`) or why it cannot block there. Exit 1 when one
-# is found.
+# is found. A file whose every function is for callers already off the pool (LabSupport's
+# synchronous lab helpers, called from `.offPool` suites or `offPool {}`) says so once with a
+# `// off-pool-file: <reason>` line instead.
 #
 #   scripts/check-blocking.sh                 # Sources and Tests
 #   scripts/check-blocking.sh Sources/AuditLog
@@ -38,7 +40,9 @@ libssh2_agent_(connect|list_identities|userauth)[(]
 # A line holding one of these asks for the non-blocking form, so it is not a hit.
 nonblocking='LOCK_NB|LOCK_UN|MSG_DONTWAIT|WNOHANG'
 
-files=$(find "$@" -name '*.swift' -not -path '*/.build/*' | sort)
+files=$(find "$@" -name '*.swift' -not -path '*/.build/*' | sort | while read -r f; do
+  grep -q '// off-pool-file:' "$f" || echo "$f"
+done)
 [ -n "$files" ] || exit 0
 # shellcheck disable=SC2086 # one file name per word
 PATTERNS=$patterns NONBLOCKING=$nonblocking awk '

@@ -64,7 +64,7 @@ struct AuditCrashRecoveryTests {
           stopped && child.isRunning, "iteration \(iteration) (\(point)): the child did not reach its crash point")
         if point == "loop" { try await Task.sleep(for: .microseconds(Int.random(in: 0...30_000))) }
         kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        child.waitUntilExit()  // off-pool: the suite runs on OffPoolExecutor (.offPool)
         #expect(child.terminationReason == .uncaughtSignal)
 
         // Before any recovery the log already verifies, except for a torn last line (which the
@@ -102,7 +102,7 @@ struct AuditCrashRecoveryTests {
     else { return }
     let stop: @Sendable () -> Void = {
       _ = FileManager.default.createFile(atPath: ready, contents: nil)
-      while true { sleep(60) }
+      while true { sleep(60) }  // off-pool: the child test process, killed by the parent
     }
     let parts = point.split(separator: ":")
     let crashPoint: AuditWriterCrashPoint?
@@ -122,6 +122,6 @@ struct AuditCrashRecoveryTests {
     // A rotation does not stop at a byte point, nor an ordinary append at a rotation point: append
     // until the crash point is reached (or, for `loop`, 300 times, then wait to be killed).
     for index in 0..<(point == "loop" ? 300 : 1000) { try writer.record(sampleEvent(index, tool: "child")) }
-    while true { sleep(60) }
+    while true { sleep(60) }  // off-pool: the child test process, killed by the parent
   }
 }

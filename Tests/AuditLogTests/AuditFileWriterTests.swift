@@ -138,7 +138,7 @@ struct AuditFileWriterTests {
       let writer = try AuditFileWriter(path: path)
       for index in 0..<ChildWriter.count { try writer.record(sampleEvent(index, tool: "parent")) }
       for child in children {
-        child.waitUntilExit()
+        child.waitUntilExit()  // off-pool: the suite runs on OffPoolExecutor (.offPool)
         #expect(child.terminationStatus == 0)
       }
       let result = try AuditChainVerifier.verify(path: path)

@@ -294,7 +294,7 @@ struct AuditRotationTests {
       let writer = try AuditFileWriter(path: path, rotation: AuditRotationPolicy(maxFileBytes: 2000, keptFiles: 1000))
       for index in 0..<ChildWriter.count { try writer.record(sampleEvent(index, tool: "parent")) }
       for child in children {
-        child.waitUntilExit()
+        child.waitUntilExit()  // off-pool: the suite runs on OffPoolExecutor (.offPool)
         #expect(child.terminationStatus == 0)
       }
       let result = try AuditChainVerifier.verifyWithRotatedFiles(path: path)

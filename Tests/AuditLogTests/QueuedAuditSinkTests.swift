@@ -24,7 +24,7 @@ final class GatedAuditSink: AuditSink {
 
   func record(_ event: AuditEvent) throws {
     entered.add(1, ordering: .relaxed)
-    gate.wait()
+    gate.wait()  // off-pool: the sink's writer thread
     try inner.record(event)
   }
 
@@ -54,7 +54,7 @@ struct QueuedAuditSinkTests {
           done.leave()
         }.start()
       }
-      done.wait()
+      done.wait()  // off-pool: the suite runs on OffPoolExecutor (.offPool)
       await sink.flush()
       #expect(sink.droppedCount == 0)
       #expect(sink.failedCount == 0)

@@ -6,6 +6,8 @@ import Synchronization
   import FoundationNetworking
 #endif
 
+// off-pool-file: synchronous lab helpers; lab suites call them on OffPoolExecutor (.offPool) or inside offPool {}, every other caller uses a thread of its own
+
 /// A real glewlwyd 2.7.5 OpenID provider on 127.0.0.1, with its own config, SQLite DB and RSA key in
 /// the lab directory, provisioned over its admin REST API by `Tests/Lab/glewlwyd/{prepare,provision}.sh`
 /// (the same scripts `lab.sh` uses).

@@ -1,5 +1,7 @@
 import Foundation
 
+// off-pool-file: synchronous lab helpers; lab suites call them on OffPoolExecutor (.offPool) or inside offPool {}, every other caller uses a thread of its own
+
 /// The outcome of a short command run by `LabCommand.run`.
 public struct LabCommandResult: Sendable {
   public let status: Int32

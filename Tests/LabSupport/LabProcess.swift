@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
 
+// off-pool-file: synchronous lab helpers; lab suites call them on OffPoolExecutor (.offPool) or inside offPool {}, every other caller uses a thread of its own
+
 /// A real peer process started by a test (sshd, glewlwyd, a Python server…).
 ///
 /// Its stdout and stderr go to `logFile`; its PID is written to `<lab dir>/pids/<name>.pid` so

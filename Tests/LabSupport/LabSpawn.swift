@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
 
+// off-pool-file: synchronous lab helpers; lab suites call them on OffPoolExecutor (.offPool) or inside offPool {}, every other caller uses a thread of its own
+
 /// Starts child processes with `posix_spawn` and reaps them with `waitpid` — deliberately not with
 /// Foundation's `Process`. Two problems with `Process` on Linux, both seen in this lab:
 ///

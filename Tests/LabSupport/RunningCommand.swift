@@ -5,6 +5,8 @@ import Synchronization
   import Glibc
 #endif
 
+// off-pool-file: synchronous lab helpers; lab suites call them on OffPoolExecutor (.offPool) or inside offPool {}, every other caller uses a thread of its own
+
 /// A long-running child process with separate stdout/stderr capture and its exit status.
 /// `kill()` (also from `deinit`) ends it by PID, so a failing test leaves nothing running.
 public final class RunningCommand: @unchecked Sendable {

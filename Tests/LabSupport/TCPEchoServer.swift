@@ -1,6 +1,8 @@
 import Foundation
 import Synchronization
 
+// off-pool-file: synchronous lab helpers; lab suites call them on OffPoolExecutor (.offPool) or inside offPool {}, every other caller uses a thread of its own
+
 /// A loopback TCP server inside the test process, used as the service behind SSH forwards.
 ///
 /// One thread accepts; each connection gets its own thread with blocking I/O (tests open at most a

@@ -105,7 +105,7 @@ struct LoginFaultTests {
       let (wasRunning, stored, check) = try await offPool {
         let victim = try RunningCommand(
           BuiltBinary.mcpTunnel, ["status", "--verify", "--config", lab.config], environment: lab.environment)
-        usleep(useconds_t(delay * 1_000_000))
+        usleep(useconds_t(delay * 1_000_000))  // off-pool: inside offPool {}
         let wasRunning = victim.isRunning
         victim.signal(SIGKILL)
         _ = try victim.waitForExit(timeout: .seconds(20))

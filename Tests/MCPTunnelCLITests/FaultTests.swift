@@ -393,7 +393,7 @@ final class CallLoop: Sendable {
       while !state.withLock({ $0.stop }) {
         let outcome = RawMCP.whoami(port: port, seconds: 40)
         state.withLock { $0.calls.append(outcome) }
-        usleep(micros)
+        usleep(micros)  // off-pool: the call loop's own thread
       }
       state.withLock { $0.running = false }
     }.start()

@@ -39,13 +39,13 @@ final class FixedResponseServer: Sendable {
     port = Int(UInt16(bigEndian: address.sin_port))
     let thread = Thread { [response] in
       while true {
-        let client = accept(fd, nil, nil)
+        let client = accept(fd, nil, nil)  // off-pool: the server's own thread
         guard client >= 0 else { return }
         // Read the request head, then answer; the body of a POST is small and already here.
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var head: [UInt8] = []
         while head.firstRange(of: Array("\r\n\r\n".utf8)) == nil {
-          let n = read(client, &buffer, buffer.count)
+          let n = read(client, &buffer, buffer.count)  // off-pool: the server's own thread
           if n <= 0 { break }
           head += buffer[0..<n]
         }
@@ -61,7 +61,7 @@ final class FixedResponseServer: Sendable {
         var wait = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         shutdown(client, Int32(SHUT_WR))
-        while read(client, &buffer, buffer.count) > 0 {}
+        while read(client, &buffer, buffer.count) > 0 {}  // off-pool: the server's own thread
         close(client)
       }
     }

@@ -18,6 +18,7 @@ struct ForwarderTransferTests {
       var buffer = [UInt8](repeating: 0, count: 256 * 1024)
       var received = 0
       while received < count {
+        // off-pool: the reader's own thread
         let n = buffer.withUnsafeMutableBytes { recv(io.fd, $0.baseAddress, min($0.count, count - received), 0) }
         if n < 0 && errno == EINTR { continue }
         guard n > 0 else {
@@ -207,7 +208,7 @@ final class TCPEchoServerFreeListener {
   }
 
   func acceptOne() throws -> Int32 {
-    let c = accept(fd, nil, nil)
+    let c = accept(fd, nil, nil)  // off-pool: the suite runs on OffPoolExecutor (.offPool)
     guard c >= 0 else { throw LabError("accept failed") }
     return c
   }

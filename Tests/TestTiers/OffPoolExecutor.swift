@@ -62,7 +62,7 @@ public final class OffPoolExecutor: TaskExecutor, @unchecked Sendable {
       condition.lock()
       while head == jobs.count {
         idle += 1
-        condition.wait()
+        condition.wait()  // off-pool: the executor's own threads, idle
         idle -= 1
       }
       let job = jobs[head]

@@ -395,6 +395,7 @@ private final class RawClient {
 
   init(path: String) throws {
     descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    // off-pool: the suite runs on OffPoolExecutor (.offPool)
     guard descriptor >= 0, UnixSocketFile.withAddress(path, { connect(descriptor, $0, $1) }) == 0 else {
       throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
     }
@@ -409,9 +410,10 @@ private final class RawClient {
   /// Whether the server closed the connection within the timeout (no data expected before).
   func waitForEndOfStream(timeoutMilliseconds: Int32) -> Bool {
     var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+    // off-pool: the suite runs on OffPoolExecutor (.offPool)
     guard poll(&entry, 1, timeoutMilliseconds) == 1 else { return false }
     var byte: UInt8 = 0
-    let count = read(descriptor, &byte, 1)
+    let count = read(descriptor, &byte, 1)  // off-pool: the suite runs on OffPoolExecutor (.offPool)
     return count == 0 || (count < 0 && errno == ECONNRESET)
   }
 }
@@ -441,8 +443,9 @@ private func runPeer(path: String, asUID uid: UInt32?) throws -> String {
   let output = Pipe()
   process.standardOutput = output
   try process.run()
+  // off-pool: the suite runs on OffPoolExecutor (.offPool)
   let data = output.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
+  process.waitUntilExit()  // off-pool: the suite runs on OffPoolExecutor (.offPool)
   #expect(process.terminationStatus == 0)
   return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -19,6 +19,7 @@ func pumpToTCP(port: Int) -> InMemoryPortForwarder.StreamServer {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let connected = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        // off-pool: InMemoryPortForwarder's stream thread
         connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
       }
     }
@@ -36,7 +37,7 @@ func pumpToTCP(port: Int) -> InMemoryPortForwarder.StreamServer {
     back.start()
     copyBytes(from: fd, to: upstream)
     shutdown(upstream, Int32(SHUT_WR))
-    done.wait()
+    done.wait()  // off-pool: InMemoryPortForwarder's stream thread
     close(upstream)
     close(fd)
   }
@@ -45,11 +46,12 @@ func pumpToTCP(port: Int) -> InMemoryPortForwarder.StreamServer {
 private func copyBytes(from source: Int32, to sink: Int32) {
   var buffer = [UInt8](repeating: 0, count: 64 * 1024)
   while true {
-    let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+    let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }  // off-pool: the stream threads
     if n < 0 && errno == EINTR { continue }
     if n <= 0 { return }
     var offset = 0
     while offset < n {
+      // off-pool: the stream threads
       let w = buffer.withUnsafeBytes { send(sink, $0.baseAddress! + offset, n - offset, Int32(MSG_NOSIGNAL)) }
       if w < 0 && errno == EINTR { continue }
       if w <= 0 { return }

@@ -44,6 +44,7 @@ struct OffPoolExecutorTests {
     condition.broadcast()
     // The deadline only turns a starved executor into a failure instead of a hang.
     let deadline = Date().addingTimeInterval(120)
+    // off-pool: the suite runs on OffPoolExecutor (.offPool)
     while started.count.withLock({ $0 }) < parties, Date() < deadline { _ = condition.wait(until: deadline) }
     return started.count.withLock { $0 } == parties
   }
