@@ -165,27 +165,14 @@ public final class HTTPTokenProxy: Sendable {
     let address = listener.address
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let shared = ProxyShared(
-      tokens: tokens, forwarder: forwarder, upstreamHost: upstreamHost, listen: address, limits: limits,
-      logger: logger, onRequest: onRequest)
+      tokens: tokens, dialer: ForwardedUpstreamDialer(forwarder: forwarder), upstreamHost: upstreamHost,
+      listen: address, limits: limits, logger: logger, onRequest: onRequest)
     do {
       let server = try await ServerBootstrap(group: group)
         .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         .childChannelOption(.allowRemoteHalfClosure, value: false)
-        .childChannelInitializer { [limits] channel in
-          channel.eventLoop.makeCompletedFuture {
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderFieldSize = limits.requestHead
-            decoderLimits.maxHeaderListSize = limits.requestHead
-            decoderLimits.maxHeaderFieldCount = limits.headerFields
-            let tap = ClientByteTap()
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(tap)
-            // Parse errors are answered by ProxyConnectionHandler (a JSON 4xx), not NIO's bare 400.
-            try sync.configureHTTPServerPipeline(
-              withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
-              withDecoderLimitConfiguration: decoderLimits)
-            try sync.addHandler(ProxyConnectionHandler(shared: shared, tap: tap))
-          }
+        .childChannelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture { try Self.addClientHandlers(to: channel, shared: shared) }
         }
         .withBoundSocket(descriptor)
         .get()
@@ -194,6 +181,25 @@ public final class HTTPTokenProxy: Sendable {
       try? await group.shutdownGracefully()
       throw ProxyError(.internalError, "cannot serve on \(address): \(error)")
     }
+  }
+
+  /// Sets up the pipeline of one accepted client connection; on the channel's loop. Separate from
+  /// the bootstrap so that tests can run the very same pipeline on NIOEmbedded's testing channels
+  /// (with a test `UpstreamDialer` in `shared`) instead of real sockets.
+  static func addClientHandlers(to channel: any Channel, shared: ProxyShared) throws {
+    let limits = shared.limits
+    var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+    decoderLimits.maxHeaderFieldSize = limits.requestHead
+    decoderLimits.maxHeaderListSize = limits.requestHead
+    decoderLimits.maxHeaderFieldCount = limits.headerFields
+    let tap = ClientByteTap()
+    let sync = channel.pipeline.syncOperations
+    try sync.addHandler(tap)
+    // Parse errors are answered by ProxyConnectionHandler (a JSON 4xx), not NIO's bare 400.
+    try sync.configureHTTPServerPipeline(
+      withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
+      withDecoderLimitConfiguration: decoderLimits)
+    try sync.addHandler(ProxyConnectionHandler(shared: shared, tap: tap))
   }
 
   /// The bound address while running.

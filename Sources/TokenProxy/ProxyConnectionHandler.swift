@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import TunnelCore
 
 /// One client connection of the http proxy: screens each request, fetches the tenant token, and
@@ -132,8 +131,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   /// Set once the connection is to close after the current response; later requests are ignored.
   private var closing = false
   private var deadline: (wait: Wait, task: Scheduled<Void>)?
-  /// When the current request body last made progress (a part arrived, or the proxy resumed reading).
-  private var bodyProgress = NIODeadline.now()
+  /// When the current request body last made progress (a part arrived, or the proxy resumed reading),
+  /// in the loop's time (`EventLoop.now`: the clock the deadlines are scheduled on).
+  private var bodyProgress = NIODeadline.uptimeNanoseconds(0)
 
   init(shared: ProxyShared, tap: ClientByteTap) {
     self.shared = shared
@@ -268,7 +268,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     // No connection id: the proxy stopped as this connection arrived, and it is being closed.
     guard !closing, !isClosed, connectionID != nil else { return }
     shared.count { $0.requests += 1 }
-    bodyProgress = .now()
+    bodyProgress = loopNow
     arm(.body)
     let chunked = !head.headers["transfer-encoding"].isEmpty
     let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -287,7 +287,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   private func requestBody(_ buffer: ByteBuffer) {
     guard let ex = exchange else { return }
-    bodyProgress = .now()
+    bodyProgress = loopNow
     ex.bodyReceived += buffer.readableBytes
     if ex.bodyReceived > shared.limits.requestBody, ex.phase != .answered {
       refuse(ex, LoopbackRequestGuard.bodyTooLarge(limit: shared.limits.requestBody))
@@ -392,15 +392,15 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     upstream?.abandon()
     upstream = nil
     ex.phase = .connecting
-    let forwarder = shared.forwarder
-    runAsync({ try await forwarder.openStream() }) { handler, result in
+    let dialer = shared.dialer
+    runAsync({ try await dialer.open() }) { handler, result in
       guard handler.isCurrent(ex), ex.phase == .connecting else {
-        if case .success(let socket) = result { socket.close() }
+        if case .success(let stream) = result { stream.discard() }
         return
       }
       switch result {
       case .failure(let error): handler.answerLocally(ex, Self.upstreamUnavailable(error))
-      case .success(let socket): handler.adopt(socket, for: ex)
+      case .success(let stream): handler.adopt(stream, for: ex)
       }
     }
   }
@@ -413,23 +413,28 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       fix: user?.fix ?? "check the SSH path with: mcp-tunnel doctor")
   }
 
-  /// Wraps the stream's descriptor in a NIO channel on this loop and sends the request on it.
-  private func adopt(_ socket: StreamSocket, for ex: Exchange) {
-    guard let context, let descriptor = socket.takeDescriptor() else {
-      answerLocally(ex, Self.upstreamUnavailable(ProxyError(.internalError, "the stream socket was already closed")))
+  /// Wraps the stream in a NIO channel on this loop and sends the request on it.
+  private func adopt(_ stream: any UpstreamStream, for ex: Exchange) {
+    guard let context else {
+      stream.discard()
       return
     }
-    shared.count { $0.upstreamStreams += 1 }
     let link = UpstreamHandler(owner: self)
     let boundLink = NIOLoopBound(link, eventLoop: context.eventLoop)
-    ClientBootstrap(group: context.eventLoop)
-      .channelInitializer { channel in
+    let channel: EventLoopFuture<any Channel>
+    do {
+      channel = try stream.makeChannel(on: context.eventLoop) { channel in
         channel.eventLoop.makeCompletedFuture {
           try channel.pipeline.syncOperations.addHTTPClientHandlers()
           try channel.pipeline.syncOperations.addHandler(boundLink.value)
         }
       }
-      .withConnectedSocket(descriptor)
+    } catch {
+      answerLocally(ex, Self.upstreamUnavailable(error))
+      return
+    }
+    shared.count { $0.upstreamStreams += 1 }
+    channel
       .assumeIsolated()
       .whenComplete { result in
         switch result {
@@ -756,7 +761,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   private func resumeClientRead() {
     guard readPending, canReadClient, let context else { return }
     readPending = false
-    bodyProgress = .now()
+    bodyProgress = loopNow
     context.read()
   }
 
@@ -768,6 +773,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     guard exchange == nil, !closing, !isClosed, deadline?.wait != .head else { return }
     arm(.head)
   }
+
+  /// The time of this connection's loop; `NIODeadline.now()` on the proxy's own loop.
+  private var loopNow: NIODeadline { context?.eventLoop.now ?? .now() }
 
   private func timeout(for wait: Wait) -> Duration {
     switch wait {
@@ -818,7 +826,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     case .body:
       guard let ex = exchange, !ex.requestEnded else { return }
       let limit = TimeAmount(shared.limits.bodyTimeout)
-      let pause = NIODeadline.now() - bodyProgress
+      let pause = loopNow - bodyProgress
       if !canReadClient {
         arm(.body)  // the proxy holds reads back: the client is not to blame
         return

@@ -7,7 +7,8 @@ import TunnelCore
 /// registry, the counters and the lifecycle flag, each behind its own `Mutex`; any thread may call.
 final class ProxyShared: Sendable {
   let tokens: any TenantTokenSource
-  let forwarder: any PortForwarder
+  /// How a connection reaches the MCP server: `ForwardedUpstreamDialer` over the `PortForwarder`.
+  let dialer: any UpstreamDialer
   /// `Host` sent upstream: the SSH target's `host:port`, what the MCP server expects.
   let upstreamHost: String
   let requestGuard: LoopbackRequestGuard
@@ -19,11 +20,11 @@ final class ProxyShared: Sendable {
   private let stopped = Mutex(false)
 
   init(
-    tokens: any TenantTokenSource, forwarder: any PortForwarder, upstreamHost: String, listen: HostPort,
+    tokens: any TenantTokenSource, dialer: any UpstreamDialer, upstreamHost: String, listen: HostPort,
     limits: HTTPTokenProxy.Limits, logger: Logger, onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
   ) {
     self.tokens = tokens
-    self.forwarder = forwarder
+    self.dialer = dialer
     self.upstreamHost = upstreamHost
     self.requestGuard = LoopbackRequestGuard(listen: listen, maxRequestBody: limits.requestBody)
     self.limits = limits

@@ -7,9 +7,9 @@ import Testing
 import TokenProxy
 import TunnelCore
 
-/// What `onRequest` reports for the audit log (issue 7): the JSON-RPC envelope of every message,
-/// the body kind, the bytes relayed each way, the JSON-RPC error code of the response, and the
-/// client connection.
+/// What `onRequest` reports for the audit log (issue 7), on real sockets: a large body streamed
+/// through real streams and connection ids across real connections. Every records case, these
+/// included, runs in process in `EmbeddedRecordsTests`.
 extension HTTPTokenProxyTests {
   typealias Message = ProxyRequestRecord.RPCMessage
 
@@ -22,86 +22,7 @@ extension HTTPTokenProxyTests {
     return prefix + String(repeating: "x", count: size - prefix.utf8.count - suffix.utf8.count) + suffix
   }
 
-  // MARK: envelope
-
-  @Test("records: a batch of three messages gives three entries, in order, without the arguments")
-  func recordBatch() async throws {
-    let h = try await ProxyHarness()
-    defer { Task { await h.stop() } }
-    let body =
-      #"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},"#
-      + #"{"jsonrpc":"2.0","id":"b-2","method":"tools/call","params":{"name":"echo","arguments":{"text":"secret-arg"}}},"#
-      + #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"secret-reason"}}]"#
-    #expect(try await request(port: h.port, .POST, "/mcp", headers: Self.json, body: body)?.status == 200)
-    #expect(h.upstream.requests.first?.bodyText == body)
-    let record = try #require(try await h.waitForRecords(1).first)
-    #expect(record.bodyKind == .jsonRPC)
-    #expect(
-      record.rpcMessages == [
-        Message(method: "tools/list", id: "1"), Message(method: "tools/call", id: "b-2", target: .tool("echo")),
-        Message(method: "notifications/cancelled"),
-      ])
-    #expect(record.rpcMethod == "tools/list" && record.rpcID == "1" && record.rpcName == nil)
-    let text = String(describing: record)
-    #expect(!text.contains("secret-arg") && !text.contains("secret-reason"), "\(text)")
-  }
-
-  @Test(
-    "records: the target is the tool of tools/call, the resource URI of resources/read, the prompt of prompts/get",
-    arguments: [
-      (
-        #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{"a":"secret-arg"}}}"#,
-        Message(method: "tools/call", id: "7", target: .tool("whoami")), "whoami"
-      ),
-      (
-        #"{"jsonrpc":"2.0","id":"r1","method":"resources/read","params":{"uri":"lab://tenant-info"}}"#,
-        Message(method: "resources/read", id: "r1", target: .resource("lab://tenant-info")), nil
-      ),
-      (
-        #"{"jsonrpc":"2.0","id":3,"method":"prompts/get","params":{"name":"greeting","arguments":{"name":"secret-arg"}}}"#,
-        Message(method: "prompts/get", id: "3", target: .prompt("greeting")), "greeting"
-      ),
-    ] as [(String, Message, String?)])
-  func recordTarget(body: String, expected: Message, rpcName: String?) async throws {
-    let h = try await ProxyHarness()
-    defer { Task { await h.stop() } }
-    #expect(try await request(port: h.port, .POST, "/mcp", headers: Self.json, body: body)?.status == 200)
-    let record = try #require(try await h.waitForRecords(1).first)
-    #expect(record.bodyKind == .jsonRPC)
-    #expect(record.rpcMessages == [expected])
-    #expect(record.rpcName == rpcName)
-    #expect(!String(describing: record).contains("secret-arg"))
-  }
-
-  @Test("records: a body that is not JSON-RPC streams through unchanged and is recorded as such")
-  func recordNotJSON() async throws {
-    let h = try await ProxyHarness()
-    defer { Task { await h.stop() } }
-    let bodies: [(headers: [(String, String)], body: String)] = [
-      ([("Content-Type", "text/plain")], "plain text, not json {\"jsonrpc\":\"2.0\",\"method\":\"tools/call\"}"),
-      (Self.json, #"{"jsonrpc":"2.0","id":1,"method":"tools/call""#),  // cut short
-      (Self.json, #"{"method":"tools/call","params":{"name":"whoami"}}"#),  // no "jsonrpc":"2.0"
-    ]
-    for (headers, body) in bodies {
-      #expect(try await request(port: h.port, .POST, "/mcp", headers: headers, body: body)?.status == 200)
-    }
-    #expect(h.upstream.requests.map(\.bodyText) == bodies.map(\.body))
-    let records = try await h.waitForRecords(3)
-    #expect(records.map(\.bodyKind) == [.notJSONRPC, .notJSONRPC, .notJSONRPC])
-    #expect(records.allSatisfy { $0.rpcMessages.isEmpty && $0.rpcMethod == nil && $0.status == 200 })
-    #expect(records.map(\.requestBytes) == bodies.map(\.body.utf8.count))
-  }
-
-  @Test("records: GET and DELETE have an empty body")
-  func recordEmpty() async throws {
-    let h = try await ProxyHarness()
-    defer { Task { await h.stop() } }
-    #expect(try await request(port: h.port, .GET, "/mcp")?.status == 200)
-    #expect(try await request(port: h.port, .DELETE, "/mcp")?.status == 200)
-    let records = try await h.waitForRecords(2)
-    #expect(records.map(\.bodyKind) == [.empty, .empty])
-    #expect(records.map(\.requestBytes) == [0, 0])
-  }
+  // MARK: streaming
 
   @Test("records: a 100 KiB JSON body, with Content-Length or chunked, streams whole and is too large to summarize")
   func recordTooLarge() async throws {
@@ -143,101 +64,6 @@ extension HTTPTokenProxyTests {
     #expect(records.map(\.bodyKind) == [.tooLargeToSummarize, .tooLargeToSummarize])
     #expect(records.allSatisfy { $0.rpcMessages.isEmpty })
     #expect(records.map(\.requestBytes) == [size, size])
-  }
-
-  @Test("records: a body that never arrives in full is incomplete")
-  func recordIncomplete() async throws {
-    let h = try await ProxyHarness()
-    defer { Task { await h.stop() } }
-    _ = try await rawExchange(
-      port: h.port,
-      "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:\(h.port)\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\":\"2.0\"", seconds: 1)
-    let record = try #require(try await h.waitForRecords(1).first)
-    #expect(record.bodyKind == .incomplete && record.rpcMessages.isEmpty)
-    #expect(!record.completed)
-  }
-
-  // MARK: response side
-
-  @Test(
-    "records: rpcErrorCode from a JSON error response, a batch's first error, or an SSE error event; nil for results",
-    arguments: [
-      (
-        #"{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"Method not found"}}"#, "application/json",
-        -32601
-      ),
-      (
-        #"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"bad"}},"#
-          + #"{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"later"}}]"#,
-        "application/json; charset=utf-8", -32602
-      ),
-      (#"{"jsonrpc":"2.0","id":7,"result":{"content":[],"isError":true}}"#, "application/json", nil),
-      (
-        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n"
-          + "event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32603,\"message\":\"x\"}}\r\n\r\n",
-        "text/event-stream", -32603
-      ),
-      ("event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n\n", "text/event-stream", nil),
-      (#"{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":"Method not found"}}"#, "text/plain", nil),
-    ] as [(String, String, Int?)])
-  func recordErrorCode(responseBody: String, contentType: String, code: Int?) async throws {
-    // The body goes out in 7-byte writes, so events and JSON arrive split across reads.
-    let h = try await ProxyHarness { _ in
-      .custom { writer in
-        try await writer.head(.ok, [("Content-Type", contentType)])
-        let bytes = Array(responseBody.utf8)
-        for start in stride(from: 0, to: bytes.count, by: 7) {
-          try await writer.body(ByteBuffer(bytes: bytes[start..<min(start + 7, bytes.count)]))
-        }
-        try await writer.end()
-      }
-    }
-    defer { Task { await h.stop() } }
-    let response = try #require(try await request(port: h.port, .POST, "/mcp", headers: Self.json, body: Self.rpcBody))
-    #expect(response.text == responseBody)
-    let record = try #require(try await h.waitForRecords(1).first)
-    #expect(record.rpcErrorCode == code)
-    #expect(record.responseBytes == responseBody.utf8.count)
-  }
-
-  @Test("records: an error past the first 64 KiB of a JSON response is not looked for")
-  func recordErrorCodeBeyondLimit() async throws {
-    let padding = String(repeating: " ", count: 64 * 1024)
-    let body = #"{"jsonrpc":"2.0","id":7,"# + padding + #""error":{"code":-32601,"message":"x"}}"#
-    let h = try await ProxyHarness { _ in .text(.ok, headers: Self.json, body: body) }
-    defer { Task { await h.stop() } }
-    #expect(try await request(port: h.port, .POST, "/mcp", body: Self.rpcBody)?.body.count == body.utf8.count)
-    let record = try #require(try await h.waitForRecords(1).first)
-    #expect(record.rpcErrorCode == nil)
-    #expect(record.responseBytes == body.utf8.count)
-  }
-
-  @Test("records: requestBytes and responseBytes are exact, a replay counts once, a local answer counts its body")
-  func recordByteCounts() async throws {
-    let responseBody = String(repeating: "r", count: 12_345)
-    let h = try await ProxyHarness(token: "stale") { seen in
-      seen.authorization == "Bearer stale"
-        ? .text(.unauthorized, headers: [("WWW-Authenticate", Self.invalidToken)], body: "expired, 22 bytes long")
-        : .text(.ok, headers: [("Content-Type", "text/plain")], body: responseBody)
-    }
-    defer { Task { await h.stop() } }
-    h.tokens.queueReplacements(["fresh"])
-    let requestBody = String(repeating: "q", count: 5_432)
-    // Re-minted and replayed: the body went upstream twice, the record counts it once.
-    let replayed = try #require(try await request(port: h.port, .POST, "/mcp", body: requestBody))
-    #expect(replayed.body.count == responseBody.utf8.count)
-    #expect(try await request(port: h.port, .POST, "/mcp", body: requestBody)?.status == 200)
-    let refused = try #require(
-      try await request(port: h.port, .POST, "/mcp", headers: [("Host", "evil.example")], body: Self.rpcBody))
-    #expect(refused.status == 403)
-    #expect(h.upstream.requests.map(\.bodyCount) == [5_432, 5_432, 5_432])
-
-    let records = try await h.waitForRecords(3)
-    #expect(records.map(\.requestBytes) == [5_432, 5_432, 0])
-    #expect(records.map(\.responseBytes) == [12_345, 12_345, refused.body.count])
-    #expect(records.map(\.retried) == [true, false, false])
-    // The refused request's body was still summarized, for the denied audit event.
-    #expect(records.last?.rpcMessages == [Message(method: "tools/call", id: "7", target: .tool("whoami"))])
   }
 
   // MARK: connections

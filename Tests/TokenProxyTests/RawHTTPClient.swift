@@ -81,7 +81,8 @@ final class RawHTTPClient: Sendable {
   func waitForClose(seconds: Double = 10) async -> Received { await wait(seconds: seconds) { $0.closed } }
 }
 
-/// One HTTP/1.x response parsed from raw bytes (bodies framed by `Content-Length`, else to the end).
+/// One HTTP/1.x response parsed from raw bytes (bodies framed by `Content-Length` or chunked, else
+/// to the end).
 struct RawResponse: Sendable {
   var statusLine: String
   var headers: [(name: String, value: String)]
@@ -112,7 +113,11 @@ struct RawResponse: Sendable {
         rest = rest[bodyStart...]
         continue
       }
-      if let length = response.header("content-length").flatMap(Int.init) {
+      if response.header("transfer-encoding")?.lowercased() == "chunked" {
+        guard let (body, next) = dechunk(rest[bodyStart...]) else { break }
+        response.body = body
+        rest = rest[next...]
+      } else if let length = response.header("content-length").flatMap(Int.init) {
         guard rest.count - (bodyStart - rest.startIndex) >= length else { break }
         response.body = Array(rest[bodyStart..<(bodyStart + length)])
         rest = rest[(bodyStart + length)...]
@@ -123,5 +128,22 @@ struct RawResponse: Sendable {
       responses.append(response)
     }
     return responses
+  }
+
+  /// A chunked body (no trailers) and the index after it; nil while incomplete.
+  private static func dechunk(_ bytes: ArraySlice<UInt8>) -> (body: [UInt8], next: Int)? {
+    var body: [UInt8] = []
+    var rest = bytes
+    let crlf: [UInt8] = Array("\r\n".utf8)
+    while let lineEnd = rest.firstRange(of: crlf) {
+      let sizeText = String(decoding: rest[rest.startIndex..<lineEnd.lowerBound], as: UTF8.self)
+      guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { return nil }
+      let dataStart = lineEnd.upperBound
+      guard rest.endIndex - dataStart >= size + 2 else { return nil }
+      if size == 0 { return (body, dataStart + 2) }
+      body += rest[dataStart..<(dataStart + size)]
+      rest = rest[(dataStart + size + 2)...]
+    }
+    return nil
   }
 }

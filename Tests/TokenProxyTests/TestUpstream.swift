@@ -67,6 +67,32 @@ final class TestUpstream: Sendable {
     let heads = Mutex<[String]>([])
     let closedConnections = Mutex(0)
     init(_ behavior: @escaping Behavior) { state = Mutex(([], 0, behavior, 0)) }
+
+    /// Writes what `UpstreamRequestHandler` sees into this box; `changed` runs after each update.
+    func recorder(changed: @escaping @Sendable () -> Void = {}) -> Recorder {
+      Recorder(
+        record: { seen in
+          self.state.withLock { $0.seen.append(seen) }
+          changed()
+        },
+        behavior: { self.state.withLock { $0.behavior } },
+        accepted: {
+          self.state.withLock { $0.connections += 1 }
+          changed()
+        },
+        receivedBody: { count in
+          self.state.withLock { $0.bodyBytes += count }
+          changed()
+        },
+        receivedHead: { head in
+          self.heads.withLock { $0.append(head) }
+          changed()
+        },
+        closed: {
+          self.closedConnections.withLock { $0 += 1 }
+          changed()
+        })
+    }
   }
 
   var address: String { "127.0.0.1:\(port)" }
@@ -87,13 +113,7 @@ final class TestUpstream: Sendable {
     let box = StateBox(behavior)
     self.group = group
     self.box = box
-    let recorder = Recorder(
-      record: { seen in box.state.withLock { $0.seen.append(seen) } },
-      behavior: { box.state.withLock { $0.behavior } },
-      accepted: { box.state.withLock { $0.connections += 1 } },
-      receivedBody: { count in box.state.withLock { $0.bodyBytes += count } },
-      receivedHead: { head in box.heads.withLock { $0.append(head) } },
-      closed: { box.closedConnections.withLock { $0 += 1 } })
+    let recorder = box.recorder()
     server = try await ServerBootstrap(group: group)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
       .childChannelInitializer { channel in
@@ -112,7 +132,8 @@ final class TestUpstream: Sendable {
   }
 }
 
-private struct Recorder: Sendable {
+/// The callbacks through which `UpstreamRequestHandler` reports what it saw.
+struct Recorder: Sendable {
   let record: @Sendable (TestUpstream.Seen) -> Void
   let behavior: @Sendable () -> TestUpstream.Behavior
   let accepted: @Sendable () -> Void
@@ -121,7 +142,9 @@ private struct Recorder: Sendable {
   let closed: @Sendable () -> Void
 }
 
-private final class UpstreamRequestHandler: ChannelInboundHandler {
+/// The MCP server's side of one upstream connection: records each request and answers it as the
+/// behavior says. Used by `TestUpstream` on sockets and by `EmbeddedUpstream` in process.
+final class UpstreamRequestHandler: ChannelInboundHandler {
   typealias InboundIn = HTTPServerRequestPart
   typealias OutboundOut = HTTPServerResponsePart
 
