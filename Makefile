@@ -36,7 +36,7 @@ test-unit:
 
 ## test-lab: only the lab tier (needs `make deps`). The lab directories are kept (MCP_TUNNEL_LAB_KEEP)
 ## until scripts/secret-scan.sh has looked through them for every token the suite issued; the next
-## run starts from an empty $(LAB_ROOT). The whole-lab suites (`.wholeLab`) take turns, one test at a
+## run starts from an empty $(LAB_ROOT). The whole-lab suites (`.wholeLab`) take turns, one suite at a
 ## time among them; the other lab suites run beside them.
 test-lab: deps
 	swift build --build-tests

@@ -26,19 +26,20 @@ extension Trait where Self == OffPoolTrait {
   public static var offPool: Self { Self() }
 }
 
-/// Lets one test at a time run among all the suites that carry it, across suites — for the
-/// heaviest lab suites (the built binary against the whole lab), which only add load and timing
-/// noise to each other when run at once. Waiting for the turn suspends (an async lock), it blocks
-/// no thread.
-public struct WholeLabTrait: SuiteTrait, TestTrait, TestScoping {
-  public var isRecursive: Bool { true }
+/// Lets one suite at a time run among all the suites that carry it — for the heaviest lab suites
+/// (the built binary against the whole lab), which only add load and timing noise to each other
+/// when run at once; other suites run beside them. Waiting for the turn suspends (an async lock),
+/// it blocks no thread.
+///
+/// Not recursive, so Swift Testing scopes the suite once, around all of its tests, and the wait
+/// happens before any of them starts: a test's `timeLimit` covers the test case alone, so time
+/// spent in the queue never counts against it.
+public struct WholeLabTrait: SuiteTrait, TestScoping {
+  public var isRecursive: Bool { false }
 
   public func provideScope(
     for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
   ) async throws {
-    // Suites are scoped too (testCase nil): only a test case takes the turn, so a suite never
-    // holds it while its own tests wait for it.
-    guard testCase != nil else { return try await function() }
     await WholeLabTurn.shared.acquire()
     do {
       try await function()

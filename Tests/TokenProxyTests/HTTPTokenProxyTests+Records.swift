@@ -35,7 +35,7 @@ extension HTTPTokenProxyTests {
     // Chunked: the first 80 KiB must reach the upstream before the client sends the rest, so the
     // summary copy never holds the body back.
     let bytes = Array(body.utf8)
-    try await withTimeout(30, "chunked upload") {
+    try await withTimeout(120, "chunked upload") {
       try await TestConnection.with(port: h.port) { (connection: TestConnection) async throws in
         try await connection.outbound.write(
           .head(
@@ -47,11 +47,7 @@ extension HTTPTokenProxyTests {
               ]))))
         let firstPart = 80 * 1024
         try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes[..<firstPart]))))
-        var waited = 0
-        while h.upstream.bodyBytesReceived < size + firstPart && waited < 1000 {
-          try await Task.sleep(for: .milliseconds(10))
-          waited += 1
-        }
+        _ = try await eventually { h.upstream.bodyBytesReceived >= size + firstPart }
         #expect(h.upstream.bodyBytesReceived == size + firstPart, "the first part was held back")
         try await connection.outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes[firstPart...]))))
         try await connection.outbound.write(.end(nil))

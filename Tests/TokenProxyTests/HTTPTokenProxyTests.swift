@@ -293,7 +293,7 @@ struct HTTPTokenProxyTests {
       }
     }
     defer { Task { await h.stop() } }
-    let events = try await withTimeout(20, "SSE exchange") {
+    let events = try await withTimeout(120, "SSE exchange") {
       try await TestConnection.with(port: h.port) { connection -> [String] in
         try await connection.send(.GET, "/mcp", headers: [("Accept", "text/event-stream")])
         var received: [String] = []
@@ -475,7 +475,7 @@ struct HTTPTokenProxyTests {
       release.open()
       Task { await h.stop() }
     }
-    let outcome = try await withTimeout(20, "retire mid-response") {
+    let outcome = try await withTimeout(120, "retire mid-response") {
       try await TestConnection.with(port: h.port) { connection -> (sawFirst: Bool, sawEnd: Bool, sawLater: Bool) in
         try await connection.send(.GET, "/mcp")
         var (sawFirst, sawLater) = (false, false)

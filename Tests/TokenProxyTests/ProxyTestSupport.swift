@@ -97,9 +97,10 @@ final class ProxyHarness: Sendable {
       upstreamHost: Self.upstreamHost)
   }
 
-  /// Waits (briefly) until `count` records arrived: a record is reported once the response is written.
+  /// Waits until `count` records arrived (a record is reported once the response is written); the
+  /// deadline only turns a record that never comes into a failure.
   func waitForRecords(_ count: Int) async throws -> [ProxyRequestRecord] {
-    for _ in 0..<200 where log.all.count < count { try await Task.sleep(for: .milliseconds(10)) }
+    _ = try await eventually { self.log.all.count >= count }
     return log.all
   }
 
@@ -110,9 +111,20 @@ final class ProxyHarness: Sendable {
   }
 }
 
+/// Polls `condition` until it holds and returns true, or false after `seconds` — a deadline that
+/// only turns a wait that never ends into a failure, never a measure of speed.
+func eventually(seconds: Double = 120, _ condition: @Sendable () -> Bool) async throws -> Bool {
+  let deadline = ContinuousClock.now + .seconds(seconds)
+  while !condition() {
+    if ContinuousClock.now >= deadline { return false }
+    try await Task.sleep(for: .milliseconds(10))
+  }
+  return true
+}
+
 /// Runs `body` with a deadline; a hang fails the test instead of stalling the run.
 func withTimeout<T: Sendable>(
-  _ seconds: Double = 30, _ what: String = "operation", _ body: @escaping @Sendable () async throws -> T
+  _ seconds: Double = 120, _ what: String = "operation", _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
   try await withThrowingTaskGroup(of: T.self) { group in
     group.addTask { try await body() }
@@ -221,14 +233,15 @@ func request(
   port: Int, _ method: HTTPMethod = .POST, _ uri: String = "/mcp", headers: [(String, String)] = [],
   body: String? = nil
 ) async throws -> TestResponse? {
-  try await withTimeout(30, "\(method) \(uri)") {
+  try await withTimeout(120, "\(method) \(uri)") {
     try await TestConnection.with(port: port) { try await $0.exchange(method, uri, headers: headers, body: body) }
   }
 }
 
-/// Writes raw bytes to the proxy and reads until it closes the connection (or `seconds` pass):
-/// for requests NIO's client encoder would refuse to produce.
-func rawExchange(port: Int, _ text: String, seconds: Double = 10) async throws -> (response: String, closed: Bool) {
+/// Writes raw bytes to the proxy and reads until it closes the connection (or `seconds` pass, which
+/// only turns a proxy that never closes into a failure): for requests NIO's client encoder would
+/// refuse to produce.
+func rawExchange(port: Int, _ text: String, seconds: Double = 120) async throws -> (response: String, closed: Bool) {
   let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
     .connect(host: "127.0.0.1", port: port) { channel in
       channel.eventLoop.makeCompletedFuture {
