@@ -122,9 +122,23 @@ public final class LabDirectory: Sendable {
 }
 
 public enum LabNetwork {
-  /// A TCP port on 127.0.0.1 that was free a moment ago (bind to :0, read it back, close).
-  /// Ports are picked at run time so two runs never clash.
+  /// Every port `freePort()` has handed out in this process.
+  private static let handedOut = Mutex<Set<Int>>([])
+
+  /// A TCP port on 127.0.0.1 that was free a moment ago (bind to :0, read it back, close), and that
+  /// this process has never handed out before. Ports are picked at run time so two runs never clash;
+  /// the second rule keeps two labs of one run apart: between `freePort()` and the peer's own bind,
+  /// the kernel may give the same port to another lab's `bind(:0)` (seen once in CI: two glewlwyds
+  /// got one port, and the second lab provisioned the first lab's IdP).
   public static func freePort() throws -> Int {
+    for _ in 0..<1000 {
+      let port = try kernelFreePort()
+      if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw LabError("bind(127.0.0.1:0) kept returning ports this run already handed out")
+  }
+
+  private static func kernelFreePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw LabError("socket() failed: errno \(errno)") }
     defer { close(fd) }
