@@ -125,35 +125,45 @@ public enum LabNetwork {
   /// Every port `freePort()` has handed out in this process.
   private static let handedOut = Mutex<Set<Int>>([])
 
-  /// A TCP port on 127.0.0.1 that was free a moment ago (bind to :0, read it back, close), and that
-  /// this process has never handed out before. Ports are picked at run time so two runs never clash;
-  /// the second rule keeps two labs of one run apart: between `freePort()` and the peer's own bind,
-  /// the kernel may give the same port to another lab's `bind(:0)` (seen once in CI: two glewlwyds
-  /// got one port, and the second lab provisioned the first lab's IdP).
+  /// A TCP port on 127.0.0.1 that was free a moment ago and that this process has never handed out
+  /// before, picked at random *below the kernel's ephemeral range*
+  /// (`/proc/sys/net/ipv4/ip_local_port_range`). Between `freePort()` and the peer's own bind the
+  /// port is unheld; a port from the ephemeral range could meanwhile be given to any `bind(:0)` or
+  /// outgoing `connect` in the machine (seen in CI twice: two glewlwyds got one port; a doctor twin
+  /// test's listen port was taken by a concurrent proxy test's `bind(:0)`, and doctor said "in
+  /// use"). Below the range, only another explicit pick can take it, and within this process the
+  /// set above rules that out.
   public static func freePort() throws -> Int {
-    for _ in 0..<1000 {
-      let port = try kernelFreePort()
+    let (low, high) = pickRange()
+    for _ in 0..<2000 {
+      let port = Int.random(in: low...high)
+      guard handedOut.withLock({ !$0.contains(port) }), canBind(port) else { continue }
       if handedOut.withLock({ $0.insert(port).inserted }) { return port }
     }
-    throw LabError("bind(127.0.0.1:0) kept returning ports this run already handed out")
+    throw LabError("no free port on 127.0.0.1 in \(low)...\(high) after 2000 tries")
   }
 
-  private static func kernelFreePort() throws -> Int {
+  /// `[10000, ephemeral low - 1]`; `ip_local_port_range` unreadable or odd → the Linux default's.
+  static func pickRange() -> (Int, Int) {
+    let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+    let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+    let ephemeralLow = fields.first ?? 32768
+    return ephemeralLow > 12000 ? (10000, ephemeralLow - 1) : (61001, 65535)
+  }
+
+  private static func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw LabError("socket() failed: errno \(errno)") }
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = 0
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { ptr -> Bool in
-        bind(fd, ptr, len) == 0 && getsockname(fd, ptr, &len) == 0
+    return withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
       }
     }
-    guard ok else { throw LabError("bind(127.0.0.1:0) failed: errno \(errno)") }
-    return Int(UInt16(bigEndian: addr.sin_port))
   }
 
   /// Whether something accepts TCP connections on 127.0.0.1:`port` right now.
