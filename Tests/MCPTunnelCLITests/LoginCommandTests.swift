@@ -91,11 +91,15 @@ struct LoginCommandTests {
     let login = try RunningCommand(
       BuiltBinary.mcpTunnel, ["login", "--flow", "browser", "--no-browser", "--json", "--config", lab.config],
       environment: lab.environment)
-    try waitUntil(timeout: .seconds(20), "the browser_authorization event") {
+    try waitUntil(timeout: .seconds(120), "the browser_authorization event") {
       login.stdout.contains("browser_authorization") || !login.isRunning
     }
     let event = try #require(login.events.first, "\(login.stdout)\n\(login.stderr)")
     let url = try #require((event["url"] as? String).flatMap(URL.init(string:)))
+    // stdout and stderr are read by two threads: the event on one says nothing about the other yet.
+    try waitUntil(timeout: .seconds(120), "the URL on stderr") {
+      login.stderr.contains(url.absoluteString) || !login.isRunning
+    }
     #expect(login.stderr.contains(url.absoluteString), "the URL is always printed")
     let query = LabForm.query(of: url)
     #expect(query["code_challenge_method"] == "S256")
@@ -172,8 +176,12 @@ struct LoginCommandTests {
     environment["DISPLAY"] = ":0"
     let login = try RunningCommand(
       BuiltBinary.mcpTunnel, ["login", "--json", "--no-store", "--config", lab.config], environment: environment)
-    try waitUntil(timeout: .seconds(20), "a prompt") { login.stdout.contains("_authorization") || !login.isRunning }
+    try waitUntil(timeout: .seconds(120), "a prompt") { login.stdout.contains("_authorization") || !login.isRunning }
     #expect(login.stdout.contains("device_authorization"), "\(login.stdout)\n\(login.stderr)")
+    // stderr is read by a thread of its own: wait for the reason there too.
+    try waitUntil(timeout: .seconds(120), "the reason on stderr") {
+      login.stderr.contains("SSH_CONNECTION") || !login.isRunning
+    }
     #expect(login.stderr.contains("SSH_CONNECTION"))
     login.kill()
   }

@@ -12,6 +12,10 @@ import TunnelCore
 /// of its own under /tmp (short: `sun_path` holds 107 bytes).
 @Suite("Control socket transport", .offPool, .timeLimit(.minutes(5)))
 struct ControlSocketTests {
+  /// Turns a hang into a failure; generous, as a loaded machine may starve the test for a while
+  /// (the client's own default, 10 s, failed once with three test processes on two cores).
+  static let answerDeadline = Duration.seconds(120)
+
   // MARK: exchanges
 
   @Test("one request line in, one response line out; the handler sees the line without its newline")
@@ -25,9 +29,10 @@ struct ControlSocketTests {
     }
     #expect(server.path == dir.socketPath)
     let request = Array(#"{"op":"tenant.use","tenant":"acme"}"#.utf8)
-    let response = try await ControlSocketClient.exchange(path: dir.socketPath, request: request)
+    let response = try await ControlSocketClient.exchange(
+      path: dir.socketPath, request: request, timeout: Self.answerDeadline)
     #expect(response == Array("answer:".utf8) + request)
-    let empty = try await ControlSocketClient.exchange(path: dir.socketPath, request: [])
+    let empty = try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
     #expect(empty == Array("answer:".utf8))
     #expect(seen.withLock { $0 } == [request, []])
     await server.stop()
@@ -52,7 +57,8 @@ struct ControlSocketTests {
         group.addTask {
           (
             client,
-            try await ControlSocketClient.exchange(path: dir.socketPath, request: Array("client-\(client)".utf8))
+            try await ControlSocketClient.exchange(
+              path: dir.socketPath, request: Array("client-\(client)".utf8), timeout: Self.answerDeadline)
           )
         }
       }
@@ -75,10 +81,12 @@ struct ControlSocketTests {
     let server = try await ControlSocketServer.start(path: dir.socketPath) { request in
       [UInt8](repeating: UInt8(ascii: "x"), count: request == Array("big".utf8) ? (1 << 20) + 1 : 1 << 20)
     }
-    let fits = try await ControlSocketClient.exchange(path: dir.socketPath, request: Array("fits".utf8))
+    let fits = try await ControlSocketClient.exchange(
+      path: dir.socketPath, request: Array("fits".utf8), timeout: Self.answerDeadline)
     #expect(fits.count == 1 << 20)
     let error = await #expect(throws: ProxyError.self) {
-      try await ControlSocketClient.exchange(path: dir.socketPath, request: Array("big".utf8))
+      try await ControlSocketClient.exchange(
+        path: dir.socketPath, request: Array("big".utf8), timeout: Self.answerDeadline)
     }
     #expect(error?.category == .internalError)
     #expect(error?.summary.contains("longer than") == true)
@@ -144,7 +152,7 @@ struct ControlSocketTests {
     }
     #expect(tooLong?.category == .usage)
     let clientTooLong = await #expect(throws: ProxyError.self) {
-      try await ControlSocketClient.exchange(path: long, request: [])
+      try await ControlSocketClient.exchange(path: long, request: [], timeout: Self.answerDeadline)
     }
     #expect(clientTooLong?.category == .usage)
   }
@@ -163,7 +171,9 @@ struct ControlSocketTests {
     #expect(error?.category == .addressInUse)
     #expect(error?.summary.contains("another `mcp-tunnel up` is already running") == true)
     #expect(FileIdentity(path: dir.socketPath) == bound)
-    #expect(try await ControlSocketClient.exchange(path: dir.socketPath, request: []) == Array("first".utf8))
+    #expect(
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
+        == Array("first".utf8))
     await first.stop()
   }
 
@@ -176,13 +186,15 @@ struct ControlSocketTests {
     #expect(fileInfo(dir.socketPath).map { $0.st_mode & S_IFMT == S_IFSOCK } == true)
     #expect(UnixSocketFile.probe(dir.socketPath) == .nobodyListens)
     let refused = await #expect(throws: ProxyError.self) {
-      try await ControlSocketClient.exchange(path: dir.socketPath, request: [])
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
     }
     #expect(refused?.category == .usage)
     #expect(refused?.summary.contains("no `mcp-tunnel up` is running") == true)
 
     let server = try await ControlSocketServer.start(path: dir.socketPath) { _ in Array("fresh".utf8) }
-    #expect(try await ControlSocketClient.exchange(path: dir.socketPath, request: []) == Array("fresh".utf8))
+    #expect(
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
+        == Array("fresh".utf8))
     await server.stop()
   }
 
@@ -213,13 +225,15 @@ struct ControlSocketTests {
     }
     let over = [UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024 + 1)
     let error = await #expect(throws: ProxyError.self) {
-      try await ControlSocketClient.exchange(path: dir.socketPath, request: over)
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: over, timeout: Self.answerDeadline)
     }
     #expect(error?.summary.contains("without answering") == true)
     #expect(calls.withLock { $0 } == 0)
 
     let atCap = [UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024)
-    #expect(try await ControlSocketClient.exchange(path: dir.socketPath, request: atCap) == Array("ok".utf8))
+    #expect(
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: atCap, timeout: Self.answerDeadline)
+        == Array("ok".utf8))
     #expect(calls.withLock { $0 } == 1)
     await server.stop()
   }
@@ -278,7 +292,7 @@ struct ControlSocketTests {
     await server.stop()
     #expect(fileInfo(dir.socketPath) == nil)
     let error = await #expect(throws: ProxyError.self) {
-      try await ControlSocketClient.exchange(path: dir.socketPath, request: [])
+      try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
     }
     #expect(error?.category == .usage)
     #expect(error?.summary == "no `mcp-tunnel up` is running (no control socket at \(dir.socketPath))")

@@ -141,9 +141,9 @@ struct HostileHTTPTests {
     let (afterRequest, silent) = try await withTimeout(120, "idle") {
       async let afterRequest = RawHTTPClient.with(port: h.port) { client in
         await client.send("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:\(h.port)\r\n\r\n")
-        return await client.waitForClose(seconds: 15)
+        return await client.waitForClose()
       }
-      async let silent = RawHTTPClient.with(port: h.port) { client in await client.waitForClose(seconds: 15) }
+      async let silent = RawHTTPClient.with(port: h.port) { client in await client.waitForClose() }
       return try await (afterRequest, silent)
     }
     #expect(afterRequest.responses.map(\.status) == [200])

@@ -67,7 +67,7 @@ final class RawHTTPClient: Sendable {
   var received: Received { state.withLock { $0 } }
 
   /// Waits until `condition` holds for what arrived, or `seconds` pass; returns what arrived.
-  func wait(seconds: Double = 10, until condition: (Received) -> Bool) async -> Received {
+  func wait(seconds: Double = 120, until condition: (Received) -> Bool) async -> Received {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
       let now = received
@@ -78,7 +78,7 @@ final class RawHTTPClient: Sendable {
   }
 
   /// Waits for the proxy to close the connection (or `seconds` to pass).
-  func waitForClose(seconds: Double = 10) async -> Received { await wait(seconds: seconds) { $0.closed } }
+  func waitForClose(seconds: Double = 120) async -> Received { await wait(seconds: seconds) { $0.closed } }
 }
 
 /// One HTTP/1.x response parsed from raw bytes (bodies framed by `Content-Length` or chunked, else
