@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TunnelCore
 
 /// Reads the JSON-RPC envelope the audit log wants out of bodies: per message `method`, `id` and
 /// target (tool, prompt or resource), and `error.code` of responses. Never anything else of

@@ -44,7 +44,7 @@ struct UpCommandTests {
     ]
   }
 
-  @Test("ready event, bytes both ways, SIGTERM stops it with exit 0 and a stopped event")
+  @Test("ready event, `status` shows the tcp tunnel, bytes both ways, SIGTERM stops it with exit 0 and a stopped event")
   func readyForwardAndStop() throws {
     let env = try ForwarderLab()
     defer { env.stop() }
@@ -59,6 +59,19 @@ struct UpCommandTests {
     #expect(ready["listen"] as? String == "127.0.0.1:\(port)")
     #expect(ready["mode"] as? String == "tcp")
     #expect((ready["hops"] as? [String])?.count == 2)
+
+    // A tcp tunnel has a control socket too: `status` shows it (the profile has no [idp]).
+    let shown = try LabCommand.run(
+      Self.binary, ["status", "--json", "--config", config], environment: environment(env), timeout: .seconds(120))
+    #expect(shown.status == 0, "\(shown.stderr)")
+    let object = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+    let tunnel = try #require(object?["tunnel"] as? [String: Any], "\(shown.stdout)")
+    #expect(tunnel["mode"] as? String == "tcp" && tunnel["listen"] as? String == "127.0.0.1:\(port)")
+    #expect(tunnel["state"] as? String == "forwarding" && tunnel["url"] == nil)
+    #expect(object?["logged_in"] as? Bool == false)
+    let text = try LabCommand.run(
+      Self.binary, ["status", "--config", config], environment: environment(env), timeout: .seconds(120))
+    #expect(text.stdout.contains("Tunnel:        running") && text.stdout.contains("tcp 127.0.0.1:\(port)"))
 
     for size in [1, 100_000] {
       let client = try LabTCPClient(port: port)

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 import TokenProxy
+import TunnelCore
 
 /// One hostile request: raw bytes (`HOST` stands for the listen address) and the answer due.
 struct HostileCase: Sendable, CustomTestStringConvertible {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 import TokenProxy
+import TunnelCore
 
 /// What `onRequest` reports for the audit log (issue 7), in process on NIOEmbedded's testing
 /// channels (`EmbeddedProxyHarness`): the JSON-RPC envelope of every message, the body kind, the

@@ -44,13 +44,3 @@ struct LoginContext {
       lock: try environment.makeRefreshLock(profile.name, environment.paths), memoryLogin: memoryLogin)
   }
 }
-
-/// RFC 3339 UTC with seconds, for `--json` and human output.
-enum Timestamp {
-  static func string(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: date)
-  }
-}

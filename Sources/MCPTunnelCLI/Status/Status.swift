@@ -33,7 +33,14 @@ struct Status: AsyncParsableCommand {
 
   func run() async throws {
     let env = AppEnvironment.current
-    let context = try LoginContext.load(global, environment: env)
+    let (path, configuration) = try env.loader.loadConfiguration(configFlag: global.config)
+    let profile = try env.loader.selectProfile(configuration, flag: global.profile, path: path)
+    guard profile.idp != nil || verify else {
+      // A tcp-only profile has nothing to log in to; its tunnel still has a state to show.
+      renderWithoutLogin(profile, tunnel: await Self.tunnel(profile: profile.name, environment: env))
+      return
+    }
+    let context = try LoginContext(profile: profile, environment: env)
     let session = try context.session()
     let tunnel = await Self.tunnel(profile: context.profile.name, environment: env)
     guard let login = try await session.currentLogin() else {
@@ -61,6 +68,28 @@ struct Status: AsyncParsableCommand {
       .tunnel
   }
 
+  /// A profile without `[idp]`: no login fields, the tunnel as usual.
+  private func renderWithoutLogin(_ profile: Profile, tunnel: TunnelStatus?) {
+    let output = AppEnvironment.current.output
+    if global.json {
+      let object: [String: Any] = [
+        "profile": profile.name, "logged_in": false, "issuer": NSNull(), "client_id": NSNull(), "subject": NSNull(),
+        "keyring": NSNull(), "refresh_token": false, "tunnel": Self.json(tunnel),
+      ]
+      output.writeResult(JSONLine.encode(object) + "\n")
+      return
+    }
+    let lines = [
+      "Profile:       \(profile.name)",
+      "Login:         none configured (no [profiles.\(profile.name).idp] section; tcp mode needs none)",
+    ]
+    output.writeResult((lines + Self.tunnelLines(tunnel)).joined(separator: "\n") + "\n")
+  }
+
+  private static func json(_ tunnel: TunnelStatus?) -> Any {
+    tunnel.flatMap { try? JSONSerialization.jsonObject(with: ControlChannel.encoder.encode($0)) } ?? NSNull()
+  }
+
   private func render(_ context: LoginContext, login: StoredLogin?, verifiedUntil: Date?, tunnel: TunnelStatus?) {
     let output = context.environment.output
     if global.json {
@@ -68,8 +97,7 @@ struct Status: AsyncParsableCommand {
         "profile": context.profile.name, "logged_in": login != nil, "issuer": context.key.issuer,
         "client_id": context.key.clientID, "subject": login?.subject ?? NSNull(),
         "keyring": context.store.backendName, "refresh_token": login != nil,
-        "tunnel": tunnel.flatMap { try? JSONSerialization.jsonObject(with: ControlChannel.encoder.encode($0)) }
-          ?? NSNull(),
+        "tunnel": Self.json(tunnel),
       ]
       if let verifiedUntil { object["verified_access_token_expires_at"] = Timestamp.string(verifiedUntil) }
       output.writeResult(JSONLine.encode(object) + "\n")
@@ -87,6 +115,13 @@ struct Status: AsyncParsableCommand {
       lines.append("Logged in:     no (run: mcp-tunnel login)")
       lines.append("Keyring:       \(context.store.backendName), reachable")
     }
+    lines += Self.tunnelLines(tunnel)
+    output.writeResult(lines.joined(separator: "\n") + "\n")
+  }
+
+  /// The tunnel's lines of the text rendering.
+  private static func tunnelLines(_ tunnel: TunnelStatus?) -> [String] {
+    var lines: [String] = []
     if let tunnel {
       lines.append(
         "Tunnel:        running (pid \(tunnel.pid), session \(tunnel.session)), \(tunnel.mode) \(tunnel.url ?? tunnel.listen)"
@@ -98,12 +133,16 @@ struct Status: AsyncParsableCommand {
       lines.append(
         "Path:          " + (tunnel.hops.map(\.name) + [tunnel.target]).joined(separator: " → ") + " (\(tunnel.state))")
       let c = tunnel.counters
+      if tunnel.mode == ListenMode.tcp.rawValue {
+        lines.append("Counters:      \(c.reconnects) reconnects (tcp mode carries bytes, not requests)")
+        return lines
+      }
       lines.append(
         "Counters:      \(c.requests) requests, \(c.errors) errors, \(c.remints) re-mints, \(c.reconnects) reconnects, "
           + "\(c.openConnections) open connections")
     } else {
       lines.append("Tunnel:        not running (start one with: mcp-tunnel up)")
     }
-    output.writeResult(lines.joined(separator: "\n") + "\n")
+    return lines
   }
 }

@@ -2,79 +2,6 @@ import Foundation
 import TokenProxy
 import TunnelCore
 
-/// The JSON protocol of the control socket between a running `up` and `tenant`, `status`,
-/// `token` (SPEC §6): one request object, one response object, one connection each. Keys are
-/// snake_case. Only `token` answers carry a token; nothing here is ever logged.
-struct ControlRequest: Codable, Equatable {
-  enum Operation: String, Codable {
-    case status
-    case tenantUse = "tenant_use"
-    case tenantCurrent = "tenant_current"
-    case tenantList = "tenant_list"
-    case token
-  }
-
-  var op: Operation
-  var tenant: String?
-}
-
-struct ControlResponse: Codable {
-  struct Failure: Codable {
-    var category: String
-    var summary: String
-    var fix: String?
-  }
-
-  var ok: Bool
-  var error: Failure?
-  var tunnel: TunnelStatus?
-  var tenant: String?
-  var previousTenant: String?
-  var tenants: [String]?
-  var tokenExpiresAt: String?
-  /// Only in the answer to `token`.
-  var token: String?
-
-  static func failure(_ error: any Error) -> ControlResponse {
-    let facing = error as? any UserFacingError
-    return ControlResponse(
-      ok: false,
-      error: Failure(
-        category: facing?.category.rawValue ?? FailureCategory.internalError.rawValue,
-        summary: facing?.summary ?? "\(error)", fix: facing?.fix))
-  }
-}
-
-/// What `status` shows about a running tunnel.
-struct TunnelStatus: Codable, Equatable {
-  struct Hop: Codable, Equatable {
-    var name: String
-    var state: String
-  }
-
-  struct Counters: Codable, Equatable {
-    var requests: Int
-    var errors: Int
-    var remints: Int
-    var reconnects: Int
-    var openConnections: Int
-  }
-
-  var pid: Int32
-  var profile: String
-  var session: String
-  var mode: String
-  var listen: String
-  var url: String?
-  var target: String
-  var state: String
-  var hops: [Hop]
-  var tenant: String?
-  var tokenExpiresAt: String?
-  var startedAt: String
-  var counters: Counters
-}
-
 /// The error a running `up` answered with, keeping its category (and so the exit code).
 struct ControlAnswerError: UserFacingError {
   var category: FailureCategory
@@ -84,18 +11,8 @@ struct ControlAnswerError: UserFacingError {
 
 /// Where the control socket of a profile lives and how to talk to it.
 enum ControlChannel {
-  static let encoder: JSONEncoder = {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return encoder
-  }()
-
-  static let decoder: JSONDecoder = {
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    return decoder
-  }()
+  static var encoder: JSONEncoder { ControlProtocol.encoder }
+  static var decoder: JSONDecoder { ControlProtocol.decoder }
 
   /// Whether a tunnel seems to run for `profile` (its socket file exists).
   static func mayBeRunning(profile: String, paths: XDGPaths) -> Bool {

@@ -1,5 +1,8 @@
 import ArgumentParser
+import AuditLog
 import Foundation
+import Logging
+import TokenProxy
 import TunnelCore
 
 /// `mcp-tunnel up`: opens the SSH path and serves the local listener until SIGINT/SIGTERM.
@@ -76,17 +79,15 @@ struct Up: AsyncParsableCommand {
         guard let parsed = HostPort(parsing: text) else { throw CoreError(.usage, "--listen \(text) is not host:port") }
         return try ListenSettings.validateLoopback(parsed, source: "--listen")
       } ?? ListenSettings.validateLoopback(profile.listen.address, source: "listen.address")
-    let effectiveMode = mode ?? profile.listen.mode
-    if effectiveMode == .http {
-      try await HTTPTunnelSession(
+    let runtime =
+      try await (mode ?? profile.listen.mode) == .http
+      ? Self.httpRuntime(
         profile: profile, listen: address, tenant: try Self.tenant(tenant, profile: profile), environment: env,
-        json: global.json, verbose: global.verbose
-      ).run()
-      return
-    }
-    let session = TCPForwardSession(
-      profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose)
-    try await session.run()
+        json: global.json, verbose: global.verbose)
+      : Self.tcpRuntime(profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose)
+    let signalSources = TerminationSignals.install { runtime.end(.signal($0)) }
+    defer { for source in signalSources { source.cancel() } }
+    try await runtime.run()
   }
 }
 
@@ -103,3 +104,102 @@ extension Up {
 }
 
 extension ListenMode: ExpressibleByArgument {}
+
+extension Up {
+  /// `up --mode http` (the default): the token-injecting MCP proxy over the SSH path, with a tenant
+  /// session, a control socket and the audit log (SPEC §2, §4, §5, §6, §7). What is checked here,
+  /// in this order, before `TunnelRuntime.run()` takes over: `[session]` and the tenant allowed
+  /// (2, 9); the keyring is readable (4; being logged out is only a warning, at `run()`); the
+  /// listen port is bound (8); the audit log opens (a security record that silently does not
+  /// exist is worse than a tunnel that does not start).
+  static func httpRuntime(
+    profile: Profile, listen: HostPort, tenant: TenantID, environment env: AppEnvironment, json: Bool, verbose: Bool
+  ) async throws -> TunnelRuntime {
+    guard let settings = profile.session else {
+      throw CoreError(
+        .usage,
+        "profile \"\(profile.name)\" has no [profiles.\(profile.name).session] section, so no tenant token can be minted",
+        fix: "add method, resource and tenants under [profiles.\(profile.name).session], or pass --mode tcp")
+    }
+    let context = try LoginContext(profile: profile, environment: env)
+    try TokenBroker.checkAllowed(tenant, settings: settings, profile: profile.name)
+    let login = try context.session()
+    let subject = try await login.currentLogin()?.subject  // throws when the keyring is unusable (exit 4)
+    let listener = try LoopbackListener.bind(listen)
+    try PrivateDirectory.ensure(env.paths.runtimeDirectory)
+    // Writes never block the proxy: the queue is bounded and drops are counted into the log itself.
+    let audit = QueuedAuditSink(
+      wrapping: try env.makeAuditSink(profile.name, env.paths),
+      onError: { [output = env.output] error in
+        output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
+      })
+    // Library log lines go to stderr only with -v: the events are what a user reads.
+    let frontEnd = HTTPProxyFrontEnd(
+      listener: listener, upstreamHost: profile.ssh.target.description,
+      logger: logger("mcp-tunnel.proxy", verbose: verbose))
+    let services = TunnelRuntime.Services(
+      forwarder: try env.makePortForwarder(profile.ssh, env.environment), frontEnd: frontEnd,
+      tokens: TunnelRuntime.Tokens(
+        settings: settings, login: login,
+        minter: settings.method == .tokenExchange ? env.makeSessionMinter(settings, context.idp) : nil, tenant: tenant),
+      control: controlStarter(profile: profile.name, environment: env, verbose: verbose), audit: audit)
+    return runtime(
+      profile: profile, subject: subject, services: services, environment: env, json: json, verbose: verbose)
+  }
+
+  /// `up --mode tcp`: every accepted connection becomes a direct-tcpip channel to ssh.target; no
+  /// login, no token, no audit records. The port is bound first (8), and the control socket
+  /// claimed at `run()`, so `status` sees this tunnel too.
+  static func tcpRuntime(
+    profile: Profile, listen: HostPort, environment env: AppEnvironment, json: Bool, verbose: Bool
+  ) throws -> TunnelRuntime {
+    let listener = try LoopbackListener.bind(listen)
+    try PrivateDirectory.ensure(env.paths.runtimeDirectory)
+    let services = TunnelRuntime.Services(
+      forwarder: try env.makePortForwarder(profile.ssh, env.environment),
+      frontEnd: TCPForwardFrontEnd(listener: listener),
+      control: controlStarter(profile: profile.name, environment: env, verbose: verbose))
+    return runtime(profile: profile, subject: nil, services: services, environment: env, json: json, verbose: verbose)
+  }
+
+  private static func runtime(
+    profile: Profile, subject: String?, services: TunnelRuntime.Services, environment env: AppEnvironment,
+    json: Bool, verbose: Bool
+  ) -> TunnelRuntime {
+    let reporter = UpEventReporter(output: env.output, json: json, verbose: verbose)
+    return TunnelRuntime(
+      settings: TunnelRuntime.Settings(
+        profile: profile, sessionID: newSessionID(), subject: subject, hops: UpEventReporter.hopLabels(profile.ssh),
+        tokenFingerprint: TokenFingerprint.of),
+      services: services, onEvent: { reporter.render($0) })
+  }
+
+  private static func controlStarter(
+    profile: String, environment env: AppEnvironment, verbose: Bool
+  )
+    -> ControlEndpointStarter
+  {
+    let path = env.paths.controlSocket(profile: profile)
+    let logger = logger("mcp-tunnel.control", verbose: verbose)
+    return { handler in try await ControlSocketServer.start(path: path, logger: logger, handler: handler) }
+  }
+
+  private static func logger(_ label: String, verbose: Bool) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = verbose ? .info : .warning
+    return logger
+  }
+
+  static func newSessionID() -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+  }
+}
+
+/// A short, one-way identifier of a token for events and the audit log (SPEC §7): the first 16
+/// hex digits of the SHA-256 of its value. Never the token.
+enum TokenFingerprint {
+  @Sendable static func of(_ token: AccessToken) -> String {
+    "sha256:" + String(SHA256.hexDigest(Array(token.revealedForTransmission.utf8)).prefix(16))
+  }
+}

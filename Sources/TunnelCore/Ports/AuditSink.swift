@@ -87,4 +87,10 @@ public struct AuditEvent: Sendable, Equatable {
 /// use `InMemoryAuditSink`. Errors are `UserFacingError`s.
 public protocol AuditSink: Sendable {
   func record(_ event: AuditEvent) throws
+  /// Returns once every event recorded so far is written (a queued sink); immediate otherwise.
+  func flush() async
+}
+
+extension AuditSink {
+  public func flush() async {}
 }

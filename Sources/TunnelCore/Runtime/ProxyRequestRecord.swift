@@ -1,5 +1,3 @@
-import TunnelCore
-
 /// One finished client request, for the audit log and `status`. Holds no secret: no header values,
 /// no query string, no token, and of the body only the JSON-RPC envelope (never `params.arguments`
 /// or any other parameter beyond the target's name or URI).
@@ -21,7 +19,7 @@ public struct ProxyRequestRecord: Sendable, Equatable {
     case jsonRPC
     /// Not JSON, or JSON that is neither a JSON-RPC message nor a batch holding one.
     case notJSONRPC
-    /// More than `HTTPTokenProxy.Limits.jsonSummaryBody` bytes: relayed, not summarized.
+    /// More than the proxy's JSON summary limit (`HTTPTokenProxy.Limits.jsonSummaryBody` in TokenProxy): relayed, not summarized.
     case tooLargeToSummarize
     /// The body never arrived in full (the exchange broke off first): not summarized.
     case incomplete

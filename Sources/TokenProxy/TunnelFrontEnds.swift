@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+import Synchronization
+import TunnelCore
+
+/// The front end of `up --mode http`: the token-injecting MCP proxy (`HTTPTokenProxy`) on a
+/// listener bound earlier, carrying each upstream connection over the SSH path.
+public final class HTTPProxyFrontEnd: TunnelFrontEnd {
+  public var mode: ListenMode { .http }
+  public let address: HostPort
+  private let listener: LoopbackListener
+  private let upstreamHost: String
+  private let logger: Logger
+  private let limits: HTTPTokenProxy.Limits
+  private let proxy = Mutex<HTTPTokenProxy?>(nil)
+
+  /// `upstreamHost` is the `Host` the MCP server expects: the SSH target's `host:port`.
+  public init(
+    listener: LoopbackListener, upstreamHost: String, logger: Logger = Logger(label: "mcp-tunnel.proxy"),
+    limits: HTTPTokenProxy.Limits = HTTPTokenProxy.Limits()
+  ) {
+    self.listener = listener
+    self.address = listener.address
+    self.upstreamHost = upstreamHost
+    self.logger = logger
+    self.limits = limits
+  }
+
+  public func start(
+    forwarder: any PortForwarder, tokens: (any TenantTokenSource)?,
+    onRequest: @escaping @Sendable (ProxyRequestRecord) -> Void
+  ) async throws {
+    guard let tokens else { throw ProxyError(.internalError, "the http front end needs a tenant token source") }
+    let proxy = HTTPTokenProxy(logger: logger, limits: limits, onRequest: onRequest)
+    let first = self.proxy.withLock { current -> Bool in
+      guard current == nil else { return false }
+      current = proxy
+      return true
+    }
+    guard first else { throw ProxyError(.internalError, "the http proxy was already started") }
+    try await proxy.start(listener: listener, forwarder: forwarder, tokens: tokens, upstreamHost: upstreamHost)
+  }
+
+  public func retireConnections(before generation: UInt64) {
+    proxy.withLock { $0 }?.retireConnections(before: generation)
+  }
+
+  public var counters: ProxyCounters { proxy.withLock { $0 }?.counters ?? ProxyCounters() }
+
+  public func stop() async {
+    // A listener the proxy took over is closed by the proxy; one never served is closed here.
+    listener.close()
+    await proxy.withLock { $0 }?.stop()
+  }
+}
+
+/// The front end of `up --mode tcp`: every accepted connection becomes a `direct-tcpip` channel to
+/// the target; no token. Accepting runs on a thread of its own (a blocking `accept`).
+public final class TCPForwardFrontEnd: TunnelFrontEnd {
+  public var mode: ListenMode { .tcp }
+  public let address: HostPort
+  private let listener: LoopbackListener
+
+  public init(listener: LoopbackListener) {
+    self.listener = listener
+    self.address = listener.address
+  }
+
+  public func start(
+    forwarder: any PortForwarder, tokens: (any TenantTokenSource)?,
+    onRequest: @escaping @Sendable (ProxyRequestRecord) -> Void
+  ) async throws {
+    let listener = listener
+    let thread = Thread {
+      // off-pool: runs on the accept thread
+      while let client = listener.accept() { forwarder.forward(client) }
+    }
+    thread.name = "mcp-tunnel-accept"
+    thread.start()
+  }
+
+  public func retireConnections(before generation: UInt64) {}
+
+  /// Zeros: tcp mode sees bytes, not requests, and the forwarder owns the connections.
+  public var counters: ProxyCounters { ProxyCounters() }
+
+  public func stop() async { listener.close() }
+}
+
+extension ControlSocketServer: ControlEndpoint {}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// The JSON protocol of the control socket between a running `up` and `tenant`, `status`,
+/// `token` (SPEC §6): one request object, one response object, one connection each. Keys are
+/// snake_case. Only `token` answers carry a token; nothing here is ever logged.
+public enum ControlProtocol {
+  public static let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+  }()
+
+  public static let decoder: JSONDecoder = {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return decoder
+  }()
+}
+
+public struct ControlRequest: Codable, Equatable, Sendable {
+  public enum Operation: String, Codable, Sendable {
+    case status
+    case tenantUse = "tenant_use"
+    case tenantCurrent = "tenant_current"
+    case tenantList = "tenant_list"
+    case token
+  }
+
+  public var op: Operation
+  public var tenant: String?
+
+  public init(op: Operation, tenant: String? = nil) {
+    self.op = op
+    self.tenant = tenant
+  }
+}
+
+public struct ControlResponse: Codable, Sendable {
+  public struct Failure: Codable, Sendable {
+    public var category: String
+    public var summary: String
+    public var fix: String?
+
+    public init(category: String, summary: String, fix: String? = nil) {
+      self.category = category
+      self.summary = summary
+      self.fix = fix
+    }
+  }
+
+  public var ok: Bool
+  public var error: Failure?
+  public var tunnel: TunnelStatus?
+  public var tenant: String?
+  public var previousTenant: String?
+  public var tenants: [String]?
+  public var tokenExpiresAt: String?
+  /// Only in the answer to `token`.
+  public var token: String?
+
+  public init(
+    ok: Bool, error: Failure? = nil, tunnel: TunnelStatus? = nil, tenant: String? = nil, previousTenant: String? = nil,
+    tenants: [String]? = nil, tokenExpiresAt: String? = nil, token: String? = nil
+  ) {
+    self.ok = ok
+    self.error = error
+    self.tunnel = tunnel
+    self.tenant = tenant
+    self.previousTenant = previousTenant
+    self.tenants = tenants
+    self.tokenExpiresAt = tokenExpiresAt
+    self.token = token
+  }
+
+  public static func failure(_ error: any Error) -> ControlResponse {
+    let facing = error as? any UserFacingError
+    return ControlResponse(
+      ok: false,
+      error: Failure(
+        category: facing?.category.rawValue ?? FailureCategory.internalError.rawValue,
+        summary: facing?.summary ?? "\(error)", fix: facing?.fix))
+  }
+}
+
+/// What `status` shows about a running tunnel, of either mode.
+public struct TunnelStatus: Codable, Equatable, Sendable {
+  public struct Hop: Codable, Equatable, Sendable {
+    public var name: String
+    public var state: String
+
+    public init(name: String, state: String) {
+      self.name = name
+      self.state = state
+    }
+  }
+
+  public struct Counters: Codable, Equatable, Sendable {
+    public var requests: Int
+    public var errors: Int
+    public var remints: Int
+    public var reconnects: Int
+    public var openConnections: Int
+
+    public init(requests: Int, errors: Int, remints: Int, reconnects: Int, openConnections: Int) {
+      self.requests = requests
+      self.errors = errors
+      self.remints = remints
+      self.reconnects = reconnects
+      self.openConnections = openConnections
+    }
+  }
+
+  public var pid: Int32
+  public var profile: String
+  public var session: String
+  public var mode: String
+  public var listen: String
+  public var url: String?
+  public var target: String
+  public var state: String
+  public var hops: [Hop]
+  public var tenant: String?
+  public var tokenExpiresAt: String?
+  public var startedAt: String
+  public var counters: Counters
+
+  public init(
+    pid: Int32, profile: String, session: String, mode: String, listen: String, url: String?, target: String,
+    state: String, hops: [Hop], tenant: String?, tokenExpiresAt: String?, startedAt: String, counters: Counters
+  ) {
+    self.pid = pid
+    self.profile = profile
+    self.session = session
+    self.mode = mode
+    self.listen = listen
+    self.url = url
+    self.target = target
+    self.state = state
+    self.hops = hops
+    self.tenant = tenant
+    self.tokenExpiresAt = tokenExpiresAt
+    self.startedAt = startedAt
+    self.counters = counters
+  }
+}
+
+/// RFC 3339 UTC with seconds, for `--json`, human output and the control protocol.
+public enum Timestamp {
+  public static func string(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return formatter.string(from: date)
+  }
+}
