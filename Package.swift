@@ -20,6 +20,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    // Test-only: the reference TOML parser TunnelCoreTests checks the hand-written reader against.
+    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
   ],
   targets: [
     // MARK: thin executable
@@ -114,7 +116,10 @@ let package = Package(
     // MARK: tests (Swift Testing)
     .testTarget(
       name: "TunnelCoreTests",
-      dependencies: ["TestTiers", "TunnelCore", "MCPTunnelTestSupport"],
+      dependencies: [
+        "TestTiers", "TunnelCore", "MCPTunnelTestSupport",
+        .product(name: "TOMLKit", package: "TOMLKit"),
+      ],
       swiftSettings: strictSettings
     ),
     .testTarget(

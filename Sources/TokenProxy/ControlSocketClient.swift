@@ -12,20 +12,21 @@ public enum ControlSocketClient {
   /// The longest response line accepted (without its `\n`).
   static let responseLimit = 1 << 20
 
+  /// The longest socket path a client can connect to: `sockaddr_un.sun_path` less its NUL.
+  public static var maximumPathBytes: Int { UnixSocketFile.maximumPathBytes }
+
   /// Sends one request line and returns the response line, both without the `\n`.
   ///
-  /// `timeout` bounds the whole exchange, connect included. Throws `ProxyError`: `.usage` when no
-  /// `up` is running (no socket file, or nobody listens on it) or the socket is not the caller's;
-  /// `.internalError` when the tunnel process does not answer in time, closes without answering,
-  /// or answers more than 1 MiB; `.interrupted` when the calling task is cancelled.
+  /// `timeout` bounds the whole exchange, connect included. Throws `ProxyError` whose `kind` says
+  /// what happened: `.noListener` (no socket file, or nobody listens on it), `.permissionDenied`,
+  /// `.socketPathTooLong` (all `.usage`); `.noAnswer` in time, `.closedWithoutAnswer`,
+  /// `.answerTooLarge` past 1 MiB (`.internalError`); `.interrupted` when the calling task is
+  /// cancelled.
   public static func exchange(
     path: String, request: [UInt8], timeout: Duration = .seconds(10)
   ) async throws(ProxyError) -> [UInt8] {
     guard path.utf8.count <= UnixSocketFile.maximumPathBytes else {
-      throw ProxyError(
-        .usage,
-        "control socket path \(path) is longer than \(UnixSocketFile.maximumPathBytes) bytes, the limit of a Unix socket",
-        fix: "set XDG_RUNTIME_DIR to a shorter directory")
+      throw .socketPathTooLong(path: path, limit: UnixSocketFile.maximumPathBytes)
     }
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     let deadline = NIODeadline.now() + TimeAmount(timeout)
@@ -64,33 +65,30 @@ public enum ControlSocketClient {
     }
   }
 
-  /// Turns whatever went wrong into the message the person at the terminal needs.
-  private static func failure(_ error: any Error, path: String, timeout: Duration) -> ProxyError {
+  /// Turns whatever went wrong into the error, with the kind a caller branches on and the message
+  /// the person at the terminal needs.
+  static func failure(_ error: any Error, path: String, timeout: Duration) -> ProxyError {
     switch error {
-    case let error as IOError where error.errnoCode == ENOENT || error.errnoCode == ECONNREFUSED:
-      return ProxyError(
-        .usage, "no `mcp-tunnel up` is running (no control socket at \(path))", fix: "start one with: mcp-tunnel up")
-    case let error as IOError where error.errnoCode == EACCES:
-      return ProxyError(
-        .usage, "the control socket \(path) belongs to another user (permission denied)",
-        fix: "run the command as the user who started `mcp-tunnel up`")
+    case let error as IOError:
+      switch error.errnoCode {
+      // ECONNREFUSED: a socket file nobody listens on (a crashed `up`'s leftover).
+      case ENOENT, ECONNREFUSED: return .noListener(path: path)
+      case EACCES, EPERM: return .permissionDenied(path: path)
+      case ENAMETOOLONG: return .socketPathTooLong(path: path, limit: UnixSocketFile.maximumPathBytes)
+      default: break
+      }
     case ControlResponseReader.Failure.timedOut, ChannelError.connectTimeout:
-      return ProxyError(
-        .internalError, "the tunnel process did not answer on its control socket \(path) within \(timeout)",
-        fix: "check the terminal of `mcp-tunnel up`; restart it if it is stuck")
+      return .noAnswer(path: path, timeout: timeout)
     case ControlResponseReader.Failure.tooLarge:
-      return ProxyError(
-        .internalError, "the answer on the control socket \(path) is longer than \(responseLimit) bytes",
-        fix: "this is a bug; please report it")
+      return .answerTooLarge(path: path, limit: responseLimit)
     case ControlResponseReader.Failure.closedWithoutAnswer:
-      return ProxyError(
-        .internalError, "the tunnel process closed its control socket connection (\(path)) without answering",
-        fix: "check the terminal of `mcp-tunnel up` for errors")
+      return .closedWithoutAnswer(path: path)
     case is CancellationError:
-      return ProxyError(.interrupted, "interrupted while waiting for the tunnel process on \(path)")
+      return .interrupted(path: path)
     default:
-      return ProxyError(.internalError, "cannot talk to the tunnel process on its control socket \(path): \(error)")
+      break
     }
+    return ProxyError(.internalError, "cannot talk to the tunnel process on its control socket \(path): \(error)")
   }
 }
 

@@ -346,10 +346,7 @@ enum UnixSocketFile {
       throw ProxyError(.usage, "control socket path \(path) is not an absolute file path")
     }
     guard path.utf8.count <= maximumPathBytes else {
-      throw ProxyError(
-        .usage,
-        "control socket path \(path) is \(path.utf8.count) bytes long; a Unix socket path may have at most \(maximumPathBytes)",
-        fix: "set XDG_RUNTIME_DIR to a shorter directory, or use a shorter profile name")
+      throw .socketPathTooLong(path: path, limit: maximumPathBytes)
     }
     let directory = String(path[..<slash])
     return directory.isEmpty ? "/" : directory

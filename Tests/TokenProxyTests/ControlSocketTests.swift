@@ -89,6 +89,7 @@ struct ControlSocketTests {
         path: dir.socketPath, request: Array("big".utf8), timeout: Self.answerDeadline)
     }
     #expect(error?.category == .internalError)
+    #expect(error?.kind == .answerTooLarge)
     #expect(error?.summary.contains("longer than") == true)
     await server.stop()
   }
@@ -155,6 +156,10 @@ struct ControlSocketTests {
       try await ControlSocketClient.exchange(path: long, request: [], timeout: Self.answerDeadline)
     }
     #expect(clientTooLong?.category == .usage)
+    #expect(tooLong?.kind == .socketPathTooLong)
+    #expect(clientTooLong?.kind == .socketPathTooLong)
+    #expect(clientTooLong?.summary.contains(long) == true)
+    #expect(clientTooLong?.fix?.contains("XDG_RUNTIME_DIR") == true)
   }
 
   // MARK: an existing socket path
@@ -189,6 +194,7 @@ struct ControlSocketTests {
       try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
     }
     #expect(refused?.category == .usage)
+    #expect(refused?.kind == .noListener)
     #expect(refused?.summary.contains("no `mcp-tunnel up` is running") == true)
 
     let server = try await ControlSocketServer.start(path: dir.socketPath) { _ in Array("fresh".utf8) }
@@ -273,6 +279,7 @@ struct ControlSocketTests {
     }
     let waited = ContinuousClock.now - started
     #expect(error?.category == .internalError)
+    #expect(error?.kind == .noAnswer)
     #expect(error?.summary.contains(dir.socketPath) == true)
     #expect(error?.summary.contains("did not answer") == true)
     // Only the lower bound: a wall-clock ceiling fails on a loaded CI machine (6.5 s seen with every
@@ -295,6 +302,7 @@ struct ControlSocketTests {
       try await ControlSocketClient.exchange(path: dir.socketPath, request: [], timeout: Self.answerDeadline)
     }
     #expect(error?.category == .usage)
+    #expect(error?.kind == .noListener)
     #expect(error?.summary == "no `mcp-tunnel up` is running (no control socket at \(dir.socketPath))")
     #expect(error?.fix == "start one with: mcp-tunnel up")
     await server.stop()  // idempotent
@@ -323,6 +331,41 @@ struct ControlSocketTests {
   }
 
   // MARK: peers
+
+  @Test(
+    "each connect failure gets its kind: nothing listens, permission denied, path too long; others stay unclassified",
+    arguments: [
+      (ENOENT, ProxyError.Kind.noListener, FailureCategory.usage),
+      (ECONNREFUSED, .noListener, .usage),
+      (EACCES, .permissionDenied, .usage),
+      (EPERM, .permissionDenied, .usage),
+      (ENAMETOOLONG, .socketPathTooLong, .usage),
+      (ENOTDIR, .unclassified, .internalError),
+      (EMFILE, .unclassified, .internalError),
+    ])
+  func connectErrnoKinds(errno code: Int32, kind: ProxyError.Kind, category: FailureCategory) {
+    let error = ControlSocketClient.failure(
+      IOError(errnoCode: code, reason: "connect"), path: "/run/user/1000/mcp-tunnel/p.sock", timeout: .seconds(10))
+    #expect(error.kind == kind, "errno \(code): \(error.summary)")
+    #expect(error.category == category, "errno \(code)")
+    #expect(error.summary.contains("/run/user/1000/mcp-tunnel/p.sock"), "errno \(code)")
+  }
+
+  @Test("the exchange's own failures get their kinds: no answer, hung up, too large, cancelled")
+  func exchangeFailureKinds() {
+    let cases: [(any Error, ProxyError.Kind, FailureCategory)] = [
+      (ControlResponseReader.Failure.timedOut, .noAnswer, .internalError),
+      (ChannelError.connectTimeout(.seconds(10)), .noAnswer, .internalError),
+      (ControlResponseReader.Failure.closedWithoutAnswer, .closedWithoutAnswer, .internalError),
+      (ControlResponseReader.Failure.tooLarge, .answerTooLarge, .internalError),
+      (CancellationError(), .interrupted, .interrupted),
+    ]
+    for (cause, kind, category) in cases {
+      let error = ControlSocketClient.failure(cause, path: "/p.sock", timeout: .seconds(10))
+      #expect(error.kind == kind, "\(cause)")
+      #expect(error.category == category, "\(cause)")
+    }
+  }
 
   @Test("the peer rule: the same user or root")
   func peerRule() {

@@ -69,14 +69,22 @@ struct ConfigurationPropertyTests {
         ? fuzzer.mutate(lines: base, garbage: Self.garbageLines)
         : fuzzer.mutate(bytes: Array(base.utf8), splicing: splice)
       fuzzer.record(bytes)
-      return Self.check(bytes)
+      // toml++ is compiled without optimization in a debug build: asking it about every case
+      // would double the test's time, so a quarter of them is.
+      return Self.check(bytes, againstTOMLKit: fuzzer.chance(25))
     }
     for failure in failures { Issue.record("\(failure)") }
   }
 
-  /// nil when `bytes` decodes to a sane configuration or fails as a configuration error should.
-  static func check(_ bytes: [UInt8]) -> String? {
+  /// nil when `bytes` decodes to a sane configuration or fails as a configuration error should,
+  /// and, `againstTOMLKit`, when the document reads the same in TOMLKit if the reader accepts it.
+  static func check(_ bytes: [UInt8], againstTOMLKit: Bool = false) -> String? {
     let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+    if againstTOMLKit, let text = try? TOMLDocument.text(fromUTF8: bytes),
+      let problem = TOMLOracle.disagreement(text, readerMayRefuse: true)
+    {
+      return "TOMLKit disagrees: \(problem)"
+    }
     do {
       let text = try TOMLDocument.text(fromUTF8: bytes, file: "config.toml")
       return insanity(try ConfigurationDecoder(file: "config.toml").decode(text))
@@ -101,6 +109,40 @@ struct ConfigurationPropertyTests {
       }
       return nil
     }
+  }
+
+  // MARK: the reader against TOMLKit
+
+  /// Parts of documents where the reader's rules bite: a few short names, so that headers,
+  /// dotted keys and inline tables often meet at the same table, and numbers on both sides of
+  /// TOML's grammar. All within the reader's subset, so the reader and TOMLKit must agree both ways.
+  static let shapeKeys = ["a", "b", "c", "a.b", "b.c", "a.b.c", "'a'", "\"b\"", "a . c"]
+  static let shapeValues = [
+    "0", "+0", "-0", "7", "-12", "1_000", "007", "+007", "-01", "0_7", "1__0", "_1", "1_", "0.5", "-0.0", "01.5",
+    "1.", ".5", "1e5", "1e05", "1.5e-3", "1E+2", "1e_5", "true", "false", "\"x\"", "'y'", "\"\\u00e9\"",
+    "[1, 2]", "[]", "[[1], ['z']]", "{}", "{ b = 1 }", "{ b.c = 1, d = 2 }", "{ a = { b = 007 } }", "{ a = 1, a = 2 }",
+    "{ b = 1, }",
+  ]
+
+  static func shape(_ fuzzer: inout Fuzzer) -> String {
+    (0..<fuzzer.int(1...7)).map { _ in
+      fuzzer.chance(30)
+        ? "[" + fuzzer.element(shapeKeys) + "]"
+        : fuzzer.element(shapeKeys) + " = " + fuzzer.element(shapeValues)
+    }.joined(separator: "\n") + "\n"
+  }
+
+  @Test(
+    "TOML shapes: the reader accepts exactly what TOMLKit accepts, with the same values",
+    .timeLimit(.minutes(5)))
+  func readerAgreesWithTOMLKit() {
+    let property = SeededProperty("toml-shapes", defaultIterations: 3000)
+    let failures = property.run { fuzzer -> String? in
+      let text = Self.shape(&fuzzer)
+      fuzzer.record(text)
+      return TOMLOracle.disagreement(text, readerMayRefuse: false)
+    }
+    for failure in failures { Issue.record("\(failure)") }
   }
 
   /// What no decoded configuration may hold.

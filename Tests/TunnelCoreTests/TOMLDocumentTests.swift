@@ -60,10 +60,162 @@ struct TOMLDocumentTests {
     ("a = \"\"\"multi\"\"\"\n", 1, "multi-line strings"),
     ("a = \"bad \\q escape\"\n", 1, "invalid escape"),
     ("= 1\n", 1, "expected a key"),
+    // A newline is LF or CRLF: a CR alone is refused at the end of the file, between lines, in an array.
+    ("a = 1\r", 1, "a carriage return without a line feed"),
+    ("a = 1\n\rb = 2\n", 2, "a carriage return without a line feed"),
+    ("a = [\r1]\n", 1, "a carriage return without a line feed"),
   ])
   func syntaxErrorsAreLocated(text: String, line: Int, fragment: String) {
     let error = #expect(throws: CoreError.self) { try TOMLDocument(parsing: text, file: "c.toml") }
     #expect(error?.summary.hasPrefix("c.toml:\(line): ") == true, "\(error?.summary ?? "")")
     #expect(error?.summary.contains(fragment) == true, "\(error?.summary ?? "")")
+  }
+
+  // MARK: what TOML 1.0 forbids
+
+  @Test(
+    "a number with a leading zero or a stray underscore is refused, naming its key and line",
+    arguments: [
+      ("port = 007", "number \"007\" of key \"port\" has a leading zero, which TOML does not allow"),
+      ("port = +007", "number \"+007\" of key \"port\" has a leading zero"),
+      ("port = -01", "number \"-01\" of key \"port\" has a leading zero"),
+      ("port = 0_7", "number \"0_7\" of key \"port\" has a leading zero"),
+      ("ratio = 01.5", "number \"01.5\" of key \"ratio\" has a leading zero"),
+      ("ratio = -00.5e2", "number \"-00.5e2\" of key \"ratio\" has a leading zero"),
+      ("n = 1__000", "number \"1__000\" of key \"n\" has an underscore that is not between two digits"),
+      ("n = _1", "number \"_1\" of key \"n\" has an underscore that is not between two digits"),
+      ("n = 1_", "number \"1_\" of key \"n\" has an underscore that is not between two digits"),
+      ("f = 1_.5", "number \"1_.5\" of key \"f\" has an underscore that is not between two digits"),
+      ("f = 1e_5", "number \"1e_5\" of key \"f\" has an underscore that is not between two digits"),
+      ("f = .5", "number \".5\" of key \"f\" needs a digit before \".\""),
+      ("f = 5.", "number \"5.\" of key \"f\" needs a digit after \".\""),
+      ("f = 1.e5", "number \"1.e5\" of key \"f\" needs a digit after \".\""),
+      ("f = 0x1.8p3", "number \"0x1.8p3\" of key \"f\" is not a decimal number"),
+      ("f = 1e400", "number \"1e400\" of key \"f\" is out of range for a float"),
+      ("f = -1_0e3_08", "number \"-1_0e3_08\" of key \"f\" is out of range for a float"),
+    ])
+  func numberOutsideTOMLGrammarIsRefusedWithItsKey(line: String, message: String) {
+    let error = #expect(throws: CoreError.self) { try TOMLDocument(parsing: "# c\n\(line)\n", file: "c.toml") }
+    #expect(error?.summary.hasPrefix("c.toml:2: \(message)") == true, "\(error?.summary ?? "")")
+  }
+
+  @Test("a number inside an array or inline table is named by the key that holds it, at its own line")
+  func numberInAnArrayOrInlineTableIsNamedByItsKey() {
+    let inArray = #expect(throws: CoreError.self) {
+      try TOMLDocument(parsing: "[t]\nports = [\n  1,\n  08,\n]\n", file: "c.toml")
+    }
+    #expect(
+      inArray?.summary == "c.toml:4: number \"08\" of key \"t.ports\" has a leading zero, which TOML does not allow")
+    let inInline = #expect(throws: CoreError.self) {
+      try TOMLDocument(parsing: "a = { b.c = { d = 00 } }\n", file: "c.toml")
+    }
+    #expect(inInline?.summary.hasPrefix("c.toml:1: number \"00\" of key \"a.b.c.d\" has a leading zero") == true)
+  }
+
+  @Test("zero, signed zeros and numbers TOML allows still read")
+  func numbersTOMLAllowsStillRead() throws {
+    let doc = try TOMLDocument(
+      parsing: """
+        a = 0
+        b = +0
+        c = -0
+        d = 0.5
+        e = -0.0
+        f = 0e5
+        g = 1_000_000
+        h = 1.000_5e0_1
+        i = -7
+        j = 1E+2
+        k = 10
+        """)
+    let values = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"].map { doc.root[$0]?.value }
+    #expect(
+      values == [
+        .integer(0), .integer(0), .integer(0), .float(0.5), .float(-0.0), .float(0), .integer(1_000_000),
+        .float(10.005), .integer(-7), .float(100), .integer(10),
+      ])
+  }
+
+  @Test(
+    "a table that dotted keys defined cannot be reopened by a header",
+    arguments: [
+      (
+        "[x]\na.b.c = 1\n[x.a.b]\n", 3,
+        "table [x.a.b] is already defined by the dotted key on line 2; "
+          + "a table that dotted keys define cannot have a header of its own"
+      ),
+      ("[x]\na.b.c = 1\n[x.a]\n", 3, "table [x.a] is already defined by the dotted key on line 2"),
+      ("a.b = 1\n[a]\n", 2, "table [a] is already defined by the dotted key on line 1"),
+      ("[x]\na.b = 1\n[y]\n[x.a]\n", 4, "table [x.a] is already defined by the dotted key on line 2"),
+      ("[x]\n[x]\n", 2, "table [x] is defined twice"),
+      ("[x.y]\n[x]\n[x]\n", 3, "table [x] is defined twice"),
+      ("[x.y]\n[x.y]\n", 2, "table [x.y] is defined twice"),
+    ])
+  func tableDefinedByDottedKeysCannotBeReopenedByAHeader(text: String, line: Int, message: String) {
+    let error = #expect(throws: CoreError.self) { try TOMLDocument(parsing: text, file: "c.toml") }
+    #expect(error?.summary.hasPrefix("c.toml:\(line): \(message)") == true, "\(error?.summary ?? "")")
+  }
+
+  @Test(
+    "an inline table cannot be extended afterwards, by a dotted key or a header",
+    arguments: [
+      (
+        "a = { b = 1 }\na.c = 2\n", 2,
+        "key \"a.c\" adds to the inline table \"a\" of line 1; write all of an inline table's keys inside its braces"
+      ),
+      ("a = { b = 1 }\n[a]\n", 2, "table [a] adds to the inline table \"a\" of line 1"),
+      ("a = { b = 1 }\n[a.d]\n", 2, "table [a.d] adds to the inline table \"a\" of line 1"),
+      ("[t]\na = { b = { c = 1 } }\na.b.d = 2\n", 3, "key \"a.b.d\" adds to the inline table \"t.a\" of line 2"),
+      ("a = { b = { c = 1 } }\n[a.b.e]\n", 2, "table [a.b.e] adds to the inline table \"a\" of line 1"),
+      ("a = { b = { c = 1 }, b.d = 2 }\n", 1, "key \"b.d\" adds to the inline table \"a.b\" of line 1"),
+      ("a = { b = 1 }\na.b = 2\n", 2, "key \"a.b\" adds to the inline table \"a\" of line 1"),
+    ])
+  func inlineTableCannotBeExtended(text: String, line: Int, message: String) {
+    let error = #expect(throws: CoreError.self) { try TOMLDocument(parsing: text, file: "c.toml") }
+    #expect(error?.summary.hasPrefix("c.toml:\(line): \(message)") == true, "\(error?.summary ?? "")")
+  }
+
+  @Test(
+    "dotted keys cannot add to a table that its own header defined",
+    arguments: [
+      (
+        "[a.b.c]\nz = 9\n[a]\nb.c.t = 1\n", 4,
+        "key \"b.c.t\" adds to table [a.b.c], which its own header defines; put the key under that header"
+      ),
+      ("[a.b.c.d]\nz = 9\n[a]\nb.c.d.k.t = 1\n", 4, "key \"b.c.d.k.t\" adds to table [a.b.c.d]"),
+    ])
+  func headerTableCannotBeExtendedByDottedKeys(text: String, line: Int, message: String) {
+    let error = #expect(throws: CoreError.self) { try TOMLDocument(parsing: text, file: "c.toml") }
+    #expect(error?.summary.hasPrefix("c.toml:\(line): \(message)") == true, "\(error?.summary ?? "")")
+  }
+
+  @Test("headers may still define tables below dotted-key tables and define implicit tables once")
+  func headersMayDefineTablesBelowDottedAndImplicitOnes() throws {
+    let doc = try TOMLDocument(
+      parsing: """
+        [fruit]
+        apple.color = "red"
+        apple.taste.sweet = true
+        [fruit.apple.texture]
+        smooth = true
+        [a.b.c]
+        z = 1
+        [a]
+        y = 2
+        [x]
+        i = { p.q = 1, p.r = 2 }
+        """)
+    guard case .table(let fruit)? = doc.root["fruit"]?.value, case .table(let apple)? = fruit["apple"]?.value,
+      case .table(let texture)? = apple["texture"]?.value, case .table(let a)? = doc.root["a"]?.value,
+      case .table(let x)? = doc.root["x"]?.value, case .table(let i)? = x["i"]?.value,
+      case .table(let p)? = i["p"]?.value
+    else {
+      Issue.record("tables not nested as written")
+      return
+    }
+    #expect(apple.keys == ["color", "taste", "texture"])
+    #expect(texture["smooth"]?.value == .boolean(true))
+    #expect(a.keys == ["b", "y"])
+    #expect(p.keys == ["q", "r"])
   }
 }

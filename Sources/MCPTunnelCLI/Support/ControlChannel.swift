@@ -35,13 +35,11 @@ enum ControlChannel {
   static func send(_ request: ControlRequest, profile: String, paths: XDGPaths) async throws -> ControlResponse {
     let path = paths.controlSocket(profile: profile)
     let bytes: [UInt8]
+    let line = Array(try encoder.encode(request))
     do {
-      bytes = try await ControlSocketClient.exchange(
-        path: path, request: Array(try encoder.encode(request)), timeout: answerTimeout(for: request.op))
-    } catch let error as ProxyError where error.category == .usage {
-      throw CoreError(
-        .usage, "no `mcp-tunnel up` is running for profile \(profile) (no control socket at \(path))",
-        fix: "start one with: mcp-tunnel up --profile \(profile)")
+      bytes = try await ControlSocketClient.exchange(path: path, request: line, timeout: answerTimeout(for: request.op))
+    } catch {
+      throw exchangeFailure(error, profile: profile, path: path)
     }
     let response: ControlResponse
     do {
@@ -57,5 +55,57 @@ enum ControlChannel {
         fix: failure.fix)
     }
     return response
+  }
+
+  /// What the person at the terminal hears when the control socket of `profile` at `path` cannot
+  /// be used, by the error's kind (never its text). The category, so the exit code, is the
+  /// client's.
+  static func exchangeFailure(_ error: ProxyError, profile: String, path: String) -> any Error {
+    switch error.kind {
+    case .noListener:
+      return CoreError(
+        error.category, "no `mcp-tunnel up` is running for profile \(profile) (no control socket at \(path))",
+        fix: "start one with: mcp-tunnel up --profile \(profile)")
+    case .permissionDenied:
+      let me = geteuid()
+      if let owner = owner(of: path), owner.id != me {
+        return CoreError(
+          error.category,
+          "the control socket of profile \(profile) (\(path)) belongs to \(owner.description), "
+            + "so you cannot talk to its `mcp-tunnel up` (permission denied)",
+          fix: "run the command as \(owner.name ?? "uid \(owner.id)"), who started that tunnel; "
+            + "or set XDG_RUNTIME_DIR to your own runtime directory (/run/user/\(me))")
+      }
+      return CoreError(
+        error.category, "permission denied on the control socket of profile \(profile) (\(path))",
+        fix: "check the permissions of \(path) and its directory: `mcp-tunnel up` makes them 0600 and 0700, "
+          + "owned by the user who runs it")
+    case .socketPathTooLong:
+      return CoreError(
+        error.category,
+        "the control socket path of profile \(profile), \(path), is \(path.utf8.count) bytes long; "
+          + "a Unix socket path may have at most \(ControlSocketClient.maximumPathBytes)",
+        fix: "set XDG_RUNTIME_DIR to a shorter directory (such as /run/user/\(geteuid())), "
+          + "or use a shorter profile name")
+    default:
+      return error
+    }
+  }
+
+  /// The user who owns `path`, or the nearest directory above it that can be looked at (a
+  /// directory that refuses the caller hides the socket inside it).
+  static func owner(of path: String) -> (id: uid_t, name: String?, description: String)? {
+    var candidate = path
+    while !candidate.isEmpty {
+      if let attributes = try? FileManager.default.attributesOfItem(atPath: candidate),
+        let id = (attributes[.ownerAccountID] as? NSNumber).map({ uid_t($0.uint32Value) })
+      {
+        let name = attributes[.ownerAccountName] as? String
+        return (id, name, name.map { "user \($0) (uid \(id))" } ?? "uid \(id)")
+      }
+      guard let slash = candidate.lastIndex(of: "/"), slash != candidate.startIndex else { break }
+      candidate = String(candidate[..<slash])
+    }
+    return nil
   }
 }

@@ -44,8 +44,21 @@ public struct TOMLDocument: Sendable, Equatable {
   public struct Table: Sendable, Equatable {
     public private(set) var keys: [String] = []
     public private(set) var entries: [String: Located] = [:]
-    /// Whether this table was created implicitly (by a dotted header) and may still be defined.
-    var implicit = false
+    /// How the table came to be, which decides what may still add to it (TOML 1.0, "Table" and
+    /// "Inline Table").
+    var origin = Origin.implicit
+
+    enum Origin: Sendable, Equatable {
+      /// Created on the way to a deeper `[a.b]` header: `[a]` may still define it.
+      case implicit
+      /// Defined by its own `[header]`: no second header, no dotted key from outside adds to it.
+      case header
+      /// Defined by a dotted key (`a.b = 1` defines `a`): no header may define it again, though a
+      /// header may define a new table below it.
+      case dotted
+      /// Written whole as `{ … }`: nothing may add to it afterwards.
+      case inline
+    }
 
     public subscript(key: String) -> Located? { entries[key] }
 
@@ -125,8 +138,8 @@ struct TOMLParser {
   private var root = TOMLDocument.Table()
   /// Path of the table that `key = value` lines currently go into.
   private var currentPath: [String] = []
-  /// Header paths already defined explicitly (`[a.b]` twice is an error).
-  private var definedHeaders: Set<[String]> = []
+  /// The full key of the value being read (`profiles.dev.ssh.port`), to name it in an error.
+  private var valueKey: [String] = []
 
   /// Deepest nesting of arrays and inline tables, and the most parts a dotted key may have. Far
   /// beyond any real configuration; without a bound, a line of 100 000 `[` would overflow the
@@ -188,7 +201,9 @@ struct TOMLParser {
   /// Skips blanks, comments and newlines (inside arrays).
   private mutating func skipTrivia() throws(CoreError) {
     while let c = peek {
-      if c == " " || c == "\t" || c == "\n" || c == "\r" {
+      if c == "\r" {
+        try skipCarriageReturn()
+      } else if c == " " || c == "\t" || c == "\n" {
         advance()
       } else if c == "#" {
         try skipComment()
@@ -198,15 +213,16 @@ struct TOMLParser {
     }
   }
 
+  /// A newline is LF or CRLF (TOML 1.0); a CR alone, even at the end of the file, is an error.
+  private mutating func skipCarriageReturn() throws(CoreError) {
+    advance()
+    guard peek == "\n" else { throw fail("a carriage return without a line feed; use LF or CRLF line endings") }
+  }
+
   private mutating func expectEndOfLine() throws(CoreError) {
     skipSpaces()
     try skipComment()
-    if peek == "\r" {
-      advance()
-      guard peek == "\n" || atEnd else {
-        throw fail("a carriage return without a line feed; use LF or CRLF line endings")
-      }
-    }
+    if peek == "\r" { try skipCarriageReturn() }
     guard let c = peek else { return }
     guard c == "\n" else {
       throw fail("unexpected \(TOMLDocument.quoted(String(c))) after value; expected end of line")
@@ -229,6 +245,7 @@ struct TOMLParser {
         }
         advance()
         skipSpaces()
+        valueKey = currentPath + key
         let value = try parseValue()
         try insert(path: currentPath, key: key, value: TOMLDocument.Located(value: value, line: keyLine))
         try expectEndOfLine()
@@ -247,10 +264,7 @@ struct TOMLParser {
     guard peek == "]" else { throw fail("expected \"]\" to close the table header") }
     advance()
     try expectEndOfLine()
-    guard definedHeaders.insert(path).inserted else {
-      throw fail("table [\(TOMLDocument.escaped(path.joined(separator: ".")))] is defined twice", line: headerLine)
-    }
-    try ensureTable(path: path, line: headerLine, explicit: true)
+    try defineTable(path: path, line: headerLine)
     currentPath = path
   }
 
@@ -411,6 +425,7 @@ struct TOMLParser {
     skipSpaces()
     if peek == "}" {
       advance()
+      table.origin = .inline
       return .table(table)
     }
     while true {
@@ -421,14 +436,18 @@ struct TOMLParser {
       guard peek == "=" else { throw fail("expected \"=\" in inline table") }
       advance()
       skipSpaces()
+      let outerKey = valueKey
+      valueKey = outerKey + key
       let value = try parseValue()
-      try Self.insert(into: &table, key: key, value: .init(value: value, line: keyLine), fail: failure)
+      valueKey = outerKey
+      try Self.insert(into: &table, at: outerKey, key: key, value: .init(value: value, line: keyLine), fail: failure)
       skipSpaces()
       if peek == "," {
         advance()
       } else if peek == "}" {
         advance()
         _ = tableLine
+        table.origin = .inline
         return .table(table)
       } else {
         throw fail("expected \",\" or \"}\" in inline table")
@@ -444,57 +463,116 @@ struct TOMLParser {
       text.unicodeScalars.append(c)
       advance()
     }
-    let digits = text.replacingOccurrences(of: "_", with: "")
-    if let i = Int(digits) { return .integer(i) }
-    if digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let d = Double(digits) { return .float(d) }
     if text.isEmpty { throw fail("expected a value") }
-    throw fail("invalid value \(TOMLDocument.quoted(text, limit: 40)); strings must be quoted")
+    let digits = text.replacingOccurrences(of: "_", with: "")
+    let value: TOMLDocument.Value
+    if let i = Int(digits) {
+      value = .integer(i)
+    } else if digits.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let d = Double(digits) {
+      value = .float(d)
+    } else {
+      throw fail("invalid value \(TOMLDocument.quoted(text, limit: 40)); strings must be quoted")
+    }
+    // Swift reads more than TOML allows (`007`, `1__0`, `.5`, `0x1p3`): hold the text to TOML's grammar.
+    var problem = Self.numberProblem(text)
+    // Swift reads `1e400` as infinity; TOML has `inf` for that and no float beyond binary64's range.
+    if problem == nil, case .float(let d) = value, !d.isFinite { problem = "is out of range for a float" }
+    if let problem {
+      throw fail(
+        "number \(TOMLDocument.quoted(text, limit: 40)) of key "
+          + "\(TOMLDocument.quoted(valueKey.joined(separator: "."))) \(problem)")
+    }
+    return value
+  }
+
+  /// Why `text`, a number Swift reads, is not a TOML 1.0 decimal integer or float; nil when it is
+  /// one. TOML: an optional sign, a whole part without leading zeros, then an optional fraction
+  /// (`.` and digits) and exponent (`e`, optional sign, digits); an underscore only between digits.
+  static func numberProblem(_ text: String) -> String? {
+    var rest = Substring(text)
+    if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+    let exponentStart = rest.firstIndex { $0 == "e" || $0 == "E" }
+    let mantissa = rest[..<(exponentStart ?? rest.endIndex)]
+    let dot = mantissa.firstIndex(of: ".")
+    let whole = mantissa[..<(dot ?? mantissa.endIndex)]
+    let fraction = dot.map { mantissa[mantissa.index(after: $0)...] }
+    var exponent = exponentStart.map { rest[rest.index(after: $0)...] }
+    if exponent?.first == "+" || exponent?.first == "-" { exponent = exponent?.dropFirst() }
+    if whole.isEmpty { return "needs a digit before \".\"" }
+    if fraction?.isEmpty == true { return "needs a digit after \".\"" }
+    if exponent?.isEmpty == true { return "needs a digit after its exponent's \"e\"" }
+    for part in [whole, fraction, exponent].compactMap(\.self) {
+      guard part.allSatisfy({ $0 == "_" || ("0"..."9").contains($0) }) else { return "is not a decimal number" }
+      if part.first == "_" || part.last == "_" || part.contains("__") {
+        return "has an underscore that is not between two digits"
+      }
+    }
+    if whole.count > 1, whole.first == "0" { return "has a leading zero, which TOML does not allow" }
+    return nil
   }
 
   // MARK: building the tree
 
-  private mutating func ensureTable(path: [String], line: Int, explicit: Bool) throws(CoreError) {
+  /// What walks the tree, which decides the tables it may pass through, define or create.
+  private enum Walk {
+    /// To the table a `[header]` defines (its last part), creating implicit tables on the way.
+    case header
+    /// To the table the current `[header]` defined: it exists.
+    case section
+    /// Through the leading parts of a dotted key (`a.b` of `a.b.c = 1`), creating dotted tables.
+    case dottedKey
+  }
+
+  /// `[path]`: defines the table at `path`.
+  private mutating func defineTable(path: [String], line: Int) throws(CoreError) {
     let failure = self.failure
-    try Self.withTable(at: path, in: &root, createLine: line, explicit: explicit, fail: failure) {
+    let what = "table [\(TOMLDocument.escaped(path.joined(separator: ".")))]"
+    try Self.withTable(at: path, from: [], in: &root, walk: .header, for: what, createLine: line, fail: failure) {
       _ throws(CoreError) in
     }
   }
 
   private mutating func insert(path: [String], key: [String], value: TOMLDocument.Located) throws(CoreError) {
     let failure = self.failure
-    try Self.withTable(at: path, in: &root, createLine: value.line, explicit: false, fail: failure) {
-      (table: inout TOMLDocument.Table) throws(CoreError) in
-      try Self.insert(into: &table, key: key, value: value, fail: failure)
+    try Self.withTable(
+      at: path, from: [], in: &root, walk: .section, for: "", createLine: value.line, fail: failure
+    ) { (table: inout TOMLDocument.Table) throws(CoreError) in
+      try Self.insert(into: &table, at: path, key: key, value: value, fail: failure)
     }
   }
 
+  /// Sets `key` (relative to `table`, which is at `prefix` in the document) to `value`.
   private static func insert(
-    into table: inout TOMLDocument.Table, key: [String], value: TOMLDocument.Located,
+    into table: inout TOMLDocument.Table, at prefix: [String], key: [String], value: TOMLDocument.Located,
     fail: (String, Int?) -> CoreError
   ) throws(CoreError) {
     let head = Array(key.dropLast())
     let last = key[key.count - 1]
-    try withTable(at: head, in: &table, createLine: value.line, explicit: false, fail: fail) {
-      (t: inout TOMLDocument.Table) throws(CoreError) in
+    let what = "key \(TOMLDocument.quoted(key.joined(separator: ".")))"
+    try withTable(
+      at: head, from: prefix, in: &table, walk: .dottedKey, for: what, createLine: value.line, fail: fail
+    ) { (t: inout TOMLDocument.Table) throws(CoreError) in
       if let existing = t[last] {
-        throw fail(
-          "key \(TOMLDocument.quoted(key.joined(separator: "."))) is already defined on line \(existing.line)",
-          value.line)
+        throw fail("\(what) is already defined on line \(existing.line)", value.line)
       }
       t.set(last, value)
     }
   }
 
-  /// Walks (creating as needed) to the table at `path` and runs `body` on it in place.
+  /// Walks (creating as `walk` allows) to the table at `path` below `table` and runs `body` on it
+  /// in place. `prefix` is where `table` is in the document and `what` names the header or key
+  /// walking, both for messages.
   private static func withTable(
-    at path: [String], in table: inout TOMLDocument.Table, createLine: Int, explicit: Bool,
-    fail: (String, Int?) -> CoreError,
+    at path: [String], from prefix: [String], in table: inout TOMLDocument.Table, walk: Walk, for what: String,
+    createLine: Int, fail: (String, Int?) -> CoreError,
     _ body: (inout TOMLDocument.Table) throws(CoreError) -> Void
   ) throws(CoreError) {
     guard let first = path.first else {
       try body(&table)
       return
     }
+    let here = prefix + [first]
+    let isLast = path.count == 1
     var child: TOMLDocument.Table
     var line = createLine
     if let existing = table[first] {
@@ -505,11 +583,43 @@ struct TOMLParser {
       }
       child = t
       line = existing.line
+      let name = TOMLDocument.escaped(here.joined(separator: "."))
+      switch (walk, child.origin) {
+      case (.section, _):
+        break
+      case (_, .inline):
+        throw fail(
+          "\(what) adds to the inline table \"\(name)\" of line \(existing.line); "
+            + "write all of an inline table's keys inside its braces",
+          createLine)
+      case (.header, .header) where isLast:
+        throw fail("\(what) is defined twice", createLine)
+      case (.header, .dotted) where isLast:
+        throw fail(
+          "\(what) is already defined by the dotted key on line \(existing.line); "
+            + "a table that dotted keys define cannot have a header of its own",
+          createLine)
+      case (.header, .implicit) where isLast:
+        child.origin = .header
+      case (.header, _):
+        break
+      case (.dottedKey, .header):
+        throw fail(
+          "\(what) adds to table [\(name)], which its own header defines; put the key under that header",
+          createLine)
+      case (.dottedKey, .implicit), (.dottedKey, .dotted):
+        break
+      }
     } else {
       child = TOMLDocument.Table()
-      child.implicit = path.count > 1 || !explicit
+      switch walk {
+      case .header: child.origin = isLast ? .header : .implicit
+      case .section, .dottedKey: child.origin = .dotted
+      }
     }
-    try withTable(at: Array(path.dropFirst()), in: &child, createLine: createLine, explicit: explicit, fail: fail, body)
+    try withTable(
+      at: Array(path.dropFirst()), from: here, in: &child, walk: walk, for: what, createLine: createLine, fail: fail,
+      body)
     table.set(first, .init(value: .table(child), line: line))
   }
 }

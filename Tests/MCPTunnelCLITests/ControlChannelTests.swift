@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import TokenProxy
+import TunnelCore
+
+@testable import MCPTunnelCLI
+
+/// What `tenant`, `status` and `token` say when the control socket cannot be used: by the client
+/// error's kind, so only "nothing listens" says that no `up` is running (a permission problem or a
+/// path too long for a Unix socket used to be reported so too).
+@Suite("control socket failures as the CLI reports them")
+struct ControlChannelTests {
+  /// A fresh `/tmp/cc-XXXXXX` directory, removed by `remove()`.
+  struct Scratch {
+    let root: String
+
+    init() throws {
+      var template = Array("/tmp/cc-XXXXXX".utf8CString)
+      guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+        throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+      }
+      root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+  }
+
+  @Test("nothing listens: no `up` is running for the profile, with the command that starts one")
+  func noListener() {
+    let error = ControlChannel.exchangeFailure(
+      .noListener(path: "/run/x/dev.sock"), profile: "dev", path: "/run/x/dev.sock")
+    let core = error as? CoreError
+    #expect(core?.category == .usage)
+    #expect(core?.summary == "no `mcp-tunnel up` is running for profile dev (no control socket at /run/x/dev.sock)")
+    #expect(core?.fix == "start one with: mcp-tunnel up --profile dev")
+  }
+
+  @Test(
+    "permission denied names the user who owns the socket, or its directory, and how to reach it",
+    .enabled(if: geteuid() == 0, "needs root to chown to another user"))
+  func permissionDeniedNamesTheOwner() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let socket = scratch.root + "/dev.sock"
+    #expect(FileManager.default.createFile(atPath: socket, contents: nil))
+    #expect(chown(socket, 65534, 65534) == 0)
+    let error =
+      ControlChannel.exchangeFailure(.permissionDenied(path: socket), profile: "dev", path: socket) as? CoreError
+    let owner = ControlChannel.owner(of: socket)
+    #expect(owner?.id == 65534)
+    #expect(error?.category == .usage)
+    #expect(error?.summary.contains("belongs to \(owner?.description ?? "?")") == true, "\(error?.summary ?? "")")
+    #expect(error?.summary.contains("no `mcp-tunnel up` is running") == false)
+    #expect(error?.fix?.hasPrefix("run the command as \(owner?.name ?? "uid 65534")") == true, "\(error?.fix ?? "")")
+
+    // A directory that hides the socket: its owner is the one to ask.
+    let hidden = scratch.root + "/run"
+    #expect(mkdir(hidden, 0o700) == 0)
+    #expect(chown(hidden, 65534, 65534) == 0)
+    #expect(ControlChannel.owner(of: hidden + "/dev.sock")?.id == 65534)
+  }
+
+  @Test("permission denied on the caller's own socket points at its modes, not at another user")
+  func permissionDeniedOnOwnSocket() throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let socket = scratch.root + "/dev.sock"
+    #expect(FileManager.default.createFile(atPath: socket, contents: nil))
+    let error =
+      ControlChannel.exchangeFailure(.permissionDenied(path: socket), profile: "dev", path: socket) as? CoreError
+    #expect(error?.category == .usage)
+    #expect(error?.summary == "permission denied on the control socket of profile dev (\(socket))")
+    #expect(error?.fix?.contains("0600") == true)
+  }
+
+  @Test("a socket path too long for sun_path is reported with its path, its length and a shorter XDG_RUNTIME_DIR")
+  func pathTooLong() async {
+    let runtime = "/tmp/" + String(repeating: "r", count: 120)
+    let paths = XDGPaths(environment: ["HOME": "/tmp", "XDG_RUNTIME_DIR": runtime])
+    let path = paths.controlSocket(profile: "dev")
+    let error = await #expect(throws: CoreError.self) {
+      try await ControlChannel.send(ControlRequest(op: .status), profile: "dev", paths: paths)
+    }
+    #expect(error?.category == .usage)
+    #expect(
+      error?.summary
+        == "the control socket path of profile dev, \(path), is \(path.utf8.count) bytes long; "
+        + "a Unix socket path may have at most \(ControlSocketClient.maximumPathBytes)")
+    #expect(error?.fix?.hasPrefix("set XDG_RUNTIME_DIR to a shorter directory") == true)
+  }
+
+  @Test("no socket file: send says no `up` is running for the profile")
+  func sendWithoutSocket() async throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let paths = XDGPaths(environment: ["HOME": scratch.root, "XDG_RUNTIME_DIR": scratch.root])
+    let error = await #expect(throws: CoreError.self) {
+      try await ControlChannel.send(ControlRequest(op: .status), profile: "dev", paths: paths)
+    }
+    #expect(error?.category == .usage)
+    #expect(error?.summary.hasPrefix("no `mcp-tunnel up` is running for profile dev") == true)
+  }
+
+  @Test("other failures keep their own message and category (the exit code)")
+  func othersPassThrough() {
+    for failure in [
+      ProxyError.noAnswer(path: "/p.sock", timeout: .seconds(10)), .closedWithoutAnswer(path: "/p.sock"),
+      .answerTooLarge(path: "/p.sock", limit: 1 << 20), .interrupted(path: "/p.sock"),
+      ProxyError(.internalError, "cannot talk to the tunnel process on its control socket /p.sock: EMFILE"),
+    ] {
+      let error = ControlChannel.exchangeFailure(failure, profile: "dev", path: "/p.sock")
+      #expect(error as? ProxyError == failure, "\(failure.kind)")
+    }
+  }
+}
