@@ -75,7 +75,7 @@ struct AuditCommandTests {
 
     /// Runs `mcp-tunnel audit …` in-process through the real root command.
     func run(_ arguments: [String], extraEnvironment: [String: String] = [:]) async -> Int32 {
-      let env = AppEnvironment(
+      let env = AppEnvironment.twins(
         environment: environment.merging(extraEnvironment) { $1 }, configurationStore: files, output: output)
       return await MCPTunnelCommand.run(arguments: ["audit"] + arguments, environment: env)
     }

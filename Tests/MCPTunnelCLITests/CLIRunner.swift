@@ -14,7 +14,7 @@ func runCLI(
   environment: [String: String] = ["HOME": "/home/dev", "XDG_CONFIG_HOME": "/home/dev/.config"]
 ) async -> CLIRun {
   let output = CapturingOutputSink()
-  let env = AppEnvironment(environment: environment, configurationStore: files, output: output)
+  let env = AppEnvironment.twins(environment: environment, configurationStore: files, output: output)
   let status = await MCPTunnelCommand.run(arguments: arguments, environment: env)
   return CLIRun(status: status, stdout: output.stdout, stderr: output.stderr)
 }

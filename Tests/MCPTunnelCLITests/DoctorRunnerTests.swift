@@ -46,7 +46,7 @@ struct DoctorRunnerTests {
     let forwarder = InMemoryPortForwarder(startError: startError)
     if let streamError { forwarder.failStreams(with: streamError) }
     let output = CapturingOutputSink()
-    let env = AppEnvironment(
+    let env = AppEnvironment.twins(
       environment: ["HOME": "/home/dev", "XDG_CONFIG_HOME": "/home/dev/.config", "XDG_RUNTIME_DIR": "/nonexistent"],
       configurationStore: InMemoryConfigurationStore([defaultConfigPath: config]), output: output,
       makeSecretStore: { store }, makeIdentityProvider: { _ in InMemoryIdentityProvider(issuer: issuer) },

@@ -30,31 +30,20 @@ public struct AppEnvironment: Sendable {
   /// `doctor`: describes the SSH credentials the hops can use, or throws with the fix.
   public var checkSSHCredentials: @Sendable (SSHSettings, _ environment: [String: String]) throws -> String
 
+  /// Every factory is named: there are no defaults, so a test cannot reach a live system by
+  /// leaving one out. `live()` is the only caller that passes live adapters; tests use
+  /// `AppEnvironment.twins(…)` (MCPTunnelCLITests), whose factories fail unless a twin is installed.
   public init(
     environment: [String: String], configurationStore: any ConfigurationStore, output: any OutputSink,
-    makeSecretStore: @escaping @Sendable () -> any SecretStore = { SecretServiceKeyring() },
-    makeIdentityProvider: @escaping @Sendable (IdentityProviderSettings) -> any IdentityProvider = {
-      OpenIDProvider(settings: $0)
-    },
-    makeSessionMinter: @escaping @Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter = {
-      TokenExchangeClient(endpoint: $0.endpoint, provider: OpenIDProvider(settings: $1))
-    },
-    makePortForwarder: @escaping @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder = {
-      try BastionPortForwarder(settings: $0, environment: $1)
-    },
-    makeRefreshLock: @escaping @Sendable (String, XDGPaths) throws -> any CrossProcessLock = {
-      try FileLock.refreshLock(profile: $0, paths: $1)
-    },
-    openBrowser: @escaping @Sendable (URL) -> Bool = BrowserLauncher.open,
-    makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink = {
-      try AuditFileWriter(paths: $1, profile: $0)
-    },
-    checkSessionBus: @escaping @Sendable ([String: String]) throws -> String = {
-      try SessionBusCheck.describe(environment: $0)
-    },
-    checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String = {
-      try SSHCredentialsCheck.describe(settings: $0, environment: $1)
-    }
+    makeSecretStore: @escaping @Sendable () -> any SecretStore,
+    makeIdentityProvider: @escaping @Sendable (IdentityProviderSettings) -> any IdentityProvider,
+    makeSessionMinter: @escaping @Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter,
+    makePortForwarder: @escaping @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder,
+    makeRefreshLock: @escaping @Sendable (String, XDGPaths) throws -> any CrossProcessLock,
+    openBrowser: @escaping @Sendable (URL) -> Bool,
+    makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink,
+    checkSessionBus: @escaping @Sendable ([String: String]) throws -> String,
+    checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String
   ) {
     self.environment = environment
     self.configurationStore = configurationStore
@@ -70,11 +59,21 @@ public struct AppEnvironment: Sendable {
     self.checkSSHCredentials = checkSSHCredentials
   }
 
+  /// The real process: its environment, files, terminal and every live adapter.
   public static func live() -> AppEnvironment {
     AppEnvironment(
       environment: ProcessInfo.processInfo.environment,
       configurationStore: LocalConfigurationStore(),
-      output: StandardOutputSink())
+      output: StandardOutputSink(),
+      makeSecretStore: { SecretServiceKeyring() },
+      makeIdentityProvider: { OpenIDProvider(settings: $0) },
+      makeSessionMinter: { TokenExchangeClient(endpoint: $0.endpoint, provider: OpenIDProvider(settings: $1)) },
+      makePortForwarder: { try BastionPortForwarder(settings: $0, environment: $1) },
+      makeRefreshLock: { try FileLock.refreshLock(profile: $0, paths: $1) },
+      openBrowser: BrowserLauncher.open,
+      makeAuditSink: { try AuditFileWriter(paths: $1, profile: $0) },
+      checkSessionBus: { try SessionBusCheck.describe(environment: $0) },
+      checkSSHCredentials: { try SSHCredentialsCheck.describe(settings: $0, environment: $1) })
   }
 
   /// The environment the running command sees. Commands read it through this task-local so tests
