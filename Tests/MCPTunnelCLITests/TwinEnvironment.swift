@@ -19,7 +19,8 @@ extension AppEnvironment {
     openBrowser: (@Sendable (URL) -> Bool)? = nil,
     makeAuditSink: (@Sendable (String, XDGPaths) throws -> any AuditSink)? = nil,
     checkSessionBus: (@Sendable ([String: String]) throws -> String)? = nil,
-    checkSSHCredentials: (@Sendable (SSHSettings, [String: String]) throws -> String)? = nil
+    checkSSHCredentials: (@Sendable (SSHSettings, [String: String]) throws -> String)? = nil,
+    onTerminationSignal: (@Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void)? = nil
   ) -> AppEnvironment {
     AppEnvironment(
       environment: environment, configurationStore: configurationStore, output: output,
@@ -47,7 +48,12 @@ extension AppEnvironment {
         },
       makeAuditSink: makeAuditSink ?? { _, _ in throw undeclared("makeAuditSink") },
       checkSessionBus: checkSessionBus ?? { _ in throw undeclared("checkSessionBus") },
-      checkSSHCredentials: checkSSHCredentials ?? { _, _ in throw undeclared("checkSSHCredentials") })
+      checkSSHCredentials: checkSSHCredentials ?? { _, _ in throw undeclared("checkSSHCredentials") },
+      onTerminationSignal: onTerminationSignal
+        ?? { _ in
+          undeclared("onTerminationSignal")
+          return {}
+        })
   }
 
   /// Records that a command reached a factory the test did not declare; the error to throw.

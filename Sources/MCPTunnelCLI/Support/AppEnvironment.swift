@@ -29,6 +29,9 @@ public struct AppEnvironment: Sendable {
   public var checkSessionBus: @Sendable (_ environment: [String: String]) throws -> String
   /// `doctor`: describes the SSH credentials the hops can use, or throws with the fix.
   public var checkSSHCredentials: @Sendable (SSHSettings, _ environment: [String: String]) throws -> String
+  /// `up`: calls the handler with the signal's name on SIGINT/SIGTERM (instead of dying) until the
+  /// returned cancel function is called.
+  public var onTerminationSignal: @Sendable (_ handler: @escaping @Sendable (String) -> Void) -> @Sendable () -> Void
 
   /// Every factory is named: there are no defaults, so a test cannot reach a live system by
   /// leaving one out. `live()` is the only caller that passes live adapters; tests use
@@ -43,7 +46,8 @@ public struct AppEnvironment: Sendable {
     openBrowser: @escaping @Sendable (URL) -> Bool,
     makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink,
     checkSessionBus: @escaping @Sendable ([String: String]) throws -> String,
-    checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String
+    checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String,
+    onTerminationSignal: @escaping @Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void
   ) {
     self.environment = environment
     self.configurationStore = configurationStore
@@ -57,6 +61,7 @@ public struct AppEnvironment: Sendable {
     self.makeAuditSink = makeAuditSink
     self.checkSessionBus = checkSessionBus
     self.checkSSHCredentials = checkSSHCredentials
+    self.onTerminationSignal = onTerminationSignal
   }
 
   /// The real process: its environment, files, terminal and every live adapter.
@@ -73,7 +78,8 @@ public struct AppEnvironment: Sendable {
       openBrowser: BrowserLauncher.open,
       makeAuditSink: { try AuditFileWriter(paths: $1, profile: $0) },
       checkSessionBus: { try SessionBusCheck.describe(environment: $0) },
-      checkSSHCredentials: { try SSHCredentialsCheck.describe(settings: $0, environment: $1) })
+      checkSSHCredentials: { try SSHCredentialsCheck.describe(settings: $0, environment: $1) },
+      onTerminationSignal: TerminationSignals.install)
   }
 
   /// The environment the running command sees. Commands read it through this task-local so tests

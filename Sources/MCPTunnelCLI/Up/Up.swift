@@ -85,8 +85,8 @@ struct Up: AsyncParsableCommand {
         profile: profile, listen: address, tenant: try Self.tenant(tenant, profile: profile), environment: env,
         json: global.json, verbose: global.verbose)
       : Self.tcpRuntime(profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose)
-    let signalSources = TerminationSignals.install { runtime.end(.signal($0)) }
-    defer { for source in signalSources { source.cancel() } }
+    let stopHandlingSignals = env.onTerminationSignal { runtime.end(.signal($0)) }
+    defer { stopHandlingSignals() }
     try await runtime.run()
   }
 }
