@@ -158,6 +158,13 @@ struct FaultTests {
       #expect(body["error"] is String && body["message"] is String, "\(body)")
       #expect((body["fix"] as? String)?.isEmpty == false, "\(body)")
       #expect(refused.duration < 40, "answered within the IdP timeouts: \(refused.duration) s")
+      // The re-mint fails when its own IdP timeout runs out, which may be after this 503 (a frozen
+      // IdP): wait for the event itself.
+      try await offPool {
+        try waitUntil(timeout: .seconds(120), "the token_error event") {
+          up.stdout.contains(#""event":"token_error""#) || !up.isRunning
+        }
+      }
       let tokenError = try #require(
         up.events.first { $0["event"] as? String == "token_error" }, "the failed re-mint is reported: \(up.stdout)")
       #expect(tokenError["fix"] is String, "\(tokenError)")
