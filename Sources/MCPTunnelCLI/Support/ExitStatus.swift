@@ -55,18 +55,9 @@ struct ErrorReporter {
   }
 
   private func emit(category: FailureCategory, message: String, fix: String?) -> Int32 {
-    let code = ExitStatus.code(for: category)
-    if json {
-      var object: [String: Any] = [
-        "event": "error", "category": category.rawValue, "message": message, "exit_code": code,
-      ]
-      if let fix { object["fix"] = fix }
-      output.writeDiagnostic(JSONLine.encode(object) + "\n")
-    } else {
-      output.writeDiagnostic("error: \(message)\n")
-      if let fix { output.writeDiagnostic("  fix: \(fix)\n") }
-    }
-    return code
+    let line = ErrorEvent(category: category, message: message, fix: fix)
+    output.writeDiagnostic(json ? line.jsonLine + "\n" : line.text)
+    return line.exitCode
   }
 }
 
