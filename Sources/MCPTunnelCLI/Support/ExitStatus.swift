@@ -60,13 +60,3 @@ struct ErrorReporter {
     return line.exitCode
   }
 }
-
-/// One JSON object per line, keys sorted so output is stable for tests and diffs.
-enum JSONLine {
-  static func encode(_ object: [String: Any]) -> String {
-    guard
-      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
-  }
-}
