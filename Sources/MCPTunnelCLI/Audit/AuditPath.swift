@@ -23,7 +23,7 @@ struct AuditPath: AsyncParsableCommand {
     let path = env.paths.auditFile(profile: profile)
     if global.json {
       let exists = AuditProfileName.fileExists(path)
-      env.output.writeResult(JSONLine.encode(["path": path, "profile": profile, "exists": exists]) + "\n")
+      env.output.writeResult(FilePathResult(path: path, profile: profile, exists: exists).jsonLine + "\n")
     } else {
       env.output.writeResult(path + "\n")
     }

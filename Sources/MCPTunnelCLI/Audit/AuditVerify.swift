@@ -51,28 +51,11 @@ struct AuditVerify: AsyncParsableCommand {
     }
     let result = try AuditChainVerifier.verifyWithRotatedFiles(path: path)
     let directory = env.paths.auditDirectory
+    let verified = AuditVerifyResult(result, path: path)
     if global.json {
-      var object: [String: Any] = [
-        "ok": result.isIntact, "path": path, "records": result.records, "files": result.files,
-        "torn_lines": result.tornLines.map { ["file": $0.file ?? "", "line": $0.line] as [String: Any] },
-      ]
-      if let continuation = result.continuation {
-        var start: [String: Any] = ["file": continuation.file ?? "", "after_seq": continuation.sequence]
-        if let previous = continuation.previousFile { start["previous_file"] = previous }
-        object["continues_removed_file"] = start
-      }
-      if !result.absentNames.isEmpty { object["absent_files"] = result.absentNames }
-      if let failure = result.failure {
-        object["file"] = failure.file ?? ""
-        object["line"] = failure.line
-        object["problem"] = failure.description
-      }
-      env.output.writeResult(JSONLine.encode(object) + "\n")
+      env.output.writeResult(verified.jsonLine + "\n")
     } else {
-      if result.isIntact {
-        let files = result.files.count > 1 ? " in \(result.files.count) files" : ""
-        env.output.writeResult("ok: \(result.records) records\(files), chain intact\n")
-      }
+      if result.isIntact { env.output.writeResult(verified.text + "\n") }
       for notice in Self.notices(result) { env.output.writeDiagnostic("note: \(notice)\n") }
     }
     if let failure = result.failure {

@@ -32,10 +32,11 @@ struct ConfigInit: AsyncParsableCommand {
     }
     let path = env.loader.configPath(flag: global.config)
     try env.configurationStore.write(path, contents: ConfigTemplate.text, overwrite: force)
+    let written = ConfigWrittenEvent(path: path)
     if global.json {
-      env.output.writeResult(JSONLine.encode(["event": "config_written", "path": path]) + "\n")
+      env.output.writeResult(written.jsonLine + "\n")
     } else {
-      env.output.writeResult("wrote \(path)\n")
+      env.output.writeResult(written.text + "\n")
       env.output.writeDiagnostic("edit it, then check it with: mcp-tunnel config show\n")
     }
   }

@@ -21,7 +21,7 @@ struct ConfigPath: AsyncParsableCommand {
     let path = env.loader.configPath(flag: global.config)
     if global.json {
       let exists = try env.configurationStore.read(path) != nil
-      env.output.writeResult(JSONLine.encode(["path": path, "exists": exists]) + "\n")
+      env.output.writeResult(FilePathResult(path: path, exists: exists).jsonLine + "\n")
     } else {
       env.output.writeResult(path + "\n")
     }

@@ -22,7 +22,7 @@ struct ConfigShow: AsyncParsableCommand {
     let (path, configuration) = try env.loader.loadConfiguration(configFlag: global.config)
     let profile = try env.loader.selectProfile(configuration, flag: global.profile, path: path)
     if global.json {
-      env.output.writeResult(JSONLine.encode(ProfileRendering.json(profile, file: path)) + "\n")
+      env.output.writeResult(ProfileDocument(profile, file: path).jsonLine + "\n")
     } else {
       env.output.writeResult(ProfileRendering.toml(profile, file: path))
     }

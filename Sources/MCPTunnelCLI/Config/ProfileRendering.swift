@@ -1,8 +1,8 @@
 import Foundation
 import TunnelCore
 
-/// Renders a decoded profile for `config show`: TOML for people, a JSON object for `--json`.
-/// Both show effective values, defaults included, so what is printed is what will be used.
+/// Renders a decoded profile for `config show` as TOML for people; `ProfileDocument` is the `--json`
+/// object. Both show effective values, defaults included, so what is printed is what will be used.
 enum ProfileRendering {
   static func toml(_ p: Profile, file: String) -> String {
     var out = "# effective configuration of profile \"\(p.name)\" from \(file)\n"
@@ -55,47 +55,6 @@ enum ProfileRendering {
         ("mode", quote(p.listen.mode.rawValue)),
       ])
     return out
-  }
-
-  static func json(_ p: Profile, file: String) -> [String: Any] {
-    var object: [String: Any] = ["profile": p.name, "config_file": file]
-    if let idp = p.idp {
-      var o: [String: Any] = [
-        "issuer": idp.issuer.absoluteString, "client_id": idp.clientID, "scopes": idp.scopes,
-        "pkce_metadata_override": idp.pkceMetadataOverride,
-      ]
-      o["redirect_uri"] = idp.redirectURI?.absoluteString ?? NSNull()
-      object["idp"] = o
-    } else {
-      object["idp"] = NSNull()
-    }
-    if let s = p.session {
-      object["session"] =
-        [
-          "method": s.method.rawValue,
-          "endpoint": s.endpoint?.absoluteString ?? NSNull(),
-          "resource": s.resource.template,
-          "audience": s.audience?.template ?? NSNull(),
-          "scope": s.scope?.template ?? NSNull(),
-          "max_ttl_seconds": s.maxTTL.components.seconds,
-          "tenants": s.tenants.map(\.rawValue),
-          "default_tenant": s.defaultTenant?.rawValue ?? NSNull(),
-        ] as [String: Any]
-    } else {
-      object["session"] = NSNull()
-    }
-    object["ssh"] =
-      [
-        "jump": p.ssh.jump.map(\.description),
-        "host": p.ssh.host?.description ?? NSNull(),
-        "target": p.ssh.target.description,
-        "known_hosts": p.ssh.knownHosts,
-        "identity": p.ssh.identity ?? NSNull(),
-        "keepalive_seconds": p.ssh.keepalive.components.seconds,
-        "host_key_policy": p.ssh.hostKeyPolicy.rawValue,
-      ] as [String: Any]
-    object["listen"] = ["address": p.listen.address.description, "mode": p.listen.mode.rawValue]
-    return object
   }
 
   private static func quote(_ s: String) -> String {

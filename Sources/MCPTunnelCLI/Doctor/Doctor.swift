@@ -53,17 +53,9 @@ struct Doctor: AsyncParsableCommand {
     await runner.run()
     let checks = runner.checks
     let failed = checks.filter { $0.outcome == .fail }
-    if json {
-      env.output.writeResult(
-        JSONLine.encode([
-          "ok": failed.isEmpty, "profile": runner.profileName ?? global.profile ?? NSNull(),
-          "checks": checks.map(\.jsonObject),
-        ]) + "\n")
-    } else {
-      let passed = checks.filter { $0.outcome == .pass }.count
-      let skipped = checks.count - passed - failed.count
-      env.output.writeResult("\(passed) passed, \(failed.count) failed, \(skipped) skipped\n")
-    }
+    let result = DoctorResult(
+      ok: failed.isEmpty, profile: runner.profileName ?? global.profile, checks: checks.map(DoctorResult.Check.init))
+    env.output.writeResult((json ? result.jsonLine : result.text) + "\n")
     if let first = failed.first {
       throw CoreError(
         first.category ?? .internalError,

@@ -37,27 +37,6 @@ struct DoctorCheck: Sendable, Equatable {
       id: id, name: name, outcome: .fail, detail: user?.summary ?? "\(error)",
       fix: user?.fix ?? "run with -v and report this as a bug", category: user?.category ?? .internalError, hop: hop)
   }
-
-  var jsonObject: [String: Any] {
-    var object: [String: Any] = ["check": id, "name": name, "status": outcome.rawValue, "detail": detail]
-    if let fix { object["fix"] = fix }
-    if let category { object["category"] = category.rawValue }
-    if let hop { object["hop"] = hop }
-    return object
-  }
-
-  /// `[ok]   session bus: unix:path=/run/user/1000/bus` — a failure carries its fix on the same line.
-  var line: String {
-    let mark =
-      switch outcome {
-      case .pass: "[ok]  "
-      case .fail: "[FAIL]"
-      case .skip: "[skip]"
-      }
-    var text = "\(mark) \(name): \(detail)"
-    if let fix, outcome == .fail { text += " — fix: \(fix)" }
-    return text
-  }
 }
 
 /// Runs the checks of `mcp-tunnel doctor` in layer order — configuration, session bus, Secret

@@ -71,10 +71,9 @@ struct Login: AsyncParsableCommand {
       let openBrowser = !noBrowser
       let opener = env.openBrowser
       tokens = try await context.provider.loginWithBrowser { url in
-        if json {
-          output.writeResult(JSONLine.encode(["event": "browser_authorization", "url": url.absoluteString]) + "\n")
-        }
-        output.writeDiagnostic("Open this URL in your browser to sign in:\n\n  \(url.absoluteString)\n\n")
+        let prompt = BrowserAuthorizationEvent(url: url.absoluteString)
+        if json { output.writeResult(prompt.jsonLine + "\n") }
+        output.writeDiagnostic(prompt.text)
         if openBrowser {
           if opener(url) {
             output.writeDiagnostic("(opened it with xdg-open; waiting for the sign-in to finish)\n")
@@ -99,13 +98,8 @@ struct Login: AsyncParsableCommand {
       AuditEvent(
         event: .login, profile: context.profile.name, actor: subject, outcome: .ok,
         detail: "flow=\(chosen.rawValue) keyring=\(backend)"))
-    if json {
-      output.writeResult(
-        JSONLine.encode(["event": "logged_in", "issuer": context.key.issuer, "subject": subject, "keyring": backend])
-          + "\n")
-    } else {
-      output.writeResult("Logged in to \(context.key.issuer) as \(subject) (refresh token in \(backend)).\n")
-    }
+    let done = LoggedInEvent(issuer: context.key.issuer, subject: subject, keyring: backend)
+    output.writeResult((json ? done.jsonLine : done.text) + "\n")
   }
 
   /// `--flow auto`: the device flow when no browser can be shown here (AZ-14).
@@ -122,23 +116,12 @@ struct Login: AsyncParsableCommand {
 
   /// DEV-04: the user code is always shown, with the plain URL, even when the complete URL exists.
   static func show(_ prompt: DeviceAuthorizationPrompt, output: any OutputSink, json: Bool) {
-    if json {
-      var event: [String: Any] = [
-        "event": "device_authorization", "verification_uri": prompt.verificationURI.absoluteString,
-        "user_code": prompt.userCode, "expires_in": Int(prompt.expiresIn.components.seconds),
-      ]
-      event["verification_uri_complete"] = prompt.verificationURIComplete?.absoluteString ?? NSNull()
-      output.writeResult(JSONLine.encode(event) + "\n")
-    }
-    var text =
-      "To sign in, open \(prompt.verificationURI.absoluteString) and enter the code:\n\n    \(prompt.userCode)\n\n"
-    if let complete = prompt.verificationURIComplete {
-      text += "or open this URL, which carries the code: \(complete.absoluteString)\n"
-    }
-    text +=
-      "Only enter the code if you started this login yourself (mcp-tunnel on \(ProcessInfo.processInfo.hostName)). "
-      + "It expires in \(prompt.expiresIn.components.seconds / 60) min \(prompt.expiresIn.components.seconds % 60) s.\n"
-    output.writeDiagnostic(text)
+    let event = DeviceAuthorizationEvent(
+      verificationUri: prompt.verificationURI.absoluteString,
+      verificationUriComplete: prompt.verificationURIComplete?.absoluteString, userCode: prompt.userCode,
+      expiresIn: Int(prompt.expiresIn.components.seconds), hostName: ProcessInfo.processInfo.hostName)
+    if json { output.writeResult(event.jsonLine + "\n") }
+    output.writeDiagnostic(event.text)
   }
 }
 

@@ -53,37 +53,23 @@ struct Logout: AsyncParsableCommand {
   }
 
   private func report(_ context: LoginContext, _ outcome: RevocationOutcome?, _ output: any OutputSink) {
-    let name = context.profile.name
-    var event: [String: Any] = ["event": "logged_out", "profile": name, "issuer": context.key.issuer]
-    let line: String
+    var event = LoggedOutEvent(
+      profile: context.profile.name, issuer: context.key.issuer, wasLoggedIn: outcome != nil, revoked: false)
     switch outcome {
     case nil:
-      event["was_logged_in"] = false
-      event["revoked"] = false
-      line = "Profile \(name): not logged in; nothing to revoke."
+      break
     case .revoked?:
-      event["was_logged_in"] = true
-      event["revoked"] = true
-      line = "Profile \(name): refresh token revoked at \(context.key.issuer) and deleted from the keyring."
+      event.revoked = true
     case .unsupported?:
-      event["was_logged_in"] = true
-      event["revoked"] = false
-      event["revocation_error"] = "the identity provider has no revocation endpoint"
-      line = "Profile \(name): deleted from the keyring (the identity provider offers no revocation endpoint)."
+      event.revocationError = "the identity provider has no revocation endpoint"
+      event.unsupported = true
     case .failed(let reason)?:
-      event["was_logged_in"] = true
-      event["revoked"] = false
-      event["revocation_error"] = reason
-      line = "Profile \(name): deleted from the keyring."
+      event.revocationError = reason
       output.writeDiagnostic(
         "warning: revocation at \(context.key.issuer) failed: \(reason)\n"
           + "  fix: the session may stay valid at the identity provider until it expires; end it in the IdP's account page if that matters\n"
       )
     }
-    if global.json {
-      output.writeResult(JSONLine.encode(event) + "\n")
-    } else {
-      output.writeResult(line + "\n")
-    }
+    output.writeResult((global.json ? event.jsonLine : event.text) + "\n")
   }
 }

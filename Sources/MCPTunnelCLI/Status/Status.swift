@@ -70,79 +70,17 @@ struct Status: AsyncParsableCommand {
 
   /// A profile without `[idp]`: no login fields, the tunnel as usual.
   private func renderWithoutLogin(_ profile: Profile, tunnel: TunnelStatus?) {
-    let output = AppEnvironment.current.output
-    if global.json {
-      let object: [String: Any] = [
-        "profile": profile.name, "logged_in": false, "issuer": NSNull(), "client_id": NSNull(), "subject": NSNull(),
-        "keyring": NSNull(), "refresh_token": false, "tunnel": Self.json(tunnel),
-      ]
-      output.writeResult(JSONLine.encode(object) + "\n")
-      return
-    }
-    let lines = [
-      "Profile:       \(profile.name)",
-      "Login:         none configured (no [profiles.\(profile.name).idp] section; tcp mode needs none)",
-    ]
-    output.writeResult((lines + Self.tunnelLines(tunnel)).joined(separator: "\n") + "\n")
-  }
-
-  private static func json(_ tunnel: TunnelStatus?) -> Any {
-    tunnel.flatMap { try? JSONSerialization.jsonObject(with: ControlChannel.encoder.encode($0)) } ?? NSNull()
+    let result = StatusResult(
+      profile: profile.name, loggedIn: false, issuer: nil, clientId: nil, subject: nil, keyring: nil,
+      refreshToken: false, tunnel: tunnel)
+    AppEnvironment.current.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
   }
 
   private func render(_ context: LoginContext, login: StoredLogin?, verifiedUntil: Date?, tunnel: TunnelStatus?) {
-    let output = context.environment.output
-    if global.json {
-      var object: [String: Any] = [
-        "profile": context.profile.name, "logged_in": login != nil, "issuer": context.key.issuer,
-        "client_id": context.key.clientID, "subject": login?.subject ?? NSNull(),
-        "keyring": context.store.backendName, "refresh_token": login != nil,
-        "tunnel": Self.json(tunnel),
-      ]
-      if let verifiedUntil { object["verified_access_token_expires_at"] = Timestamp.string(verifiedUntil) }
-      output.writeResult(JSONLine.encode(object) + "\n")
-      return
-    }
-    var lines = ["Profile:       \(context.profile.name)", "Issuer:        \(context.key.issuer)"]
-    if let login {
-      lines.append("Logged in as:  \(login.subject)")
-      lines.append("Refresh token: present (\(context.store.backendName))")
-      if let verifiedUntil {
-        lines.append(
-          "Verified:      the identity provider accepted it (access token until \(Timestamp.string(verifiedUntil)))")
-      }
-    } else {
-      lines.append("Logged in:     no (run: mcp-tunnel login)")
-      lines.append("Keyring:       \(context.store.backendName), reachable")
-    }
-    lines += Self.tunnelLines(tunnel)
-    output.writeResult(lines.joined(separator: "\n") + "\n")
-  }
-
-  /// The tunnel's lines of the text rendering.
-  private static func tunnelLines(_ tunnel: TunnelStatus?) -> [String] {
-    var lines: [String] = []
-    if let tunnel {
-      lines.append(
-        "Tunnel:        running (pid \(tunnel.pid), session \(tunnel.session)), \(tunnel.mode) \(tunnel.url ?? tunnel.listen)"
-      )
-      if let tenant = tunnel.tenant {
-        lines.append(
-          "Tenant:        \(tenant)" + (tunnel.tokenExpiresAt.map { ", token valid until \($0)" } ?? ", no token yet"))
-      }
-      lines.append(
-        "Path:          " + (tunnel.hops.map(\.name) + [tunnel.target]).joined(separator: " → ") + " (\(tunnel.state))")
-      let c = tunnel.counters
-      if tunnel.mode == ListenMode.tcp.rawValue {
-        lines.append("Counters:      \(c.reconnects) reconnects (tcp mode carries bytes, not requests)")
-        return lines
-      }
-      lines.append(
-        "Counters:      \(c.requests) requests, \(c.errors) errors, \(c.remints) re-mints, \(c.reconnects) reconnects, "
-          + "\(c.openConnections) open connections")
-    } else {
-      lines.append("Tunnel:        not running (start one with: mcp-tunnel up)")
-    }
-    return lines
+    let result = StatusResult(
+      profile: context.profile.name, loggedIn: login != nil, issuer: context.key.issuer,
+      clientId: context.key.clientID, subject: login?.subject, keyring: context.store.backendName,
+      refreshToken: login != nil, tunnel: tunnel, verifiedAccessTokenExpiresAt: verifiedUntil.map(Timestamp.string))
+    context.environment.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
   }
 }

@@ -55,27 +55,8 @@ struct ErrorReporter {
   }
 
   private func emit(category: FailureCategory, message: String, fix: String?) -> Int32 {
-    let code = ExitStatus.code(for: category)
-    if json {
-      var object: [String: Any] = [
-        "event": "error", "category": category.rawValue, "message": message, "exit_code": code,
-      ]
-      if let fix { object["fix"] = fix }
-      output.writeDiagnostic(JSONLine.encode(object) + "\n")
-    } else {
-      output.writeDiagnostic("error: \(message)\n")
-      if let fix { output.writeDiagnostic("  fix: \(fix)\n") }
-    }
-    return code
-  }
-}
-
-/// One JSON object per line, keys sorted so output is stable for tests and diffs.
-enum JSONLine {
-  static func encode(_ object: [String: Any]) -> String {
-    guard
-      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    else { return "{}" }
-    return String(decoding: data, as: UTF8.self)
+    let line = ErrorEvent(category: category, message: message, fix: fix)
+    output.writeDiagnostic(json ? line.jsonLine + "\n" : line.text)
+    return line.exitCode
   }
 }

@@ -21,13 +21,7 @@ struct TenantCurrent: AsyncParsableCommand {
     let env = AppEnvironment.current
     let profile = try ControlTarget.profileName(global, environment: env)
     let response = try await ControlChannel.send(ControlRequest(op: .tenantCurrent), profile: profile, paths: env.paths)
-    if global.json {
-      env.output.writeResult(
-        JSONLine.encode([
-          "tenant": response.tenant ?? NSNull(), "token_expires_at": response.tokenExpiresAt ?? NSNull(),
-        ]) + "\n")
-    } else {
-      env.output.writeResult((response.tenant ?? "") + "\n")
-    }
+    let result = TenantCurrentResult(tenant: response.tenant, tokenExpiresAt: response.tokenExpiresAt)
+    env.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
   }
 }

@@ -32,14 +32,15 @@ struct TenantList: AsyncParsableCommand {
       current = response.tenant
       if tenants.isEmpty { tenants = response.tenants ?? [] }
     }
+    let result = TenantListResult(tenants: tenants, current: current)
     if global.json {
-      env.output.writeResult(JSONLine.encode(["tenants": tenants, "current": current ?? NSNull()]) + "\n")
+      env.output.writeResult(result.jsonLine + "\n")
       return
     }
     if tenants.isEmpty {
       env.output.writeDiagnostic(
         "profile \(profile.name) lists no tenants (session.tenants); the issuer decides which ones you may use\n")
     }
-    for tenant in tenants { env.output.writeResult((tenant == current ? "* " : "  ") + tenant + "\n") }
+    env.output.writeResult(result.text)
   }
 }

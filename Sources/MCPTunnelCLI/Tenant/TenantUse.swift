@@ -33,18 +33,9 @@ struct TenantUse: AsyncParsableCommand {
     let profile = try ControlTarget.profileName(global, environment: env)
     let response = try await ControlChannel.send(
       ControlRequest(op: .tenantUse, tenant: tenant), profile: profile, paths: env.paths)
-    if global.json {
-      env.output.writeResult(
-        JSONLine.encode([
-          "tenant": response.tenant ?? tenant, "previous_tenant": response.previousTenant ?? NSNull(),
-          "token_expires_at": response.tokenExpiresAt ?? NSNull(),
-        ]) + "\n")
-    } else if response.previousTenant == response.tenant {
-      env.output.writeResult("already serving tenant \(tenant)\n")
-    } else {
-      env.output.writeResult(
-        "now serving tenant \(tenant) (was \(response.previousTenant ?? "?"))"
-          + (response.tokenExpiresAt.map { "; token valid until \($0)" } ?? "") + "\n")
-    }
+    let result = TenantUseResult(
+      tenant: response.tenant ?? tenant, previousTenant: response.previousTenant,
+      tokenExpiresAt: response.tokenExpiresAt)
+    env.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
   }
 }

@@ -46,14 +46,8 @@ struct Token: AsyncParsableCommand {
     guard let token = response.token else {
       throw CoreError(.internalError, "the running tunnel answered without a token")
     }
-    if global.json {
-      env.output.writeResult(
-        JSONLine.encode([
-          "token": token, "tenant": response.tenant ?? NSNull(), "expires_at": response.tokenExpiresAt ?? NSNull(),
-        ]) + "\n")
-    } else {
-      env.output.writeResult(token + "\n")
-    }
+    let result = TokenResult(token: token, tenant: response.tenant, expiresAt: response.tokenExpiresAt)
+    env.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
   }
 }
 

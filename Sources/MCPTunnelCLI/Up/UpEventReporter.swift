@@ -12,15 +12,12 @@ struct UpEventReporter: Sendable {
   func render(_ event: TunnelRuntime.Event) {
     switch event {
     case .ready(let ready):
-      renderReady(ready)
+      let line = ReadyEvent(ready)
+      if json { output.writeResult(line.jsonLine + "\n") } else { output.writeResult(line.text + "\n") }
     case .reconnecting(let attempt, let delay, let reason):
-      report(
-        ["event": "reconnecting", "attempt": attempt, "delay_ms": Self.milliseconds(delay), "reason": reason],
-        text: "SSH path lost (\(reason)); reconnecting in \(DurationText.format(delay)) (attempt \(attempt))")
+      report(ReconnectingEvent(attempt: attempt, delayMs: Self.milliseconds(delay), reason: reason))
     case .reconnected(let hops, let attempts):
-      report(
-        ["event": "reconnected", "hops": hops, "attempts": attempts],
-        text: "SSH path is back after \(attempts) attempt(s)")
+      report(ReconnectedEvent(hops: hops, attempts: attempts))
     case .channelFailed(let reason):
       if verbose { output.writeDiagnostic("channel failed: \(reason)\n") }
     case .tokenPending(let tenant, let summary, let fix):
@@ -29,69 +26,28 @@ struct UpEventReporter: Sendable {
           + "  until then every request gets 503 with this fix; the tunnel keeps running and retries by itself\n")
     case .tokenMinted(let tenant, let expiresAt, let reason):
       if json {
-        report(
-          [
-            "event": "token_minted", "tenant": tenant.rawValue, "expires_at": Timestamp.string(expiresAt),
-            "reason": reason.rawValue,
-          ], text: "")
+        let line = TokenMintedEvent(
+          tenant: tenant.rawValue, expiresAt: Timestamp.string(expiresAt), reason: reason.rawValue)
+        output.writeResult(line.jsonLine + "\n")
       }
     case .tokenError(let tenant, let category, let summary, let fix, let retryIn):
-      var object: [String: Any] = [
-        "event": "token_error", "tenant": tenant.rawValue, "category": category.rawValue, "message": summary,
-      ]
-      if let fix { object["fix"] = fix }
-      if let retryIn { object["retry_in_ms"] = retryIn.components.seconds * 1000 }
-      if json { output.writeResult(JSONLine.encode(object) + "\n") }
-      output.writeDiagnostic(
-        "warning: cannot mint a token for tenant \(tenant): \(summary)"
-          + (retryIn.map { " (retrying in \(DurationText.format($0)))" } ?? "") + "\n"
-          + (fix.map { "  fix: \($0)\n" } ?? ""))
+      let line = TokenErrorEvent(
+        tenant: tenant.rawValue, category: category.rawValue, message: summary, fix: fix, retryIn: retryIn)
+      if json { output.writeResult(line.jsonLine + "\n") }
+      output.writeDiagnostic(line.text)
     case .tenantSwitched(let from, let to):
-      report(
-        ["event": "tenant_switched", "from": from.rawValue, "tenant": to.rawValue],
-        text: "tenant switched: \(from) → \(to); connections opened under \(from) were closed")
+      report(TenantSwitchedEvent(from: from.rawValue, tenant: to.rawValue))
     case .stopped(let reason):
-      report(
-        ["event": "stopped", "reason": reason],
-        text: reason == "failed" ? "stopped: the SSH path failed" : "stopped (\(reason))")
+      report(StoppedEvent(reason: reason))
     }
   }
 
-  private func renderReady(_ ready: TunnelRuntime.Ready) {
-    let hops = ready.hops
-    switch ready.mode {
-    case .http:
-      let url = ready.url ?? "http://\(ready.listen)/mcp"
-      let tenant = ready.tenant?.rawValue ?? ""
-      report(
-        [
-          "event": "ready", "listen": ready.listen.description, "url": url, "mode": "http", "tenant": tenant,
-          "hops": hops, "target": ready.target.description,
-          "token_expires_at": ready.tokenExpiresAt.map(Timestamp.string) ?? NSNull(), "session": ready.session,
-        ],
-        text: "ready: \(url) → tenant \(tenant)"
-          + (ready.tokenExpiresAt.map { ", token valid until \(Timestamp.string($0))" } ?? ", no token yet")
-          + " via \(hops.joined(separator: " → ")) (Ctrl-C to stop)",
-        diagnostic: false)
-    case .tcp:
-      report(
-        [
-          "event": "ready", "listen": ready.listen.description, "mode": "tcp", "tenant": NSNull(), "hops": hops,
-          "target": ready.target.description, "token_expires_at": NSNull(),
-        ],
-        text: "ready: tcp://\(ready.listen) → \(ready.target) via \(hops.joined(separator: " → ")) (Ctrl-C to stop)",
-        diagnostic: false)
-    }
-  }
-
-  /// One `--json` event on stdout, or a line of text (stderr unless `diagnostic` is false).
-  private func report(_ object: [String: Any], text: String, diagnostic: Bool = true) {
+  /// One `--json` event on stdout, or its line of text on stderr.
+  private func report(_ line: some JSONOutputLine & TextRenderable) {
     if json {
-      output.writeResult(JSONLine.encode(object) + "\n")
-    } else if diagnostic {
-      output.writeDiagnostic(text + "\n")
+      output.writeResult(line.jsonLine + "\n")
     } else {
-      output.writeResult(text + "\n")
+      output.writeDiagnostic(line.text + "\n")
     }
   }
 

@@ -1,0 +1,123 @@
+import Foundation
+import TunnelCore
+
+// The events `up --json` prints on stdout, one per line (SPEC §2), each beside its text line.
+// `UpEventReporter` picks the stream: text goes to stderr, except `ready`'s, a result.
+
+/// The listener accepts connections. http mode has the URL, the tenant ("" while none) and the
+/// session; tcp mode has neither (their keys left out) and `null` tenant and token expiry.
+struct ReadyEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "ready"
+  var listen: String
+  var url: String?
+  var mode: String
+  @NullWhenAbsent var tenant: String?
+  var hops: [String]
+  var target: String
+  @NullWhenAbsent var tokenExpiresAt: String?
+  var session: String?
+
+  var text: String {
+    let path = hops.joined(separator: " → ")
+    guard mode == ListenMode.http.rawValue else {
+      return "ready: tcp://\(listen) → \(target) via \(path) (Ctrl-C to stop)"
+    }
+    return "ready: \(url ?? "") → tenant \(tenant ?? "")"
+      + (tokenExpiresAt.map { ", token valid until \($0)" } ?? ", no token yet") + " via \(path) (Ctrl-C to stop)"
+  }
+}
+
+extension ReadyEvent {
+  init(_ ready: TunnelRuntime.Ready) {
+    switch ready.mode {
+    case .http:
+      self.init(
+        listen: ready.listen.description, url: ready.url ?? "http://\(ready.listen)/mcp", mode: "http",
+        tenant: ready.tenant?.rawValue ?? "", hops: ready.hops, target: ready.target.description,
+        tokenExpiresAt: ready.tokenExpiresAt.map(Timestamp.string), session: ready.session)
+    case .tcp:
+      self.init(
+        listen: ready.listen.description, url: nil, mode: "tcp", tenant: nil, hops: ready.hops,
+        target: ready.target.description, tokenExpiresAt: nil, session: nil)
+    }
+  }
+}
+
+/// The SSH path was lost; attempt `attempt` starts in `delay_ms`.
+struct ReconnectingEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "reconnecting"
+  var attempt: Int
+  var delayMs: Int64
+  var reason: String
+
+  var text: String {
+    "SSH path lost (\(reason)); reconnecting in \(DurationText.format(.milliseconds(delayMs))) (attempt \(attempt))"
+  }
+}
+
+/// The SSH path is back.
+struct ReconnectedEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "reconnected"
+  var hops: [String]
+  var attempts: Int
+
+  var text: String { "SSH path is back after \(attempts) attempt(s)" }
+}
+
+/// A token was minted after `ready`: its expiry only, never the token. No text line.
+struct TokenMintedEvent: JSONOutputLine, Equatable {
+  let event = "token_minted"
+  var tenant: String
+  var expiresAt: String
+  var reason: String
+}
+
+/// A mint failed. The warning goes to stderr with and without `--json`.
+struct TokenErrorEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "token_error"
+  var tenant: String
+  var category: String
+  var message: String
+  var fix: String?
+  /// When the next attempt starts. `retry_in_ms` carries its whole seconds; the text, all of it.
+  var retryIn: Duration?
+
+  var retryInMs: Int64? { retryIn.map { $0.components.seconds * 1000 } }
+
+  var text: String {
+    "warning: cannot mint a token for tenant \(tenant): \(message)"
+      + (retryIn.map { " (retrying in \(DurationText.format($0)))" } ?? "") + "\n"
+      + (fix.map { "  fix: \($0)\n" } ?? "")
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case event, tenant, category, message, fix, retryInMs
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(event, forKey: .event)
+    try container.encode(tenant, forKey: .tenant)
+    try container.encode(category, forKey: .category)
+    try container.encode(message, forKey: .message)
+    try container.encodeIfPresent(fix, forKey: .fix)
+    try container.encodeIfPresent(retryInMs, forKey: .retryInMs)
+  }
+}
+
+/// `tenant use` switched the tenant; connections of the old one were closed.
+struct TenantSwitchedEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "tenant_switched"
+  var from: String
+  var tenant: String
+
+  var text: String { "tenant switched: \(from) → \(tenant); connections opened under \(from) were closed" }
+}
+
+/// The run is over: the signal's name, or `failed`.
+struct StoppedEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "stopped"
+  var reason: String
+
+  var text: String { reason == "failed" ? "stopped: the SSH path failed" : "stopped (\(reason))" }
+}
