@@ -563,9 +563,9 @@ _mcp-tunnel_config_path() {
 
 _mcp-tunnel_client-config() {
     repeating_flags=()
-    non_repeating_flags=(--json -v --verbose --version -h --help)
+    non_repeating_flags=(--json -v --verbose --install --version -h --help)
     repeating_options=()
-    non_repeating_options=(--profile --config --client --name)
+    non_repeating_options=(--profile --config --client --name --scope --file)
     __mcp-tunnel_offer_flags_options 0
 
     # Offer option value completions
@@ -582,6 +582,13 @@ _mcp-tunnel_client-config() {
         return
         ;;
     '--name')
+        return
+        ;;
+    '--scope')
+        __mcp-tunnel_add_completions -W 'user'$'\n''project'
+        return
+        ;;
+    '--file')
         return
         ;;
     esac

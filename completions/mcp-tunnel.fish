@@ -65,7 +65,7 @@ function __mcp-tunnel_parse_tokens -S
                 __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'version' 'h/help'
             end
         case 'client-config'
-            __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'client=' 'name=' 'version' 'h/help'
+            __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'client=' 'name=' 'install' 'scope=' 'file=' 'version' 'h/help'
         case 'help'
             __mcp-tunnel_parse_subcommand -r 1 'version'
         end
@@ -260,6 +260,9 @@ complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" v verbose' -s 'v' -l 'verbose' -d 'Print more detail on stderr.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" client' -l 'client' -d 'The MCP client: claude-code, vscode, cursor, windsurf, zed, codex, gemini, cline, goose, continue, lmstudio, claude-desktop.' -rfka 'claude-code vscode cursor windsurf zed codex gemini cline goose continue lmstudio claude-desktop'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" name' -l 'name' -d 'The entry\'s name in the client\'s file.' -rfka ''
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" install' -l 'install' -d 'Merge the entry into the client\'s config file (JSON and JSONC files), keeping everything else; FILE.bak keeps the previous one.'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" scope' -l 'scope' -d 'With --install: the client\'s user file, or its project file in the current directory.' -rfka 'user project'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" file' -l 'file' -d 'With --install: the file to merge into instead.' -rfka ''
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" version' -l 'version' -d 'Show the version.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel help" version' -l 'version' -d 'Show the version.'

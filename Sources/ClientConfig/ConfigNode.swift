@@ -28,20 +28,25 @@ public indirect enum ConfigNode: Sendable, Equatable {
 
   /// Pretty JSON with two-space indentation, as the clients' own files are written.
   public func json(indent: Int = 0) -> String {
-    let pad = String(repeating: " ", count: indent)
-    let inner = String(repeating: " ", count: indent + 2)
+    json(prefix: String(repeating: " ", count: indent), unit: "  ")
+  }
+
+  /// Pretty JSON whose nested lines start with `prefix` plus one `unit` per level (the first line
+  /// is not indented: it continues the line it is put on).
+  func json(prefix: String, unit: String) -> String {
+    let inner = prefix + unit
     switch self {
     case .string(let text): return Self.jsonString(text)
     case .bool(let value): return value ? "true" : "false"
     case .integer(let value): return String(value)
     case .array(let items):
       if items.isEmpty { return "[]" }
-      return "[\n" + items.map { inner + $0.json(indent: indent + 2) }.joined(separator: ",\n") + "\n\(pad)]"
+      return "[\n" + items.map { inner + $0.json(prefix: inner, unit: unit) }.joined(separator: ",\n") + "\n\(prefix)]"
     case .object(let members):
       if members.isEmpty { return "{}" }
       return "{\n"
-        + members.map { inner + Self.jsonString($0.key) + ": " + $0.value.json(indent: indent + 2) }
-        .joined(separator: ",\n") + "\n\(pad)}"
+        + members.map { inner + Self.jsonString($0.key) + ": " + $0.value.json(prefix: inner, unit: unit) }
+        .joined(separator: ",\n") + "\n\(prefix)}"
     }
   }
 

@@ -160,3 +160,102 @@ struct ClientConfigCommandTests {
     #expect((document["mcpServers"] as? [String: Any])?[#"a"b\c"#] != nil)
   }
 }
+
+/// `--install` through the command, on real files in a scratch directory.
+@Suite("client-config --install on files")
+struct ClientConfigInstallFileTests {
+  struct Scratch {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("cc-\(UUID().uuidString.prefix(8))").path
+    init() throws { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false) }
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+    func write(_ name: String, _ text: String, mode: mode_t = 0o644) throws {
+      try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/" + name))
+      chmod(root + "/" + name, mode)
+    }
+    func read(_ name: String) -> String? {
+      FileManager.default.contents(atPath: root + "/" + name).map { String(decoding: $0, as: UTF8.self) }
+    }
+  }
+
+  @Test("merges, keeps FILE.bak and the file's mode, prints what changed; again: unchanged, nothing written")
+  func installs() async throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let original = "{\n  \"mcpServers\": {\n    \"other\": {\"url\": \"http://x\"}\n  },\n  \"keep\": true\n}\n"
+    try scratch.write("claude.json", original, mode: 0o640)
+    let path = scratch.root + "/claude.json"
+    let run = await ClientConfigCommandTests.run([
+      "client-config", "--client", "claude-code", "--install", "--file", path, "--json",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    let line = try #require(ClientConfigCommandTests.object(run.stdout))
+    #expect(line["change"] as? String == "added" && line["file"] as? String == path)
+    #expect(line["backup"] as? String == path + ".bak")
+    #expect(scratch.read("claude.json.bak") == original)
+    let written = try #require(scratch.read("claude.json"))
+    let servers = ClientConfigCommandTests.object(written)?["mcpServers"] as? [String: Any]
+    #expect((servers?["mcp-tunnel-lab"] as? [String: Any])?["type"] as? String == "http")
+    #expect(servers?["other"] != nil && ClientConfigCommandTests.object(written)?["keep"] as? Bool == true)
+    var info = stat()
+    #expect(stat(path, &info) == 0 && info.st_mode & 0o7777 == 0o640)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: scratch.root).sorted() == ["claude.json", "claude.json.bak"])
+
+    let again = await ClientConfigCommandTests.run([
+      "client-config", "--client", "claude-code", "--install", "--file", path,
+    ])
+    #expect(again.status == 0 && again.stdout.contains("nothing was written"), "\(again.stdout)")
+    #expect(scratch.read("claude.json.bak") == original)
+  }
+
+  @Test("a corrupt file is refused with exit 2, named with its line, and left untouched; no .bak")
+  func corrupt() async throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let original = "{\n  \"mcpServers\": {\n    \"other\": {\"url\": \"http://x\"\n}\n"
+    try scratch.write("mcp.json", original)
+    let run = await ClientConfigCommandTests.run([
+      "client-config", "--client", "cursor", "--install", "--file", scratch.root + "/mcp.json",
+    ])
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("mcp.json:5:1: expected"), "\(run.stderr)")
+    #expect(run.stderr.contains("the file was not changed"))
+    #expect(scratch.read("mcp.json") == original)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.root) == ["mcp.json"])
+  }
+
+  @Test("a symlinked file is written through to its target; the link stays; a new file is created 0600")
+  func symlinkAndNewFile() async throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    try scratch.write("real.json", "{}\n")
+    #expect(symlink(scratch.root + "/real.json", scratch.root + "/link.json") == 0)
+    let run = await ClientConfigCommandTests.run([
+      "client-config", "--client", "gemini", "--install", "--file", scratch.root + "/link.json",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: scratch.root + "/link.json")) != nil)
+    #expect(scratch.read("real.json")?.contains("\"httpUrl\": \"http://127.0.0.1:7711/mcp\"") == true)
+
+    let fresh = await ClientConfigCommandTests.run([
+      "client-config", "--client", "zed", "--install", "--file", scratch.root + "/zed/settings.json",
+    ])
+    #expect(fresh.status == 0, "\(fresh.stderr)")
+    #expect(scratch.read("zed/settings.json")?.hasPrefix("{\n  \"context_servers\": {") == true)
+    var info = stat()
+    #expect(stat(scratch.root + "/zed/settings.json", &info) == 0 && info.st_mode & 0o7777 == 0o600)
+  }
+
+  @Test("refused: a TOML/YAML client (not yet), --scope project for a client without one, --file without --install")
+  func refusals() async {
+    let codex = await ClientConfigCommandTests.run(["client-config", "--client", "codex", "--install"])
+    #expect(
+      codex.status == 2 && codex.stderr.contains("cannot merge into Codex CLI's TOML file yet"), "\(codex.stderr)")
+    let windsurf = await ClientConfigCommandTests.run([
+      "client-config", "--client", "windsurf", "--install", "--scope", "project",
+    ])
+    #expect(windsurf.status == 2 && windsurf.stderr.contains("no project-scope config file"), "\(windsurf.stderr)")
+    let stray = await ClientConfigCommandTests.run(["client-config", "--client", "cursor", "--file", "/tmp/x.json"])
+    #expect(stray.status == 2 && stray.stderr.contains("--scope and --file go with --install"), "\(stray.stderr)")
+  }
+}

@@ -16,15 +16,24 @@ struct ClientConfigCommand: AsyncParsableCommand {
       header: `mcp-tunnel up` injects the tenant token into every request. Stdout carries only \
       the fragment, ready to paste into the file named on stderr.
 
+      --install merges the entry into the client's file instead (JSON and JSONC files: Claude Code, \
+      VS Code, Cursor, Windsurf, Zed, Gemini CLI, Cline, LM Studio): only that entry is added or \
+      replaced; every other key, the order, comments and indentation stay; the new file is written \
+      beside it and renamed over it; FILE.bak keeps the previous one. A file that cannot be parsed \
+      is refused (exit 2) and left untouched. --scope project writes the project file in the \
+      current directory, --file PATH any file.
+
       Without --client, lists the clients and the file each keeps its servers in. Claude Desktop \
       is listed but takes only stdio servers, which this version cannot serve.
 
       With --json, stdout carries one object: {"client":…,"name":…,"file":…,"entry":{…}}, or \
-      {"clients":[{"client":…,"name":…,"file":…,"project_file":…,"format":…,"url":…}]} for the list.
+      {"clients":[{"client":…,"name":…,"file":…,"project_file":…,"format":…,"url":…,"install":…}]} for the \
+      list, {"client":…,"name":…,"file":…,"change":"added|replaced|unchanged","backup":…,"next":…} for --install.
 
       Example:
         $ mcp-tunnel client-config --client claude-code
         $ mcp-tunnel client-config --client codex >> ~/.codex/config.toml
+        $ mcp-tunnel client-config --client vscode --install --scope project
       """
   )
 
@@ -40,6 +49,35 @@ struct ClientConfigCommand: AsyncParsableCommand {
   @Option(name: .long, help: ArgumentHelp("The entry's name in the client's file.", valueName: "name"))
   var name: String?
 
+  @Flag(
+    name: .long,
+    help:
+      "Merge the entry into the client's config file (JSON and JSONC files), keeping everything else; FILE.bak keeps the previous one."
+  )
+  var install = false
+
+  enum Scope: String, ExpressibleByArgument, CaseIterable {
+    case user
+    case project
+  }
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "With --install: the client's user file, or its project file in the current directory.", valueName: "user|project"
+    ))
+  var scope: Scope = .user
+
+  @Option(name: .long, help: ArgumentHelp("With --install: the file to merge into instead.", valueName: "path"))
+  var file: String?
+
+  func validate() throws {
+    if !install && (file != nil || scope != .user) {
+      throw ValidationError("--scope and --file go with --install")
+    }
+    if install && client == nil { throw ValidationError("--install needs --client NAME") }
+  }
+
   func run() async throws {
     let env = AppEnvironment.current
     let (path, configuration) = try env.loader.loadConfiguration(configFlag: global.config)
@@ -54,7 +92,8 @@ struct ClientConfigCommand: AsyncParsableCommand {
           .init(
             client: $0.rawValue, name: $0.displayName,
             file: $0.userFile(paths: env.paths, environment: env.environment),
-            projectFile: $0.projectFile, format: $0.format.rawValue, url: $0.speaksHTTP)
+            projectFile: $0.projectFile, format: $0.format.rawValue, url: $0.speaksHTTP,
+            install: ClientConfigFile.canInstall($0))
         })
       env.output.writeResult((global.json ? list.jsonLine : list.text) + "\n")
       return
@@ -66,6 +105,15 @@ struct ClientConfigCommand: AsyncParsableCommand {
     }
     let entry = try ClientEntry.http(
       client: known, name: entryName, url: url, paths: env.paths, environment: env.environment)
+    if install {
+      let target = try installPath(known, paths: env.paths)
+      let outcome = try ClientConfigFile.install(entry, into: target)
+      let result = ClientInstallResult(
+        client: known.rawValue, name: entryName, file: outcome.file, change: outcome.change.rawValue,
+        backup: outcome.backup, next: known.afterChange)
+      env.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
+      return
+    }
     let result = ClientEntryResult(entry: entry)
     if global.json {
       env.output.writeResult(result.jsonLine + "\n")
@@ -74,6 +122,27 @@ struct ClientConfigCommand: AsyncParsableCommand {
         "# \(known.displayName): merge this into \(entry.file)\(known.projectFile.map { " (or ./\($0) for one project)" } ?? ""), then \(known.afterChange)\n"
       )
       env.output.writeResult(result.text + "\n")
+    }
+  }
+
+  /// The file `--install` merges into: `--file`, the project file under the current directory, or
+  /// the client's user file.
+  func installPath(_ client: MCPClient, paths: XDGPaths) throws -> String {
+    if let file {
+      return file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+    }
+    switch scope {
+    case .user:
+      return client.userFile(paths: paths, environment: AppEnvironment.current.environment)
+    case .project:
+      guard let relative = client.projectFile else {
+        throw CoreError(
+          .usage, "\(client.displayName) has no project-scope config file",
+          fix:
+            "leave out --scope project (its user file is \(client.userFile(paths: paths, environment: AppEnvironment.current.environment)))"
+        )
+      }
+      return FileManager.default.currentDirectoryPath + "/" + relative
     }
   }
 

@@ -29,19 +29,43 @@ struct ClientListResult: JSONOutputLine, TextRenderable, Equatable {
     var format: String
     /// Whether the client connects to a URL (false: stdio only).
     var url: Bool
+    /// Whether `--install` can merge into its file.
+    var install: Bool
   }
 
   var clients: [Client]
 
   var text: String {
     let width = (clients.map(\.client.count).max() ?? 6) + 2
-    let header = "CLIENT".padding(toLength: width, withPad: " ", startingAt: 0) + "FORMAT  FILE"
+    let header = "CLIENT".padding(toLength: width, withPad: " ", startingAt: 0) + "FORMAT  INSTALL  FILE"
     return
       ([header]
       + clients.map {
         $0.client.padding(toLength: width, withPad: " ", startingAt: 0)
-          + $0.format.padding(toLength: 8, withPad: " ", startingAt: 0) + $0.file
+          + $0.format.padding(toLength: 8, withPad: " ", startingAt: 0)
+          + ($0.install ? "yes" : "no").padding(toLength: 9, withPad: " ", startingAt: 0) + $0.file
           + ($0.url ? "" : "  (stdio only: not available in this version)")
       }).joined(separator: "\n")
+  }
+}
+
+/// `client-config --install`: what changed in which file.
+struct ClientInstallResult: JSONOutputLine, TextRenderable, Equatable {
+  var client: String
+  var name: String
+  var file: String
+  /// added, replaced or unchanged.
+  var change: String
+  @NullWhenAbsent var backup: String?
+  /// What to do in the client afterwards.
+  var next: String
+
+  var text: String {
+    switch change {
+    case "unchanged": return "\(file) already has this entry \(name); nothing was written"
+    default:
+      return "\(change) entry \(name) in \(file)" + (backup.map { " (the previous file is \($0))" } ?? "")
+        + "\nnext: \(next)"
+    }
   }
 }
