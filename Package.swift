@@ -22,6 +22,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     // Test-only: the reference TOML parser TunnelCoreTests checks the hand-written reader against.
     .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // MARK: thin executable
@@ -84,7 +85,9 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
-    .target(name: "ClientConfig", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
+    .target(
+      name: "ClientConfig", dependencies: ["TunnelCore", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strictSettings),
     .target(
       name: "AuditLog",
       dependencies: ["TunnelCore", .product(name: "Crypto", package: "swift-crypto")],

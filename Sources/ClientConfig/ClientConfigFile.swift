@@ -15,10 +15,8 @@ public enum ClientConfigFile {
     public var backup: String?
   }
 
-  /// Whether `--install` can merge into `client`'s file: the JSON and JSONC ones for now.
-  public static func canInstall(_ client: MCPClient) -> Bool {
-    client.speaksHTTP && (client.format == .json || client.format == .jsonc)
-  }
+  /// Whether `--install` can merge into `client`'s file: every client that connects to a URL.
+  public static func canInstall(_ client: MCPClient) -> Bool { client.speaksHTTP }
 
   /// The object that holds the servers in `client`'s JSON file.
   static func container(_ client: MCPClient) -> String {
@@ -41,16 +39,7 @@ public enum ClientConfigFile {
     }
     let file = resolved(path)
     let original = try read(file)
-    let edited: (text: String, change: EntryChange)
-    do {
-      edited = try JSONEntryEditor.install(
-        name: entry.name, entry: entry.entry, container: container(client), into: original?.text ?? "",
-        comments: client.format == .jsonc)
-    } catch {
-      throw ClientConfigError(
-        .usage, "\(file):\(error.line):\(error.column): \(error.message); the file was not changed",
-        fix: "fix the file (or move it away) and run the command again")
-    }
+    let edited = try edit(entry, text: original?.text ?? "", file: file)
     guard edited.change != .unchanged || original == nil else {
       return Outcome(file: file, change: .unchanged, backup: nil)
     }
@@ -68,6 +57,46 @@ public enum ClientConfigFile {
     }
     try write(Array(edited.text.utf8), to: file, mode: original?.mode ?? 0o600)
     return Outcome(file: file, change: edited.change, backup: backup)
+  }
+
+  /// The file's new text, by the client's format.
+  static func edit(
+    _ entry: ClientEntry, text: String, file: String
+  ) throws(ClientConfigError) -> (
+    text: String, change: EntryChange
+  ) {
+    let refused = { (location: String?, message: String) in
+      ClientConfigError(
+        .usage, "\(file)\(location.map { ":\($0)" } ?? ""): \(message); the file was not changed",
+        fix: "fix the file (or move it away) and run the command again, or add the fragment by hand: "
+          + "mcp-tunnel client-config --client \(entry.client.rawValue)")
+    }
+    do {
+      switch entry.client {
+      case .codex:
+        return try TOMLEntryEditor.install(name: entry.name, entry: entry.entry, into: text)
+      case .goose:
+        return try YAMLEntryEditor.install(
+          name: entry.name, entry: entry.entry, shape: .mapping(container: "extensions"), into: text)
+      case .continue:
+        return try YAMLEntryEditor.install(
+          name: entry.name, entry: entry.entry, shape: .listByName(container: "mcpServers"), into: text)
+      default:
+        do {
+          return try JSONEntryEditor.install(
+            name: entry.name, entry: entry.entry, container: container(entry.client), into: text,
+            comments: entry.client.format == .jsonc)
+        } catch {
+          throw refused("\(error.line):\(error.column)", error.message)
+        }
+      }
+    } catch let error as EntryEditError {
+      throw refused(error.location, error.message)
+    } catch let error as ClientConfigError {
+      throw error
+    } catch {
+      throw refused(nil, "\(error)")
+    }
   }
 
   /// `path` with a final symlink followed (a dangling one is written as its target path).

@@ -16,9 +16,9 @@ struct ClientConfigCommand: AsyncParsableCommand {
       header: `mcp-tunnel up` injects the tenant token into every request. Stdout carries only \
       the fragment, ready to paste into the file named on stderr.
 
-      --install merges the entry into the client's file instead (JSON and JSONC files: Claude Code, \
-      VS Code, Cursor, Windsurf, Zed, Gemini CLI, Cline, LM Studio): only that entry is added or \
-      replaced; every other key, the order, comments and indentation stay; the new file is written \
+      --install merges the entry into the client's file instead (JSON, JSONC, TOML or YAML): only \
+      that entry is added or replaced; every other key, the order, comments and indentation stay; \
+      the result is read back before it is written; the new file is written \
       beside it and renamed over it; FILE.bak keeps the previous one. A file that cannot be parsed \
       is refused (exit 2) and left untouched. --scope project writes the project file in the \
       current directory, --file PATH any file.
