@@ -34,7 +34,8 @@ import TunnelCore
 /// `ClientByteTap`. Bodies over `Limits.requestBody` get `413`. Three deadlines bound the waits
 /// for the client (never for the upstream): `Limits.headTimeout` from a head's first byte,
 /// `Limits.bodyTimeout` between body parts while the proxy reads, and `Limits.idleTimeout` for a
-/// connection with no request in progress and no response under way.
+/// connection with no request in progress and no response under way. The local answers' texts are in
+/// `ProxyLocalAnswers.swift`.
 ///
 /// Threading: everything runs on the channel's event loop. Async work (token source, forwarder)
 /// runs in tasks whose results hop back to the loop; a result for an exchange that is no longer
@@ -213,53 +214,12 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       context.close(promise: nil)
       return
     }
-    let answer = Self.parseRefusal(parseError, limits: shared.limits)
+    let answer = LocalAnswer.parseRefusal(parseError, limits: shared.limits)
     if let ex = exchange {
       refuse(ex, answer)  // the body's framing broke mid-request
     } else {
       refuseWithoutRequest(answer)
     }
-  }
-
-  /// The answer to a request NIO's parser refused. llhttp reports a `Transfer-Encoding` other than
-  /// a final `chunked` (and `Content-Length` before it) only as `.unknown`.
-  static func parseRefusal(_ error: HTTPParserError, limits: HTTPTokenProxy.Limits) -> LocalAnswer {
-    let why: String
-    switch error {
-    case .headerOverflow:
-      return LocalAnswer(
-        .requestHeaderFieldsTooLarge, "request_head_too_large",
-        "the request target and header fields are larger than \(limits.requestHead) bytes, "
-          + "or there are more than \(limits.headerFields) header fields",
-        fix: "send a shorter URL and fewer or smaller header fields", abort: true)
-    case .invalidVersion, .paused:
-      return LocalAnswer(
-        .httpVersionNotSupported, "http_version_not_supported",
-        "the request line must end in HTTP/1.1 or HTTP/1.0 and CRLF (HTTP/0.9, HTTP/2 and bare LF line ends "
-          + "are not accepted)",
-        fix: "configure the MCP client for plain HTTP/1.1 (no HTTP/2 prior knowledge)", abort: true)
-    case .invalidContentLength, .unexpectedContentLength, .invalidChunkSize:
-      return LocalAnswer(
-        .badRequest, "bad_framing",
-        error == .invalidChunkSize
-          ? "a chunk size of the request body is malformed"
-          : "Content-Length is malformed, repeated with another value, or sent with Transfer-Encoding",
-        fix: "send one valid Content-Length, or Transfer-Encoding: chunked alone with valid chunks", abort: true)
-    case .invalidMethod: why = "the request method is malformed"
-    case .invalidURL: why = "the request target is malformed"
-    case .invalidHeaderToken, .invalidCharactersUsed:
-      why = "a header field holds a forbidden character (CR, LF, NUL, a space before the colon, a folded line)"
-    case .lfExpected, .invalidConstant, .strictModeAssertion:
-      why = "a line of the request is malformed (CR without LF, or a misspelled constant)"
-    default:
-      why =
-        "the request's framing or header fields are malformed (a Transfer-Encoding other than chunked, "
-        + "Transfer-Encoding with Content-Length, chunk data without its CRLF, or a bare LF)"
-    }
-    return LocalAnswer(
-      .badRequest, "bad_request", why,
-      fix: "check the MCP client: it must send plain HTTP/1.1 with CRLF line ends and clean header fields",
-      abort: true)
   }
 
   // MARK: request parts
@@ -361,7 +321,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         handler.answerLocally(ex, .tokenUnavailable(error))
       case .success(let token):
         guard handler.admit(token) else {
-          handler.answerLocally(ex, Self.tenantSwitched)
+          handler.answerLocally(ex, .tenantSwitched)
           return
         }
         ex.token = token
@@ -369,11 +329,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       }
     }
   }
-
-  static let tenantSwitched = LocalAnswer(
-    .serviceUnavailable, "tenant_switched",
-    "the tunnel switched tenants; this connection belonged to the previous tenant and is closed",
-    fix: "retry the request: a new connection uses the current tenant", close: true)
 
   /// Whether `token` may be sent on this connection; binds the connection on its first token.
   private func admit(_ token: TenantSessionToken) -> Bool {
@@ -399,18 +354,10 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         return
       }
       switch result {
-      case .failure(let error): handler.answerLocally(ex, Self.upstreamUnavailable(error))
+      case .failure(let error): handler.answerLocally(ex, LocalAnswer.upstreamUnavailable(error))
       case .success(let stream): handler.adopt(stream, for: ex)
       }
     }
-  }
-
-  static func upstreamUnavailable(_ error: any Error) -> LocalAnswer {
-    let user = error as? any UserFacingError
-    return LocalAnswer(
-      .badGateway, "ssh_unavailable",
-      "cannot reach the MCP server over SSH: \(user?.summary ?? String(describing: type(of: error)))",
-      fix: user?.fix ?? "check the SSH path with: mcp-tunnel doctor")
   }
 
   /// Wraps the stream in a NIO channel on this loop and sends the request on it.
@@ -430,7 +377,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
       }
     } catch {
-      answerLocally(ex, Self.upstreamUnavailable(error))
+      answerLocally(ex, LocalAnswer.upstreamUnavailable(error))
       return
     }
     shared.count { $0.upstreamStreams += 1 }
@@ -440,7 +387,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         switch result {
         case .failure(let error):
           if self.isCurrent(ex), ex.phase == .connecting {
-            self.answerLocally(ex, Self.upstreamUnavailable(error))
+            self.answerLocally(ex, LocalAnswer.upstreamUnavailable(error))
           }
         case .success:
           guard self.isCurrent(ex), ex.phase == .connecting else {
@@ -539,11 +486,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         ex.reconnectUsed = true
         connectAndSend(ex)
       } else {
-        answerLocally(
-          ex,
-          LocalAnswer(
-            .badGateway, "upstream_closed", "the MCP server closed the connection before answering",
-            fix: "retry; if it persists, check the MCP server's logs"))
+        answerLocally(ex, .upstreamClosed)
       }
     case .relaying:
       markError(ex, detail: "upstream_closed")
@@ -560,14 +503,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     link.abandon()
     let invalidToken = AuthenticationChallenge.demandsFreshBearerToken(head.headers["www-authenticate"])
     guard invalidToken, !ex.remintUsed, let rejected = ex.token else {
-      answerLocally(
-        ex,
-        LocalAnswer(
-          .serviceUnavailable, "token_rejected",
-          ex.remintUsed
-            ? "the MCP server rejected a freshly minted tenant token"
-            : "the MCP server refused the tenant token",
-          fix: "check the [session] resource/audience settings for this server, or run: mcp-tunnel login"))
+      answerLocally(ex, .tokenRejected(afterRemint: ex.remintUsed))
       return
     }
     ex.remintUsed = true
@@ -581,7 +517,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         handler.answerLocally(ex, .tokenUnavailable(error))
       case .success(let fresh):
         guard handler.admit(fresh) else {
-          handler.answerLocally(ex, Self.tenantSwitched)
+          handler.answerLocally(ex, .tenantSwitched)
           return
         }
         ex.token = fresh
@@ -589,13 +525,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
           ex.retried = true
           handler.connectAndSend(ex)
         } else {
-          handler.answerLocally(
-            ex,
-            LocalAnswer(
-              .serviceUnavailable, "token_rejected",
-              "the MCP server rejected the tenant token; a fresh one was minted, but this request's body "
-                + "is too large to replay",
-              fix: "retry the request"))
+          handler.answerLocally(ex, .tokenRejectedBodyTooLarge)
         }
       }
     }
@@ -624,15 +554,8 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     if answer.closeConnection { ex.closeAfter = true }
     if answer.abortRequest { ex.abortAfterAnswer = true }
     let body = answer.body
-    var headers = HTTPHeaders()
-    headers.add(name: "Content-Type", value: "application/json")
-    headers.add(name: "Content-Length", value: "\(body.count)")
-    headers.add(name: "Cache-Control", value: "no-store")
-    if ex.closeAfter { headers.add(name: "Connection", value: "close") }
-    let version: HTTPVersion = ex.head.version == .http1_0 ? .http1_0 : .http1_1
-    context.write(
-      wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))),
-      promise: nil)
+    let head = answer.responseHead(requestVersion: ex.head.version, closing: ex.closeAfter)
+    context.write(wrapOutboundOut(.head(head)), promise: nil)
     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
     ex.responseBytes = body.count
     endResponse(ex)
@@ -785,13 +708,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
   }
 
-  /// `10 s`, or `500 ms` below a second.
-  static func describe(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    if seconds >= 1 || attoseconds == 0 { return "\(seconds) s" }
-    return "\(attoseconds / 1_000_000_000_000_000) ms"
-  }
-
   private func arm(_ wait: Wait, in delay: TimeAmount? = nil) {
     disarm()
     guard let context, !isClosed else { return }
@@ -810,19 +726,16 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   private func deadlinePassed(_ wait: Wait) {
     guard deadline?.wait == wait, let context, !isClosed, !closing else { return }
     deadline = nil
-    let waited = Self.describe(timeout(for: wait))
+    let waited = timeout(for: wait)
     switch wait {
     case .idle:
       guard exchange == nil else { return }
-      shared.logger.debug("closing an idle client connection", metadata: ["after": "\(waited)"])
+      shared.logger.debug("closing an idle client connection", metadata: ["after": "\(LocalAnswer.describe(waited))"])
       closing = true
       context.close(promise: nil)
     case .head:
       guard exchange == nil else { return }
-      refuseWithoutRequest(
-        LocalAnswer(
-          .requestTimeout, "request_timeout", "the request head did not arrive in full within \(waited)",
-          fix: "send the whole request head at once; check the MCP client", abort: true))
+      refuseWithoutRequest(.headTimeout(waited))
     case .body:
       guard let ex = exchange, !ex.requestEnded else { return }
       let limit = TimeAmount(shared.limits.bodyTimeout)
@@ -835,11 +748,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         arm(.body, in: limit - pause)  // a part came meanwhile
         return
       }
-      refuse(
-        ex,
-        LocalAnswer(
-          .requestTimeout, "request_timeout", "the request body stopped arriving: nothing for \(waited)",
-          fix: "send the whole request body without pausing; check the MCP client", abort: true))
+      refuse(ex, .bodyTimeout(waited))
     }
   }
 }
