@@ -632,7 +632,8 @@ struct ProxyExchangeStateMachine {
 
   /// The response is complete: settles the exchange when its request is complete too (or is not
   /// to be read), then writes the end. Writing `.end` lets NIO's pipelining handler deliver the
-  /// next request at once, so every action after it is one that request's actions may follow.
+  /// next request at once: the state is settled before, and that request's actions queue behind
+  /// the ones that follow the end here.
   private mutating func endResponse(_ ex: inout Exchange, _ actions: inout [Action]) {
     ex.phase = .answered
     ex.body = .streamed(pending: [])
