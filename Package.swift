@@ -38,7 +38,7 @@ let package = Package(
     .target(
       name: "MCPTunnelCLI",
       dependencies: [
-        "TunnelCore", "OAuth", "Keyring", "SSHForwarding", "TokenProxy", "AuditLog",
+        "TunnelCore", "OAuth", "Keyring", "SSHForwarding", "TokenProxy", "AuditLog", "ClientConfig",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -84,6 +84,7 @@ let package = Package(
       ],
       swiftSettings: strictSettings
     ),
+    .target(name: "ClientConfig", dependencies: ["TunnelCore"], swiftSettings: strictSettings),
     .target(
       name: "AuditLog",
       dependencies: ["TunnelCore", .product(name: "Crypto", package: "swift-crypto")],
@@ -161,7 +162,9 @@ let package = Package(
     ),
     .testTarget(
       name: "MCPTunnelCLITests",
-      dependencies: ["TestTiers", "MCPTunnelCLI", "TunnelCore", "MCPTunnelTestSupport", "LabSupport"],
+      dependencies: [
+        "TestTiers", "MCPTunnelCLI", "TunnelCore", "ClientConfig", "MCPTunnelTestSupport", "LabSupport",
+      ],
       swiftSettings: strictSettings
     ),
   ]

@@ -173,13 +173,13 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    login|logout|status|up|tenant|token|audit|doctor|config|help)
+    login|logout|status|up|tenant|token|audit|doctor|config|client-config|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config client-config help' -- "${cur}"))
         ;;
     esac
 }
@@ -556,6 +556,39 @@ _mcp-tunnel_config_path() {
         ;;
     '--config')
         __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_client-config() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --install --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --client --name --scope --file)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--client')
+        __mcp-tunnel_add_completions -W 'claude-code'$'\n''vscode'$'\n''cursor'$'\n''windsurf'$'\n''zed'$'\n''codex'$'\n''gemini'$'\n''cline'$'\n''goose'$'\n''continue'$'\n''lmstudio'$'\n''claude-desktop'
+        return
+        ;;
+    '--name')
+        return
+        ;;
+    '--scope')
+        __mcp-tunnel_add_completions -W 'user'$'\n''project'
+        return
+        ;;
+    '--file')
         return
         ;;
     esac

@@ -84,6 +84,8 @@ say "mcp-client $url call whoami"
 mcp call whoami | jq -c .result
 say "mcp-tunnel status --profile lab"
 mcp-tunnel status --profile lab
+note "   The entry a client needs, in its own format (here Claude Code's; --client codex gives TOML):"
+run mcp-tunnel client-config --profile lab --client claude-code
 
 note "7. Switch tenant without dropping the SSH path: globex's token is minted, acme's dropped,"
 note "   and connections opened under acme are closed."

@@ -206,7 +206,7 @@ public struct AuditChainVerifier: Sendable {
     guard result.failure == nil else { return }
     let here = AuditLineLocation(file: fileName, line: lineNumber)
     let startsLaterFile = fileIndex > 0 && lineNumber == 1
-    let hash = SHA256.hexDigest(line)
+    let hash = AuditHash.hexDigest(of: line)
     defer { previousHash = hash }
     guard let fields = ChainFields(line) else {
       if let earlier = pendingTorn {

@@ -85,13 +85,16 @@ final class AuditFileDescriptor {
     }
   }
 
-  /// Takes (`LOCK_EX`) or drops (`LOCK_UN`) the advisory lock every writer of this file uses.
-  /// `flock` locks belong to the open file description, so two writer instances in one process
-  /// exclude each other exactly like two processes do.
+  /// Takes (`LOCK_EX`) or drops (`LOCK_UN`) the advisory lock every writer of this file uses
+  /// (`FileLock`: per open file description, so two writer instances in one process exclude each
+  /// other exactly like two processes do). Taking it blocks: only AuditFileWriter locks, on
+  /// QueuedAuditSink's writer thread or through runOffPool.
   func lock(_ operation: Int32) throws(AuditError) {
-    // off-pool: only AuditFileWriter locks, on QueuedAuditSink's writer thread or through runOffPool
-    while flock(fd, operation) != 0 {
-      if errno == EINTR { continue }
+    guard operation == LOCK_EX else { return FileLock.unlock(fd) }
+    do {
+      try FileLock.lockExclusiveBlocking(fd)
+    } catch {
+      errno = error.code
       throw ioError("lock")
     }
   }
@@ -169,18 +172,12 @@ struct ReverseLineReader {
   }
 }
 
-/// Creates the audit directory: missing components with mode 0700, and the directory itself
-/// tightened to 0700 if it is looser (SPEC §6), since it is mcp-tunnel's own directory.
+/// Makes the audit directory private (SPEC §6), with TunnelCore's one policy (`PrivateDirectory`):
+/// missing components created 0700, ours and not a symlink, tightened to 0700 if looser.
 func makeAuditDirectory(_ directory: String) throws(AuditError) {
   do {
-    try FileManager.default.createDirectory(
-      atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try PrivateDirectory.ensure(directory)
   } catch {
-    throw AuditError(
-      .usage, "cannot create \(directory): \(error.localizedDescription)",
-      fix: "check the permissions of its parent, or set XDG_STATE_HOME to a writable directory")
+    throw AuditError(error.category, "audit directory: \(error.summary)", fix: error.fix)
   }
-  var info = stat()
-  guard stat(directory, &info) == 0 else { return }
-  if info.st_mode & 0o077 != 0 { _ = chmod(directory, 0o700) }
 }

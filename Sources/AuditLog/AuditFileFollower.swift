@@ -151,7 +151,7 @@ struct FollowCursor {
       let predecessor = indices.lazy.compactMap { index -> AuditFileDescriptor? in
         guard let candidate = try? AuditFileDescriptor(path: names.path(index: index), flags: O_RDONLY),
           candidate.identity() != earliest.identity(),
-          let last = try? candidate.lastCompleteLine(), SHA256.hexDigest(last) == fields.previousHash
+          let last = try? candidate.lastCompleteLine(), AuditHash.hexDigest(of: last) == fields.previousHash
         else { return nil }
         return candidate
       }.first
@@ -170,7 +170,7 @@ struct FollowCursor {
   private func successor(of finished: AuditFileDescriptor) throws(AuditError) -> AuditFileDescriptor? {
     let names = AuditRotatedFiles(path: path)
     if let last = try finished.lastCompleteLine() {
-      let link = SHA256.hexDigest(last)
+      let link = AuditHash.hexDigest(of: last)
       for index in [0] + names.rotatedIndices() {
         guard let candidate = try? AuditFileDescriptor(path: names.path(index: index), flags: O_RDONLY),
           candidate.identity() != finished.identity(),

@@ -126,7 +126,7 @@ public final class AuditFileWriter: AuditSink {
           previousHash: tail.lastHash
         ).encode()
         payload += start + [UInt8(ascii: "\n")]
-        linkTo = SHA256.hexDigest(start)
+        linkTo = AuditHash.hexDigest(of: start)
       }
       let line = AuditLine(
         sequence: (tail.lastSequence ?? 0) + 1, timestamp: AuditLine.timestamp(now()), body: .event(safe),
@@ -151,7 +151,8 @@ public final class AuditFileWriter: AuditSink {
         throw error
       }
       state.tail = ChainTail(
-        fileSize: size + payload.count, lastHash: SHA256.hexDigest(bytes), lastSequence: line.sequence, torn: false)
+        fileSize: size + payload.count, lastHash: AuditHash.hexDigest(of: bytes), lastSequence: line.sequence,
+        torn: false)
       return line
     }
   }
@@ -193,7 +194,7 @@ public final class AuditFileWriter: AuditSink {
     ).encode()
     let line = AuditLine(
       sequence: (tail.lastSequence ?? 0) + 1, timestamp: AuditLine.timestamp(now()), body: .event(event),
-      previousHash: SHA256.hexDigest(start))
+      previousHash: AuditHash.hexDigest(of: start))
     let bytes = line.encode()
 
     for abandoned in files.abandonedTemporaryPaths() { unlink(abandoned) }
@@ -224,7 +225,7 @@ public final class AuditFileWriter: AuditSink {
     // `defer`), so a writer waiting on the full file's lock finds the path changed and moves on.
     state.file = next
     state.tail = ChainTail(
-      fileSize: start.count + bytes.count + 2, lastHash: SHA256.hexDigest(bytes), lastSequence: line.sequence,
+      fileSize: start.count + bytes.count + 2, lastHash: AuditHash.hexDigest(of: bytes), lastSequence: line.sequence,
       torn: false)
     return line
   }
@@ -274,7 +275,7 @@ public final class AuditFileWriter: AuditSink {
     let fragment = try reader.previous() ?? []
     let torn = !fragment.isEmpty
     var candidate: [UInt8]? = torn ? fragment : try reader.previous()
-    let lastHash = candidate.map { SHA256.hexDigest($0) } ?? AuditLine.genesisHash
+    let lastHash = candidate.map { AuditHash.hexDigest(of: $0) } ?? AuditLine.genesisHash
     // The last line that parses carries the sequence to continue from; torn or foreign lines
     // are linked over but consume no `seq`.
     while let line = candidate {
@@ -288,7 +289,7 @@ public final class AuditFileWriter: AuditSink {
 
   static func nonce() -> String {
     var generator = SystemRandomNumberGenerator()
-    return SHA256.hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    return AuditHash.hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
   }
 }
 

@@ -6,7 +6,8 @@ import TunnelCore
 /// and cached for the life of the process. Also runs the interactive logins.
 public final class OpenIDProvider: IdentityProvider {
   public let settings: IdentityProviderSettings
-  private let transport: any OAuthHTTPTransport
+  /// The HTTP client of everything this provider asks, shared with `TokenExchangeClient`.
+  let transport: any OAuthHTTPTransport
   private let sleeper: any PollingSleeper
   private let browserTimeout: Duration
   private let cache = Mutex<(metadata: AuthorizationServerMetadata?, validator: IDTokenValidator?)>((nil, nil))
@@ -169,5 +170,24 @@ public final class OpenIDProvider: IdentityProvider {
       let claims = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     else { return nil }
     return claims["sub"] as? String
+  }
+}
+
+/// The live `OpenIDProvider`s of one process, one per identity provider: `login`, the token broker
+/// and the RFC 8693 exchange of a profile share its HTTP client and its discovery, instead of each
+/// building their own (which discovered the IdP twice over two clients in token-exchange mode).
+public final class OpenIDProviders: Sendable {
+  private let providers = Mutex<[OpenIDProvider]>([])
+
+  public init() {}
+
+  /// The provider for `settings`, built on first use.
+  public func provider(for settings: IdentityProviderSettings) -> OpenIDProvider {
+    providers.withLock { list in
+      if let existing = list.first(where: { $0.settings == settings }) { return existing }
+      let created = OpenIDProvider(settings: settings)
+      list.append(created)
+      return created
+    }
   }
 }

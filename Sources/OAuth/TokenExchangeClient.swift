@@ -19,13 +19,14 @@ public final class TokenExchangeClient: SessionTokenMinter {
   private let endpoint: @Sendable () async throws -> URL
   private let transport: any OAuthHTTPTransport
 
-  /// Exchanges at `endpoint`, or at the IdP's `token_endpoint` when nil (found by `provider`'s
-  /// discovery).
+  /// Exchanges at `endpoint`, or at the IdP's `token_endpoint` when nil, found by `provider`'s
+  /// discovery (cached there, so a login and its exchanges discover the IdP once). Requests go over
+  /// `provider`'s HTTP client: one client per identity provider and process.
   public convenience init(endpoint: URL?, provider: OpenIDProvider) {
     self.init(
       clientID: provider.settings.clientID,
       endpoint: { if let endpoint { return endpoint } else { return try await provider.metadata().tokenEndpoint } },
-      transport: AsyncHTTPClientTransport())
+      transport: provider.transport)
   }
 
   init(clientID: String, endpoint: @escaping @Sendable () async throws -> URL, transport: any OAuthHTTPTransport) {

@@ -352,59 +352,29 @@ enum UnixSocketFile {
     return directory.isEmpty ? "/" : directory
   }
 
-  /// Creates `directory` (0700) when missing, checks that it belongs to the effective user and
-  /// has no group or other permission bits, and takes an exclusive `flock` on it, which
-  /// serializes `up`s starting at the same moment. Returns the locked descriptor; closing it
-  /// releases the lock. Waits at most 5 s for the lock.
+  /// Makes `directory` private (`PrivateDirectory`: created 0700, ours, not a symlink, tightened to
+  /// 0700) and takes an exclusive `flock` on it, which serializes `up`s starting at the same
+  /// moment. Returns the locked descriptor; closing it releases the lock. Waits at most 5 s.
   static func lockOwnDirectory(_ directory: String) async throws(ProxyError) -> Int32 {
-    if mkdir(directory, 0o700) == 0 {
-      chmod(directory, 0o700)  // the umask may have taken owner bits away
-    } else if errno != EEXIST {
-      let error = errno
-      throw ProxyError(
-        .usage, "cannot create the control socket directory \(directory): \(errorText(error))",
-        fix: error == ENOENT ? "check XDG_RUNTIME_DIR: its parent directory must exist" : nil)
+    let descriptor: Int32
+    do {
+      descriptor = try PrivateDirectory.open(directory)
+    } catch {
+      throw ProxyError(error.category, "control socket directory: \(error.summary)", fix: error.fix)
     }
-    let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-    guard descriptor >= 0 else {
-      let error = errno
-      throw ProxyError(
-        .usage,
-        "control socket directory \(directory) cannot be opened as a directory: \(errorText(error))"
-          + (error == ELOOP || error == ENOTDIR ? " (it is a symlink or not a directory)" : ""))
-    }
-    var info = stat()
-    guard fstat(descriptor, &info) == 0 else {
-      let error = errno
-      Glibc.close(descriptor)
-      throw ProxyError(.internalError, "cannot inspect \(directory): \(errorText(error))")
-    }
-    guard info.st_uid == geteuid() else {
-      Glibc.close(descriptor)
-      throw ProxyError(
-        .usage,
-        "control socket directory \(directory) belongs to uid \(info.st_uid), not to you (uid \(geteuid()))",
-        fix: "remove it, or set XDG_RUNTIME_DIR to a directory of your own")
-    }
-    guard info.st_mode & 0o077 == 0 else {
-      Glibc.close(descriptor)
-      throw ProxyError(
-        .usage,
-        "control socket directory \(directory) has mode \(String(info.st_mode & 0o7777, radix: 8)); it must not be accessible to group or others",
-        fix: "chmod 700 \(directory)")
-    }
-    var error: Int32 = 0
-    for _ in 0..<500 {
-      if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return descriptor }
-      error = errno
-      guard error == EWOULDBLOCK || error == EINTR else { break }
-      try? await Task.sleep(for: .milliseconds(10))
+    let failure: String
+    do {
+      if try await FileLock.lockExclusive(descriptor, pollEvery: .milliseconds(10), giveUpAfter: .seconds(5)) {
+        return descriptor
+      }
+      failure = "another `mcp-tunnel up` holds it and does not finish starting"
+    } catch let error as FileLock.Failure {
+      failure = error.text
+    } catch {
+      failure = "interrupted"
     }
     Glibc.close(descriptor)
-    throw ProxyError(
-      .internalError,
-      "cannot lock the control socket directory \(directory): "
-        + (error == EWOULDBLOCK ? "another `mcp-tunnel up` holds it and does not finish starting" : errorText(error)))
+    throw ProxyError(.internalError, "cannot lock the control socket directory \(directory): " + failure)
   }
 
   /// Makes way for a new socket at `path`: nothing there is fine, a socket nobody answers on (the

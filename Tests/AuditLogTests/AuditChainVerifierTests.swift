@@ -66,9 +66,9 @@ struct AuditChainVerifierTests {
   @Test func rewritingLineMAndItsSuccessorsPrevShowsAtMPlusTwo() async throws {
     // An editor who also fixes the next line's prev only moves the break one line down.
     let result = try await tampered { lines in
-      let oldHash = SHA256.hexDigest(lines[3])
+      let oldHash = AuditHash.hexDigest(of: lines[3])
       replace(&lines[3], #""status":200"#, #""status":500"#)
-      replace(&lines[4], oldHash, SHA256.hexDigest(lines[3]))
+      replace(&lines[4], oldHash, AuditHash.hexDigest(of: lines[3]))
     }
     #expect(result.failure?.line == 6)
   }
@@ -121,11 +121,11 @@ struct AuditChainVerifierTests {
     )
     .encode()
     let first = AuditLine(
-      sequence: 1, timestamp: "t", body: .event(sampleEvent()), previousHash: SHA256.hexDigest(start)
+      sequence: 1, timestamp: "t", body: .event(sampleEvent()), previousHash: AuditHash.hexDigest(of: start)
     )
     .encode()
     let skipped = AuditLine(
-      sequence: 3, timestamp: "t", body: .event(sampleEvent()), previousHash: SHA256.hexDigest(first)
+      sequence: 3, timestamp: "t", body: .event(sampleEvent()), previousHash: AuditHash.hexDigest(of: first)
     )
     .encode()
     let result = AuditChainVerifier.verify(contents: joinLines([start, first, skipped]))

@@ -23,7 +23,7 @@ struct AuditFileWriterTests {
       for index in 1..<lines.count {
         let line = try #require(AuditLine.decode(lines[index]))
         #expect(line.sequence == index)
-        #expect(line.previousHash == SHA256.hexDigest(lines[index - 1]))
+        #expect(line.previousHash == AuditHash.hexDigest(of: lines[index - 1]))
       }
       #expect(AuditChainVerifier.verify(contents: try fileBytes(path)) == .init(records: 3, tornLines: []))
     }
@@ -45,7 +45,7 @@ struct AuditFileWriterTests {
       let line = try reopened.append(sampleEvent(3))
       let lines = try fileLines(path)
       #expect(line.sequence == 3)
-      #expect(line.previousHash == SHA256.hexDigest(lines[2]))
+      #expect(line.previousHash == AuditHash.hexDigest(of: lines[2]))
       #expect(lines.count == 4)  // no second chain-start line
       #expect(try AuditChainVerifier.verify(path: path) == .init(records: 3, files: ["dev.jsonl"]))
     }
@@ -176,7 +176,7 @@ struct AuditFileWriterTests {
       #expect(lines.count == 6)
       #expect(lines[4] == torn)
       #expect(line.sequence == 4)
-      #expect(line.previousHash == SHA256.hexDigest(torn))
+      #expect(line.previousHash == AuditHash.hexDigest(of: torn))
       #expect(
         try AuditChainVerifier.verify(path: path)
           == .init(records: 4, tornLines: [.init(file: "dev.jsonl", line: 5)], files: ["dev.jsonl"]))

@@ -49,7 +49,7 @@ struct AuditRotationTests {
       let lastLine = try #require(previous.last)
       let lastRecord = try #require(AuditLine.decode(lastLine))
       #expect(start.body == .chainStart(nonce: nonceOf(start), previousFile: "dev.jsonl.1"))
-      #expect(start.previousHash == SHA256.hexDigest(lastLine))
+      #expect(start.previousHash == AuditHash.hexDigest(of: lastLine))
       #expect(start.sequence == lastRecord.sequence)
       #expect(AuditLine.decode(current[1])?.sequence == lastRecord.sequence + 1)
       #expect(mode(of: path) == 0o600)

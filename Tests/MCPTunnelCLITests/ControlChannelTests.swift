@@ -1,4 +1,5 @@
 import Foundation
+import MCPTunnelTestSupport
 import Testing
 import TokenProxy
 import TunnelCore
@@ -111,5 +112,41 @@ struct ControlChannelTests {
       let error = ControlChannel.exchangeFailure(failure, profile: "dev", path: "/p.sock")
       #expect(error as? ProxyError == failure, "\(failure.kind)")
     }
+  }
+
+  @Test("status: a stale socket of a crashed `up` is no tunnel; a socket that answers garbage is an error, not 'none'")
+  func statusProbe() async throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let environment = AppEnvironment.twins(
+      environment: ["HOME": scratch.root, "XDG_RUNTIME_DIR": scratch.root],
+      configurationStore: InMemoryConfigurationStore(), output: CapturingOutputSink())
+    let path = environment.paths.controlSocket(profile: "dev")
+    #expect(mkdir(scratch.root + "/mcp-tunnel", 0o700) == 0)
+
+    // Bound, then abandoned: the file is a socket nobody listens on.
+    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    #expect(bound == 0)
+    close(descriptor)
+    let stale = await Status.tunnel(profile: "dev", environment: environment)
+    #expect((try? stale.get()) == .some(nil))
+
+    unlink(path)
+    let server = try await ControlSocketServer.start(path: path) { _ in Array("not json".utf8) }
+    let garbage = await Status.tunnel(profile: "dev", environment: environment)
+    await server.stop()
+    guard case .failure(let error) = garbage else {
+      Issue.record("a socket that answers garbage was shown as \(garbage)")
+      return
+    }
+    #expect((error as? CoreError)?.summary == "the running tunnel answered something that is not a control response")
   }
 }

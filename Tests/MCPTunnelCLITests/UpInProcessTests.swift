@@ -121,6 +121,11 @@ struct UpInProcessTests {
     #expect(tunnel["mode"] as? String == "http" && tunnel["listen"] as? String == listen)
     #expect(tunnel["tenant"] as? String == "acme" && tunnel["state"] as? String == "forwarding")
 
+    // client-config points a client at the running up's own URL.
+    let clientConfig = await world.run(["client-config", "--client", "cursor", "--json"])
+    let entry = Self.object(clientConfig.stdout)?["entry"] as? [String: Any]
+    #expect(entry?["url"] as? String == "http://\(listen)/mcp", "\(clientConfig.stdout)\(clientConfig.stderr)")
+
     let use = await world.run(["tenant", "use", "globex"])
     #expect(use.status == 0, "\(use.stderr)")
     await output.waitForResult(containingAny: [#""event":"tenant_switched""#, "<exit "])
@@ -155,6 +160,8 @@ struct UpInProcessTests {
     #expect(tunnel["mode"] as? String == "tcp" && tunnel["url"] == nil && tunnel["tenant"] == nil)
     let use = await world.run(["tenant", "use", "globex"])
     #expect(use.status == 2 && use.stderr.contains("tcp mode"), "\(use.stderr)")
+    let clientConfig = await world.run(["client-config", "--client", "cursor"])
+    #expect(clientConfig.status == 2 && clientConfig.stderr.contains("tcp mode"), "\(clientConfig.stderr)")
 
     world.signals.send("SIGINT")
     #expect(await up.value == 0, "\(output.stderr)")

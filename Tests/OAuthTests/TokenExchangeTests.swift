@@ -139,3 +139,40 @@ struct TokenExchangeTests {
     #expect(transport.requests.count == 1, "nothing was sent to the http endpoint")
   }
 }
+
+@Suite("one provider per IdP: the login and the exchange share discovery and the HTTP client")
+struct SharedProviderTests {
+  @Test("TokenExchangeClient without an endpoint uses the provider's discovery (once) and its transport")
+  func sharedDiscovery() async throws {
+    let transport = ScriptedTransport()
+    transport.on(
+      "/.well-known/oauth-authorization-server",
+      ScriptedTransport.json(
+        200,
+        [
+          "issuer": "https://idp.example.test", "token_endpoint": "https://idp.example.test/token",
+          "authorization_endpoint": "https://idp.example.test/auth",
+          "code_challenge_methods_supported": ["S256"],
+        ]))
+    transport.on("/token", TokenExchangeTests.issued())
+    let settings = IdentityProviderSettings(
+      issuer: URL(string: "https://idp.example.test")!, clientID: "mcp-tunnel", scopes: ["openid"])
+    let provider = OpenIDProvider(settings: settings, transport: transport)
+    try await provider.checkDiscovery()
+    let client = TokenExchangeClient(endpoint: nil, provider: provider)
+    let request = SessionTokenRequest(
+      tenant: TenantID("acme")!, resource: "https://mcp.example.test/t/acme/mcp", audience: nil, scope: nil)
+    for _ in 0..<2 { _ = try await client.exchange(request, subjectToken: AccessToken(revealing: "idp-token")) }
+    #expect(transport.requests(to: "/.well-known/oauth-authorization-server").count == 1)
+    #expect(transport.requests(to: "/token").count == 2)
+  }
+
+  @Test("OpenIDProviders hands out one provider per IdP settings")
+  func onePerSettings() {
+    let providers = OpenIDProviders()
+    let a = IdentityProviderSettings(issuer: URL(string: "https://a.example.test")!, clientID: "c", scopes: [])
+    let b = IdentityProviderSettings(issuer: URL(string: "https://b.example.test")!, clientID: "c", scopes: [])
+    #expect(providers.provider(for: a) === providers.provider(for: a))
+    #expect(providers.provider(for: a) !== providers.provider(for: b))
+  }
+}

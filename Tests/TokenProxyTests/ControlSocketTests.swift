@@ -111,17 +111,30 @@ struct ControlSocketTests {
     await server.stop()
   }
 
-  @Test("a directory with group or other permission bits is refused with a chmod fix")
+  @Test("a directory of ours with group or other permission bits is tightened to 0700 (PrivateDirectory's one policy)")
   func looseDirectory() async throws {
     let dir = try ScratchDirectory()
     defer { dir.remove() }
     try dir.makeRunDirectory(mode: 0o750)
+    let server = try await ControlSocketServer.start(path: dir.socketPath) { $0 }
+    #expect(fileInfo(dir.runDirectory).map { $0.st_mode & 0o7777 } == 0o700)
+    #expect(fileInfo(dir.socketPath) != nil)
+    await server.stop()
+  }
+
+  @Test("a symlink in place of the directory is refused, and nothing is created behind it")
+  func symlinkDirectory() async throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let elsewhere = dir.root + "/elsewhere"
+    #expect(mkdir(elsewhere, 0o700) == 0)
+    #expect(symlink(elsewhere, dir.runDirectory) == 0)
     let error = await #expect(throws: ProxyError.self) {
       try await ControlSocketServer.start(path: dir.socketPath) { $0 }
     }
     #expect(error?.category == .usage)
-    #expect(error?.fix == "chmod 700 \(dir.runDirectory)")
-    #expect(fileInfo(dir.socketPath) == nil)
+    #expect(error?.summary.contains("symlink") == true)
+    #expect(fileInfo(elsewhere + "/p.sock") == nil)
   }
 
   @Test("a directory of another user is refused", .enabled(if: geteuid() == 0, "needs root to chown"))
@@ -137,15 +150,14 @@ struct ControlSocketTests {
     #expect(error?.summary.contains("uid 65534") == true)
   }
 
-  @Test("only the last directory component is created; a missing parent, a long path are usage errors")
+  @Test("missing directory components are created 0700; a path too long for sun_path is a usage error")
   func pathProblems() async throws {
     let dir = try ScratchDirectory()
     defer { dir.remove() }
-    let missingParent = await #expect(throws: ProxyError.self) {
-      try await ControlSocketServer.start(path: dir.root + "/no/run/p.sock") { $0 }
-    }
-    #expect(missingParent?.category == .usage)
-    #expect(fileInfo(dir.root + "/no") == nil)
+    let server = try await ControlSocketServer.start(path: dir.root + "/no/run/p.sock") { $0 }
+    #expect(fileInfo(dir.root + "/no").map { $0.st_mode & 0o7777 } == 0o700)
+    #expect(fileInfo(dir.root + "/no/run").map { $0.st_mode & 0o7777 } == 0o700)
+    await server.stop()
 
     let long = dir.root + "/" + String(repeating: "x", count: 108 - dir.root.utf8.count) + ".sock"
     let tooLong = await #expect(throws: ProxyError.self) {

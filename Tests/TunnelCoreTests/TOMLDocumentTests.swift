@@ -90,13 +90,41 @@ struct TOMLDocumentTests {
       ("f = .5", "number \".5\" of key \"f\" needs a digit before \".\""),
       ("f = 5.", "number \"5.\" of key \"f\" needs a digit after \".\""),
       ("f = 1.e5", "number \"1.e5\" of key \"f\" needs a digit after \".\""),
-      ("f = 0x1.8p3", "number \"0x1.8p3\" of key \"f\" is not a decimal number"),
+      ("f = 0x1.8p3", "number \"0x1.8p3\" of key \"f\" is not a hexadecimal integer"),
+      ("n = 0x", "number \"0x\" of key \"n\" is not a hexadecimal integer"),
+      ("n = +0x1F", "number \"+0x1F\" of key \"n\" has a sign, which a TOML hexadecimal integer may not have"),
+      ("n = 0o78", "number \"0o78\" of key \"n\" is not an octal integer"),
+      ("n = 0b_1", "number \"0b_1\" of key \"n\" has an underscore that is not between two digits"),
+      ("n = 0x1_0000_0000_0000_0000", "number \"0x1_0000_0000_0000_0000\" of key \"n\" is out of range"),
+      ("d = 1979-05-27", "value \"1979-05-27\" of key \"d\" is a TOML date or time, which no mcp-tunnel setting"),
+      ("t = 07:32:00", "value \"07:32:00\" of key \"t\" is a TOML date or time"),
+      ("x = infinity", "invalid value \"infinity\"; strings must be quoted"),
       ("f = 1e400", "number \"1e400\" of key \"f\" is out of range for a float"),
       ("f = -1_0e3_08", "number \"-1_0e3_08\" of key \"f\" is out of range for a float"),
     ])
   func numberOutsideTOMLGrammarIsRefusedWithItsKey(line: String, message: String) {
     let error = #expect(throws: CoreError.self) { try TOMLDocument(parsing: "# c\n\(line)\n", file: "c.toml") }
     #expect(error?.summary.hasPrefix("c.toml:2: \(message)") == true, "\(error?.summary ?? "")")
+  }
+
+  @Test("TOML's hexadecimal, octal and binary integers and inf/nan floats read as TOML 1.0 says")
+  func nonDecimalNumbers() throws {
+    let document = try TOMLDocument(
+      parsing: "a = 0xDEAD_beef\nb = 0o755\nc = 0b1101\nd = 0x00\ne = inf\nf = -inf\ng = +nan\nh = 0o0_7\n")
+    #expect(document.root.keys == ["a", "b", "c", "d", "e", "f", "g", "h"])
+    let table = document.root.entries.mapValues(\.value)
+    #expect(table["a"] == .integer(0xDEAD_BEEF))
+    #expect(table["b"] == .integer(0o755))
+    #expect(table["c"] == .integer(0b1101))
+    #expect(table["d"] == .integer(0))
+    #expect(table["e"] == .float(.infinity))
+    #expect(table["f"] == .float(-.infinity))
+    if case .float(let nan) = table["g"] {
+      #expect(nan.isNaN)
+    } else {
+      Issue.record("g is \(String(describing: table["g"]))")
+    }
+    #expect(table["h"] == .integer(7))
   }
 
   @Test("a number inside an array or inline table is named by the key that holds it, at its own line")

@@ -172,7 +172,7 @@ struct DoctorRunner {
       listener.close()
       return .pass("listen_port", name, "free")
     } catch {
-      if let tunnel = await Status.tunnel(profile: profile.name, environment: environment),
+      if let tunnel = try? await Status.tunnel(profile: profile.name, environment: environment).get(),
         tunnel.listen == address.description
       {
         return .pass("listen_port", name, "held by this profile's mcp-tunnel up (pid \(tunnel.pid))")

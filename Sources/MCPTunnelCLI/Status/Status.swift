@@ -35,20 +35,23 @@ struct Status: AsyncParsableCommand {
     let env = AppEnvironment.current
     let (path, configuration) = try env.loader.loadConfiguration(configFlag: global.config)
     let profile = try env.loader.selectProfile(configuration, flag: global.profile, path: path)
+    // A tunnel whose control socket cannot be used is shown as none, and its error is thrown after
+    // the rest is rendered: the login part still shows, and the exit code says what went wrong.
+    let probe = await Self.tunnel(profile: profile.name, environment: env)
+    let tunnel = (try? probe.get()) ?? nil
     guard profile.idp != nil || verify else {
       // A tcp-only profile has nothing to log in to; its tunnel still has a state to show.
-      renderWithoutLogin(profile, tunnel: await Self.tunnel(profile: profile.name, environment: env))
-      return
+      renderWithoutLogin(profile, tunnel: tunnel)
+      return try probe.map { _ in }.get()
     }
     let context = try LoginContext(profile: profile, environment: env)
     let session = try context.session()
-    let tunnel = await Self.tunnel(profile: context.profile.name, environment: env)
     guard let login = try await session.currentLogin() else {
       render(context, login: nil, verifiedUntil: nil, tunnel: tunnel)
       if verify {
         throw CoreError(.loginRequired, "not logged in", fix: "run: mcp-tunnel login --profile \(context.profile.name)")
       }
-      return
+      return try probe.map { _ in }.get()
     }
     var verifiedUntil: Date?
     var current = login
@@ -58,14 +61,21 @@ struct Status: AsyncParsableCommand {
       current = try await session.currentLogin() ?? login
     }
     render(context, login: current, verifiedUntil: verifiedUntil, tunnel: tunnel)
+    try probe.map { _ in }.get()
   }
 
-  /// The running tunnel's state, or nil when none answers (a stale socket of a crashed `up`
-  /// counts as none).
-  static func tunnel(profile: String, environment: AppEnvironment) async -> TunnelStatus? {
-    guard ControlChannel.mayBeRunning(profile: profile, paths: environment.paths) else { return nil }
-    return try? await ControlChannel.send(ControlRequest(op: .status), profile: profile, paths: environment.paths)
-      .tunnel
+  /// The running tunnel's state: nil when no `up` listens (a stale socket of a crashed `up`
+  /// counts as none); a socket that is there but cannot be used (permission denied, no answer) is
+  /// the failure, saying what happened.
+  static func tunnel(profile: String, environment: AppEnvironment) async -> Result<TunnelStatus?, any Error> {
+    guard ControlChannel.mayBeRunning(profile: profile, paths: environment.paths) else { return .success(nil) }
+    do {
+      return .success(
+        try await ControlChannel.send(
+          ControlRequest(op: .status), profile: profile, paths: environment.paths, noListener: .answerNil)?.tunnel)
+    } catch {
+      return .failure(error)
+    }
   }
 
   /// A profile without `[idp]`: no login fields, the tunnel as usual.

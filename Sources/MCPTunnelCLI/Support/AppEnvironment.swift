@@ -66,13 +66,16 @@ public struct AppEnvironment: Sendable {
 
   /// The real process: its environment, files, terminal and every live adapter.
   public static func live() -> AppEnvironment {
-    AppEnvironment(
+    // One OpenIDProvider per IdP for the process: the login and the token exchange share its HTTP
+    // client and its discovery.
+    let providers = OpenIDProviders()
+    return AppEnvironment(
       environment: ProcessInfo.processInfo.environment,
       configurationStore: LocalConfigurationStore(),
       output: StandardOutputSink(),
       makeSecretStore: { SecretServiceKeyring() },
-      makeIdentityProvider: { OpenIDProvider(settings: $0) },
-      makeSessionMinter: { TokenExchangeClient(endpoint: $0.endpoint, provider: OpenIDProvider(settings: $1)) },
+      makeIdentityProvider: { providers.provider(for: $0) },
+      makeSessionMinter: { TokenExchangeClient(endpoint: $0.endpoint, provider: providers.provider(for: $1)) },
       makePortForwarder: { try BastionPortForwarder(settings: $0, environment: $1) },
       makeRefreshLock: { try FileLock.refreshLock(profile: $0, paths: $1) },
       openBrowser: BrowserLauncher.open,

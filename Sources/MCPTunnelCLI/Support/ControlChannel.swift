@@ -33,12 +33,28 @@ enum ControlChannel {
 
   /// Sends `request` to the running `up` of `profile`; an error answer is thrown with its category.
   static func send(_ request: ControlRequest, profile: String, paths: XDGPaths) async throws -> ControlResponse {
+    guard let response = try await send(request, profile: profile, paths: paths, noListener: .fail) else {
+      preconditionFailure("send(noListener: .fail) answers or throws")
+    }
+    return response
+  }
+
+  /// What `send` does when nobody listens on the socket (none there, or the stale file of a
+  /// crashed `up`): fail with the fix, or answer nil ("no tunnel") for callers that only report.
+  enum NoListener { case fail, answerNil }
+
+  /// `send`, where no `up` listening is an error or nil as `noListener` says; every other failure
+  /// (permission denied, a path too long, no answer) is thrown, saying what happened.
+  static func send(
+    _ request: ControlRequest, profile: String, paths: XDGPaths, noListener: NoListener
+  ) async throws -> ControlResponse? {
     let path = paths.controlSocket(profile: profile)
     let bytes: [UInt8]
     let line = Array(try encoder.encode(request))
     do {
       bytes = try await ControlSocketClient.exchange(path: path, request: line, timeout: answerTimeout(for: request.op))
     } catch {
+      if error.kind == .noListener, noListener == .answerNil { return nil }
       throw exchangeFailure(error, profile: profile, path: path)
     }
     let response: ControlResponse

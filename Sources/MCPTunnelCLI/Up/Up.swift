@@ -200,6 +200,6 @@ extension Up {
 /// hex digits of the SHA-256 of its value. Never the token.
 enum TokenFingerprint {
   @Sendable static func of(_ token: AccessToken) -> String {
-    "sha256:" + String(SHA256.hexDigest(Array(token.revealedForTransmission.utf8)).prefix(16))
+    "sha256:" + String(AuditHash.hexDigest(of: Array(token.revealedForTransmission.utf8)).prefix(16))
   }
 }

@@ -464,6 +464,15 @@ struct TOMLParser {
       advance()
     }
     if text.isEmpty { throw fail("expected a value") }
+    let named = "\(TOMLDocument.quoted(text, limit: 40)) of key \(TOMLDocument.quoted(valueKey.joined(separator: ".")))"
+    switch Self.specialNumber(text) {
+    case .value(let value): return value
+    case .problem(let problem): throw fail("number \(named) \(problem)")
+    case .dateOrTime:
+      throw fail(
+        "value \(named) is a TOML date or time, which no mcp-tunnel setting takes; if a string is meant, quote it")
+    case nil: break
+    }
     let digits = text.replacingOccurrences(of: "_", with: "")
     let value: TOMLDocument.Value
     if let i = Int(digits) {
@@ -483,6 +492,53 @@ struct TOMLParser {
           + "\(TOMLDocument.quoted(valueKey.joined(separator: "."))) \(problem)")
     }
     return value
+  }
+
+  enum SpecialNumber {
+    case value(TOMLDocument.Value)
+    case problem(String)
+    case dateOrTime
+  }
+
+  /// TOML 1.0's numbers that are not decimal: `0x`/`0o`/`0b` integers (no sign, an underscore only
+  /// between digits, within 64 bits) and the floats `inf` and `nan` with an optional sign; and
+  /// the shape of a date or time (`1979-05-27`, `07:32:00`), which this reader does not take. nil
+  /// for anything else (a decimal number, or not a number at all).
+  static func specialNumber(_ text: String) -> SpecialNumber? {
+    switch text {
+    case "inf", "+inf": return .value(.float(.infinity))
+    case "-inf": return .value(.float(-.infinity))
+    case "nan", "+nan": return .value(.float(.nan))
+    case "-nan": return .value(.float(-.nan))
+    default: break
+    }
+    let scalars = Array(text.unicodeScalars)
+    let isDigit = { (c: Unicode.Scalar) in ("0"..."9").contains(c) }
+    if scalars.count >= 5, scalars.prefix(4).allSatisfy(isDigit), scalars[4] == "-" { return .dateOrTime }
+    if scalars.count >= 3, scalars.prefix(2).allSatisfy(isDigit), scalars[2] == ":" { return .dateOrTime }
+    var body = Substring(text)
+    let signed = body.first == "+" || body.first == "-"
+    if signed { body = body.dropFirst() }
+    guard body.count >= 2, body.first == "0" else { return nil }
+    let (radix, name): (Int, String)
+    switch body.dropFirst().first {
+    case "x": (radix, name) = (16, "hexadecimal")
+    case "o": (radix, name) = (8, "octal")
+    case "b": (radix, name) = (2, "binary")
+    default: return nil
+    }
+    if signed { return .problem("has a sign, which a TOML \(name) integer may not have") }
+    let digits = body.dropFirst(2)
+    guard !digits.isEmpty, digits.allSatisfy({ $0 == "_" || Int(String($0), radix: radix) != nil }) else {
+      return .problem("is not \(name == "octal" ? "an" : "a") \(name) integer")
+    }
+    if digits.first == "_" || digits.last == "_" || digits.contains("__") {
+      return .problem("has an underscore that is not between two digits")
+    }
+    guard let value = Int(digits.replacingOccurrences(of: "_", with: ""), radix: radix) else {
+      return .problem("is out of range for a 64-bit integer")
+    }
+    return .value(.integer(value))
   }
 
   /// Why `text`, a number Swift reads, is not a TOML 1.0 decimal integer or float; nil when it is
