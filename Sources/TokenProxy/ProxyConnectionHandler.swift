@@ -36,101 +36,37 @@ import TunnelCore
 /// `Limits.bodyTimeout` between body parts while the proxy reads, and `Limits.idleTimeout` for a
 /// connection with no request in progress and no response under way.
 ///
+/// **Structure.** Every decision is taken by `ProxyExchangeStateMachine` (a value: events in,
+/// actions out); this handler turns channel, upstream, task and timer callbacks into its events and
+/// performs its actions (writes to the client and upstream, token fetches, stream dials, deadlines,
+/// records, closes), in order. Actions of an event fed while actions are being performed (writing a
+/// response end can deliver the next pipelined request at once) queue behind them. The local
+/// answers' texts are in `ProxyLocalAnswers.swift`.
+///
 /// Threading: everything runs on the channel's event loop. Async work (token source, forwarder)
-/// runs in tasks whose results hop back to the loop; a result for an exchange that is no longer
-/// current is dropped.
+/// runs in tasks whose results hop back to the loop; the state machine drops a result for an
+/// exchange (or stream attempt) that is no longer current.
 final class ProxyConnectionHandler: ChannelDuplexHandler {
   typealias InboundIn = HTTPServerRequestPart
   typealias OutboundIn = HTTPServerResponsePart
   typealias OutboundOut = HTTPServerResponsePart
-
-  private enum Phase {
-    /// Waiting for `currentToken()`.
-    case awaitingToken
-    /// Waiting for `openStream()` and the NIO channel around it.
-    case connecting
-    /// Request head sent upstream; waiting for the response head.
-    case forwarding
-    /// Response head relayed to the client; relaying the body.
-    case relaying
-    /// Waiting for `replaceRejected(_:)` after a `401 invalid_token`.
-    case reminting
-    /// The client's response is complete; the rest of the request body is read and dropped.
-    case answered
-  }
-
-  /// One request/response exchange.
-  private final class Exchange {
-    let head: HTTPRequestHead
-    let started = ContinuousClock.now
-    let chunkedBody: Bool
-    let expectsContinue: Bool
-    var closeAfter: Bool
-    var phase = Phase.awaitingToken
-    var requestEnded = false
-    /// Body parts not yet sent upstream (only for bodies that cannot be replayed).
-    var pendingBody: [ByteBuffer] = []
-    /// Every body part so far, while the body is small enough to replay; nil otherwise.
-    var replay: [ByteBuffer]?
-    /// The bounded side copy of the body for the JSON-RPC summary, and the summary once the body ended.
-    var bodySummarizer: RequestBodySummarizer
-    var bodyKind = ProxyRequestRecord.BodyKind.incomplete
-    var rpcMessages: [ProxyRequestRecord.RPCMessage] = []
-    /// Body bytes handed to the current upstream attempt (reset when a request is replayed).
-    var requestBytes = 0
-    var responseBytes = 0
-    var errorCodeReader = ResponseErrorCodeReader()
-    var token: TenantSessionToken?
-    var remintUsed = false
-    var reconnectUsed = false
-    var retried = false
-    var continueSent = false
-    var status: Int?
-    var answeredBy = ProxyRequestRecord.AnsweredBy.upstream
-    var detail: String?
-    var countedError = false
-    var discarded = 0
-    /// Request body bytes received from the client so far.
-    var bodyReceived = 0
-    /// Close once the local answer is written, without reading the rest of the request.
-    var abortAfterAnswer = false
-
-    init(head: HTTPRequestHead, chunkedBody: Bool, bodySummarizer: RequestBodySummarizer) {
-      self.head = head
-      self.chunkedBody = chunkedBody
-      self.bodySummarizer = bodySummarizer
-      expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
-      // NIO's parser stops after a request that asks for an upgrade (it never parses the next
-      // one); the proxy forwards it without the upgrade and closes after it.
-      closeAfter = !head.isKeepAlive || head.version != .http1_1 || Self.asksForUpgrade(head)
-    }
-
-    static func asksForUpgrade(_ head: HTTPRequestHead) -> Bool {
-      head.method == .CONNECT
-        || (head.headers.contains(name: "upgrade")
-          && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" })
-    }
-  }
-
-  /// The client's waits that a deadline bounds (see `Limits`).
-  private enum Wait {
-    case idle
-    case head
-    case body
-  }
+  private typealias Machine = ProxyExchangeStateMachine
 
   private let shared: ProxyShared
   private let tap: ClientByteTap
+  private var machine: Machine
+  /// Actions not yet performed; `performing` while they are being worked off.
+  private var queue: [Machine.Action] = []
+  private var performing = false
   private var context: ChannelHandlerContext?
   private var connectionID: UInt64?
   private var boundGeneration: UInt64?
   private var upstream: UpstreamHandler?
-  private var exchange: Exchange?
+  /// Dialled streams and their new links, until the machine says whether their attempt is current.
+  private var arrivingStreams: [Machine.AttemptID: any UpstreamStream] = [:]
+  private var arrivingLinks: [Machine.AttemptID: UpstreamHandler] = [:]
   private var readPending = false
-  private var isClosed = false
-  /// Set once the connection is to close after the current response; later requests are ignored.
-  private var closing = false
-  private var deadline: (wait: Wait, task: Scheduled<Void>)?
+  private var deadlineTask: Scheduled<Void>?
   /// When the current request body last made progress (a part arrived, or the proxy resumed reading),
   /// in the loop's time (`EventLoop.now`: the clock the deadlines are scheduled on).
   private var bodyProgress = NIODeadline.uptimeNanoseconds(0)
@@ -138,6 +74,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   init(shared: ProxyShared, tap: ClientByteTap) {
     self.shared = shared
     self.tap = tap
+    machine = Machine(limits: shared.limits, requestGuard: shared.requestGuard, upstreamHost: shared.upstreamHost)
     tap.owner = self
   }
 
@@ -150,36 +87,27 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
   func channelActive(context: ChannelHandlerContext) {
-    if let id = shared.registry.add(context.channel) {
-      connectionID = id
-      arm(.idle)
-    } else {
-      context.close(promise: nil)
-    }
+    connectionID = shared.registry.add(context.channel)
+    process(.channelActive(connectionID: connectionID))
     context.fireChannelActive()
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    isClosed = true
-    disarm()
     let closedBecause = connectionID.flatMap { shared.registry.remove($0) }
-    upstream?.abandon()
-    upstream = nil
-    if let ex = exchange {
-      // Broken off by the client, a tenant switch or stop(): not counted as an error (upstream
-      // failures were counted where they happened).
-      exchange = nil
-      if ex.detail == nil { ex.detail = closedBecause ?? "client_closed" }
-      report(ex, completed: false)
-    }
+    process(.channelInactive(closedBecause: closedBecause))
     context.fireChannelInactive()
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch unwrapInboundIn(data) {
-    case .head(let head): requestHead(head)
-    case .body(let buffer): requestBody(buffer)
-    case .end: requestEnd()
+    case .head(let head):
+      bodyProgress = loopNow
+      process(.requestHead(head, started: .now))
+    case .body(let buffer):
+      bodyProgress = loopNow
+      process(.requestBody(buffer))
+    case .end:
+      process(.requestEnd)
     }
   }
 
@@ -198,131 +126,138 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     shared.logger.debug("client connection error", metadata: ["error": "\(error)"])
-    // Already answering and closing: more bytes after a parse error (NIO's decoder reports them as
-    // errors too) change nothing. Closing right away would drop the answer still being written.
-    if closing || isClosed { return }
-    guard let parseError = error as? HTTPParserError else {
-      // A client resetting its connection is not an error of the proxy's.
-      if let ex = exchange, ex.detail == nil { ex.detail = "client_error" }
-      context.close(promise: nil)
+    process(.clientFailed(error as? HTTPParserError))
+  }
+
+  /// Raw bytes arrived (called by `ClientByteTap` before NIO parses them): with no request in
+  /// progress they begin a head, which must then be complete within `Limits.headTimeout`.
+  func clientBytesArrived() { process(.clientBytesArrived) }
+
+  // MARK: upstream events (called by UpstreamHandler on this loop)
+
+  func upstream(_ link: UpstreamHandler, received part: HTTPClientResponsePart) {
+    guard link === upstream else {
+      link.abandon()  // a response nobody asked for
       return
     }
-    if parseError == .invalidEOFState {
-      // The client closed in the middle of a request: nothing to answer, not counted.
-      if let ex = exchange, ex.detail == nil { ex.detail = "client_closed" }
-      context.close(promise: nil)
-      return
-    }
-    let answer = Self.parseRefusal(parseError, limits: shared.limits)
-    if let ex = exchange {
-      refuse(ex, answer)  // the body's framing broke mid-request
-    } else {
-      refuseWithoutRequest(answer)
+    switch part {
+    case .head(let head): process(.responseHead(head))
+    case .body(let buffer): process(.responseBody(buffer))
+    case .end: process(.responseEnd)
     }
   }
 
-  /// The answer to a request NIO's parser refused. llhttp reports a `Transfer-Encoding` other than
-  /// a final `chunked` (and `Content-Length` before it) only as `.unknown`.
-  static func parseRefusal(_ error: HTTPParserError, limits: HTTPTokenProxy.Limits) -> LocalAnswer {
-    let why: String
-    switch error {
-    case .headerOverflow:
-      return LocalAnswer(
-        .requestHeaderFieldsTooLarge, "request_head_too_large",
-        "the request target and header fields are larger than \(limits.requestHead) bytes, "
-          + "or there are more than \(limits.headerFields) header fields",
-        fix: "send a shorter URL and fewer or smaller header fields", abort: true)
-    case .invalidVersion, .paused:
-      return LocalAnswer(
-        .httpVersionNotSupported, "http_version_not_supported",
-        "the request line must end in HTTP/1.1 or HTTP/1.0 and CRLF (HTTP/0.9, HTTP/2 and bare LF line ends "
-          + "are not accepted)",
-        fix: "configure the MCP client for plain HTTP/1.1 (no HTTP/2 prior knowledge)", abort: true)
-    case .invalidContentLength, .unexpectedContentLength, .invalidChunkSize:
-      return LocalAnswer(
-        .badRequest, "bad_framing",
-        error == .invalidChunkSize
-          ? "a chunk size of the request body is malformed"
-          : "Content-Length is malformed, repeated with another value, or sent with Transfer-Encoding",
-        fix: "send one valid Content-Length, or Transfer-Encoding: chunked alone with valid chunks", abort: true)
-    case .invalidMethod: why = "the request method is malformed"
-    case .invalidURL: why = "the request target is malformed"
-    case .invalidHeaderToken, .invalidCharactersUsed:
-      why = "a header field holds a forbidden character (CR, LF, NUL, a space before the colon, a folded line)"
-    case .lfExpected, .invalidConstant, .strictModeAssertion:
-      why = "a line of the request is malformed (CR without LF, or a misspelled constant)"
-    default:
-      why =
-        "the request's framing or header fields are malformed (a Transfer-Encoding other than chunked, "
-        + "Transfer-Encoding with Content-Length, chunk data without its CRLF, or a bare LF)"
-    }
-    return LocalAnswer(
-      .badRequest, "bad_request", why,
-      fix: "check the MCP client: it must send plain HTTP/1.1 with CRLF line ends and clean header fields",
-      abort: true)
+  func upstreamWritabilityChanged(_ link: UpstreamHandler) {
+    guard link === upstream else { return }
+    resumeClientRead()
   }
 
-  // MARK: request parts
-
-  private func requestHead(_ head: HTTPRequestHead) {
-    // No connection id: the proxy stopped as this connection arrived, and it is being closed.
-    guard !closing, !isClosed, connectionID != nil else { return }
-    shared.count { $0.requests += 1 }
-    bodyProgress = loopNow
-    arm(.body)
-    let chunked = !head.headers["transfer-encoding"].isEmpty
-    let length = head.headers["content-length"].first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    let ex = Exchange(
-      head: head, chunkedBody: chunked,
-      bodySummarizer: RequestBodySummarizer(
-        limit: shared.limits.jsonSummaryBody, declaredLength: chunked ? nil : (length ?? 0)))
-    exchange = ex
-    if let answer = shared.requestGuard.screen(head) {
-      answerLocally(ex, answer)
-      return
-    }
-    if !chunked, (length ?? 0) <= shared.limits.replayableBody { ex.replay = [] }
-    fetchToken(for: ex)
+  func upstreamFailed(_ link: UpstreamHandler, _ error: any Error) {
+    shared.logger.debug("upstream stream error", metadata: ["error": "\(error)"])
   }
 
-  private func requestBody(_ buffer: ByteBuffer) {
-    guard let ex = exchange else { return }
-    bodyProgress = loopNow
-    ex.bodyReceived += buffer.readableBytes
-    if ex.bodyReceived > shared.limits.requestBody, ex.phase != .answered {
-      refuse(ex, LoopbackRequestGuard.bodyTooLarge(limit: shared.limits.requestBody))
-      return
-    }
-    ex.bodySummarizer.append(buffer)
-    switch ex.phase {
-    case .answered:
-      ex.discarded += buffer.readableBytes
-      if ex.discarded > shared.limits.discardedBody { context?.close(promise: nil) }
-    case .awaitingToken, .connecting, .reminting:
-      if ex.replay != nil { ex.replay?.append(buffer) } else { ex.pendingBody.append(buffer) }
-    case .forwarding, .relaying:
-      if ex.replay != nil { ex.replay?.append(buffer) }
-      if let upstream {
-        ex.requestBytes += buffer.readableBytes
-        upstream.write(.body(.byteBuffer(buffer)))
-        upstream.flush()
+  func upstreamClosed(_ link: UpstreamHandler) {
+    guard link === upstream else { return }
+    upstream = nil
+    process(.upstreamClosed(wasReused: link.wasReused))
+  }
+
+  // MARK: performing the machine's actions
+
+  private func process(_ event: Machine.Event) {
+    queue.append(contentsOf: machine.handle(event))
+    guard !performing else { return }
+    performing = true
+    defer { performing = false }
+    while !queue.isEmpty { perform(queue.removeFirst()) }
+  }
+
+  private func perform(_ action: Machine.Action) {
+    switch action {
+    case .close:
+      context?.close(promise: nil)
+    case .armDeadline(let wait, let delay):
+      arm(wait, in: delay)
+    case .cancelDeadline:
+      deadlineTask?.cancel()
+      deadlineTask = nil
+    case .count(let counter):
+      switch counter {
+      case .request: shared.count { $0.requests += 1 }
+      case .error: shared.count { $0.errors += 1 }
+      case .remint: shared.count { $0.remints += 1 }
       }
-    }
-  }
-
-  private func requestEnd() {
-    guard let ex = exchange else { return }
-    if deadline?.wait == .body { disarm() }
-    ex.requestEnded = true
-    (ex.bodyKind, ex.rpcMessages) = ex.bodySummarizer.finish()
-    switch ex.phase {
-    case .answered:
-      finish(ex, after: nil)
-    case .forwarding, .relaying:
+    case .fetchToken(let id):
+      let tokens = shared.tokens
+      runAsync({ try await tokens.currentToken() }) { $0.process(.tokenFetched(id, $1)) }
+    case .replaceToken(let id, let rejected):
+      let tokens = shared.tokens
+      runAsync({ try await tokens.replaceRejected(rejected) }) { $0.process(.tokenReplaced(id, $1)) }
+    case .admit(let id, let token):
+      process(.admissionChecked(id, token, admitted: admit(token)))
+    case .connectUpstream(let attempt):
+      connectUpstream(attempt)
+    case .adoptStream(let attempt):
+      if let stream = arrivingStreams.removeValue(forKey: attempt) { adopt(stream, for: attempt) }
+    case .discardStream(let attempt):
+      arrivingStreams.removeValue(forKey: attempt)?.discard()
+    case .attachLink(let attempt):
+      if let link = arrivingLinks.removeValue(forKey: attempt) { upstream = link }
+    case .abandonLink(let attempt):
+      arrivingLinks.removeValue(forKey: attempt)?.abandon()
+    case .abandonUpstream:
+      upstream?.abandon()
+      upstream = nil
+    case .releaseUpstream:
+      upstream?.endExchange()
+    case .sendRequest(let id, let head, let body, let end):
+      guard let link = upstream else { return }
+      link.beginExchange()
+      link.write(.head(head))
+      for part in body { link.write(.body(.byteBuffer(part))) }
+      if end { link.write(.end(nil)) }
+      link.flush()
+      process(.requestSent(id))
+    case .forwardBody(let buffer):
+      upstream?.write(.body(.byteBuffer(buffer)))
+      upstream?.flush()
+    case .forwardEnd:
       upstream?.write(.end(nil))
       upstream?.flush()
-    case .awaitingToken, .connecting, .reminting:
-      break  // sent with the head once the upstream is ready
+    case .writeContinue:
+      context?.writeAndFlush(
+        wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+    case .relayResponseHead(let head, let upstreamKeepAlive):
+      upstream?.closeAfterResponse = !upstreamKeepAlive
+      context?.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
+    case .writeResponseBody(let buffer):
+      context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    case .writeLocalAnswer(let head, let body):
+      context?.write(wrapOutboundOut(.head(head)), promise: nil)
+      context?.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    case .writeResponseEnd(let thenClose):
+      guard let context else { return }
+      let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+      if thenClose { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+    case .writeRawAndClose(let bytes):
+      guard let context else { return }
+      guard let written = tap.writeRaw(bytes) else {
+        context.close(promise: nil)
+        return
+      }
+      written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    case .resumeClientRead:
+      resumeClientRead()
+    case .report(var record, let started):
+      guard let onRequest = shared.onRequest else { return }
+      record.duration = ContinuousClock.now - started
+      onRequest(record)
+    case .logTokenFailure(let error):
+      shared.logger.notice("no tenant token for a request", metadata: ["error": "\(error)"])
+    case .logRefusedHead(let code):
+      shared.logger.debug("refused a request before its head", metadata: ["error": "\(code)"])
+    case .logIdleClose(let after):
+      shared.logger.debug("closing an idle client connection", metadata: ["after": "\(after)"])
     }
   }
 
@@ -347,34 +282,6 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     }
   }
 
-  private func isCurrent(_ ex: Exchange) -> Bool { !isClosed && exchange === ex }
-
-  private func fetchToken(for ex: Exchange) {
-    ex.phase = .awaitingToken
-    let tokens = shared.tokens
-    runAsync({ try await tokens.currentToken() }) { handler, result in
-      guard handler.isCurrent(ex), ex.phase == .awaitingToken else { return }
-      switch result {
-      case .failure(let error):
-        handler.shared.logger.notice(
-          "no tenant token for a request", metadata: ["error": "\(String(describing: error))"])
-        handler.answerLocally(ex, .tokenUnavailable(error))
-      case .success(let token):
-        guard handler.admit(token) else {
-          handler.answerLocally(ex, Self.tenantSwitched)
-          return
-        }
-        ex.token = token
-        handler.connectAndSend(ex)
-      }
-    }
-  }
-
-  static let tenantSwitched = LocalAnswer(
-    .serviceUnavailable, "tenant_switched",
-    "the tunnel switched tenants; this connection belonged to the previous tenant and is closed",
-    fix: "retry the request: a new connection uses the current tenant", close: true)
-
   /// Whether `token` may be sent on this connection; binds the connection on its first token.
   private func admit(_ token: TenantSessionToken) -> Bool {
     if shared.registry.isRetired(token.generation) { return false }
@@ -384,37 +291,27 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
     return true
   }
 
-  private func connectAndSend(_ ex: Exchange) {
+  /// Reuses the idle upstream link, or drops the current one and dials a new stream.
+  private func connectUpstream(_ attempt: Machine.AttemptID) {
     if let link = upstream, link.isIdle {
-      send(ex, on: link)
+      process(.upstreamReady(attempt))
       return
     }
     upstream?.abandon()
     upstream = nil
-    ex.phase = .connecting
     let dialer = shared.dialer
     runAsync({ try await dialer.open() }) { handler, result in
-      guard handler.isCurrent(ex), ex.phase == .connecting else {
-        if case .success(let stream) = result { stream.discard() }
-        return
-      }
       switch result {
-      case .failure(let error): handler.answerLocally(ex, Self.upstreamUnavailable(error))
-      case .success(let stream): handler.adopt(stream, for: ex)
+      case .failure(let error): handler.process(.upstreamUnavailable(attempt, error))
+      case .success(let stream):
+        handler.arrivingStreams[attempt] = stream
+        handler.process(.streamOpened(attempt))
       }
     }
   }
 
-  static func upstreamUnavailable(_ error: any Error) -> LocalAnswer {
-    let user = error as? any UserFacingError
-    return LocalAnswer(
-      .badGateway, "ssh_unavailable",
-      "cannot reach the MCP server over SSH: \(user?.summary ?? String(describing: type(of: error)))",
-      fix: user?.fix ?? "check the SSH path with: mcp-tunnel doctor")
-  }
-
-  /// Wraps the stream in a NIO channel on this loop and sends the request on it.
-  private func adopt(_ stream: any UpstreamStream, for ex: Exchange) {
+  /// Wraps the stream in a NIO channel on this loop; the machine sends the request on it.
+  private func adopt(_ stream: any UpstreamStream, for attempt: Machine.AttemptID) {
     guard let context else {
       stream.discard()
       return
@@ -430,7 +327,7 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
         }
       }
     } catch {
-      answerLocally(ex, Self.upstreamUnavailable(error))
+      process(.upstreamUnavailable(attempt, error))
       return
     }
     shared.count { $0.upstreamStreams += 1 }
@@ -439,322 +336,21 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
       .whenComplete { result in
         switch result {
         case .failure(let error):
-          if self.isCurrent(ex), ex.phase == .connecting {
-            self.answerLocally(ex, Self.upstreamUnavailable(error))
-          }
+          self.process(.upstreamUnavailable(attempt, error))
         case .success:
-          guard self.isCurrent(ex), ex.phase == .connecting else {
-            link.abandon()
-            return
-          }
-          self.upstream = link
-          self.send(ex, on: link)
+          self.arrivingLinks[attempt] = link
+          self.process(.upstreamReady(attempt))
         }
       }
-  }
-
-  private func send(_ ex: Exchange, on link: UpstreamHandler) {
-    guard let token = ex.token else { return }
-    ex.phase = .forwarding
-    link.beginExchange()
-    let head = AuthorizationRewriter.upstreamRequestHead(
-      from: ex.head, token: token.token, upstreamHost: shared.upstreamHost, chunkedBody: ex.chunkedBody)
-    link.write(.head(head))
-    ex.requestBytes = 0
-    for part in ex.replay ?? ex.pendingBody {
-      ex.requestBytes += part.readableBytes
-      link.write(.body(.byteBuffer(part)))
-    }
-    ex.pendingBody.removeAll()
-    if ex.requestEnded { link.write(.end(nil)) }
-    link.flush()
-    if ex.expectsContinue, !ex.continueSent, !ex.requestEnded, ex.phase == .forwarding {
-      ex.continueSent = true
-      context?.writeAndFlush(
-        wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
-    }
-    resumeClientRead()
-  }
-
-  // MARK: upstream events (called by UpstreamHandler on this loop)
-
-  func upstream(_ link: UpstreamHandler, received part: HTTPClientResponsePart) {
-    guard link === upstream, let ex = exchange else {
-      link.abandon()  // a response nobody asked for
-      if link === upstream { upstream = nil }
-      return
-    }
-    switch part {
-    case .head(let head):
-      guard ex.phase == .forwarding else { return }
-      if head.status == .unauthorized {
-        unauthorized(ex, link: link, head: head)
-        return
-      }
-      ex.phase = .relaying
-      ex.status = Int(head.status.code)
-      if head.status.code >= 500 { markError(ex, detail: nil) }
-      link.closeAfterResponse = !head.isKeepAlive
-      ex.errorCodeReader = ResponseErrorCodeReader(
-        contentType: head.headers["content-type"].first, limit: shared.limits.jsonSummaryBody)
-      let relayed = AuthorizationRewriter.clientResponseHead(
-        from: head, clientVersion: ex.head.version, closing: ex.closeAfter)
-      context?.writeAndFlush(wrapOutboundOut(.head(relayed)), promise: nil)
-    case .body(let buffer):
-      guard ex.phase == .relaying else { return }
-      ex.responseBytes += buffer.readableBytes
-      ex.errorCodeReader.append(buffer)
-      context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-    case .end:
-      guard ex.phase == .relaying else { return }
-      ex.errorCodeReader.end()
-      if ex.requestEnded && !link.closeAfterResponse {
-        link.endExchange()
-      } else {
-        // The upstream answered before the whole request was sent, or will close: not reusable.
-        upstream = nil
-        link.abandon()
-      }
-      endResponse(ex)
-    }
-  }
-
-  func upstreamWritabilityChanged(_ link: UpstreamHandler) {
-    guard link === upstream else { return }
-    resumeClientRead()
-  }
-
-  func upstreamFailed(_ link: UpstreamHandler, _ error: any Error) {
-    shared.logger.debug("upstream stream error", metadata: ["error": "\(error)"])
-  }
-
-  func upstreamClosed(_ link: UpstreamHandler) {
-    guard link === upstream else { return }
-    upstream = nil
-    guard let ex = exchange, !isClosed else { return }
-    switch ex.phase {
-    case .forwarding:
-      if link.wasReused, ex.replay != nil, !ex.reconnectUsed {
-        // A kept-alive stream closed just as it was reused: replay once on a fresh stream.
-        ex.reconnectUsed = true
-        connectAndSend(ex)
-      } else {
-        answerLocally(
-          ex,
-          LocalAnswer(
-            .badGateway, "upstream_closed", "the MCP server closed the connection before answering",
-            fix: "retry; if it persists, check the MCP server's logs"))
-      }
-    case .relaying:
-      markError(ex, detail: "upstream_closed")
-      context?.close(promise: nil)  // the client sees a truncated response, never a forged end
-    case .awaitingToken, .connecting, .reminting, .answered:
-      break
-    }
-  }
-
-  /// An upstream `401`: re-mint and replay once when it says `invalid_token` and the body can be
-  /// replayed; otherwise a `503` of our own. The challenge itself never reaches the client.
-  private func unauthorized(_ ex: Exchange, link: UpstreamHandler, head: HTTPResponseHead) {
-    upstream = nil
-    link.abandon()
-    let invalidToken = AuthenticationChallenge.demandsFreshBearerToken(head.headers["www-authenticate"])
-    guard invalidToken, !ex.remintUsed, let rejected = ex.token else {
-      answerLocally(
-        ex,
-        LocalAnswer(
-          .serviceUnavailable, "token_rejected",
-          ex.remintUsed
-            ? "the MCP server rejected a freshly minted tenant token"
-            : "the MCP server refused the tenant token",
-          fix: "check the [session] resource/audience settings for this server, or run: mcp-tunnel login"))
-      return
-    }
-    ex.remintUsed = true
-    ex.phase = .reminting
-    shared.count { $0.remints += 1 }
-    let tokens = shared.tokens
-    runAsync({ try await tokens.replaceRejected(rejected) }) { handler, result in
-      guard handler.isCurrent(ex), ex.phase == .reminting else { return }
-      switch result {
-      case .failure(let error):
-        handler.answerLocally(ex, .tokenUnavailable(error))
-      case .success(let fresh):
-        guard handler.admit(fresh) else {
-          handler.answerLocally(ex, Self.tenantSwitched)
-          return
-        }
-        ex.token = fresh
-        if ex.replay != nil {
-          ex.retried = true
-          handler.connectAndSend(ex)
-        } else {
-          handler.answerLocally(
-            ex,
-            LocalAnswer(
-              .serviceUnavailable, "token_rejected",
-              "the MCP server rejected the tenant token; a fresh one was minted, but this request's body "
-                + "is too large to replay",
-              fix: "retry the request"))
-        }
-      }
-    }
-  }
-
-  // MARK: answering and finishing
-
-  private func answerLocally(_ ex: Exchange, _ answer: LocalAnswer) {
-    guard let context, !isClosed else { return }
-    if ex.phase == .relaying || ex.phase == .answered {
-      context.close(promise: nil)  // a response is already under way; cannot start another
-      return
-    }
-    if ex.head.method == .CONNECT {
-      answerCONNECT(ex, answer)
-      return
-    }
-    if ex.phase == .forwarding, let link = upstream {
-      upstream = nil
-      link.abandon()  // the upstream has part of a request that will never complete
-    }
-    ex.answeredBy = .proxy
-    ex.detail = answer.code
-    ex.status = Int(answer.status.code)
-    if answer.countsAsError { markError(ex, detail: answer.code) }
-    if answer.closeConnection { ex.closeAfter = true }
-    if answer.abortRequest { ex.abortAfterAnswer = true }
-    let body = answer.body
-    var headers = HTTPHeaders()
-    headers.add(name: "Content-Type", value: "application/json")
-    headers.add(name: "Content-Length", value: "\(body.count)")
-    headers.add(name: "Cache-Control", value: "no-store")
-    if ex.closeAfter { headers.add(name: "Connection", value: "close") }
-    let version: HTTPVersion = ex.head.version == .http1_0 ? .http1_0 : .http1_1
-    context.write(
-      wrapOutboundOut(.head(HTTPResponseHead(version: version, status: answer.status, headers: headers))),
-      promise: nil)
-    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-    ex.responseBytes = body.count
-    endResponse(ex)
-  }
-
-  /// Writes the response end. State is settled first: writing `.end` lets NIO's pipelining handler
-  /// deliver the next request synchronously.
-  private func endResponse(_ ex: Exchange) {
-    guard let context else { return }
-    ex.phase = .answered
-    ex.pendingBody.removeAll()
-    ex.replay = nil
-    let finishing = ex.requestEnded || ex.abortAfterAnswer
-    if finishing { settle(ex) }
-    let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-    if finishing { afterFinish(ex, written: written) } else { resumeClientRead() }
-  }
-
-  /// NIO's encoder drops the body of any response to `CONNECT`, and its parser stops after one: the
-  /// refusal (the guard refuses every `CONNECT`) is written below the codec, and the connection closes.
-  private func answerCONNECT(_ ex: Exchange, _ answer: LocalAnswer) {
-    ex.answeredBy = .proxy
-    ex.detail = answer.code
-    ex.status = Int(answer.status.code)
-    if answer.countsAsError { markError(ex, detail: answer.code) }
-    ex.closeAfter = true
-    ex.phase = .answered
-    ex.responseBytes = answer.body.count
-    settle(ex)
-    disarm()
-    guard let context, let written = tap.writeRaw(answer.serializedClosingResponse) else {
-      context?.close(promise: nil)
-      return
-    }
-    written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-  }
-
-  /// Refuses the current request: a local answer when no response has started, else a close (the
-  /// client sees a truncated response, never a forged end). Either way the connection closes.
-  private func refuse(_ ex: Exchange, _ answer: LocalAnswer) {
-    switch ex.phase {
-    case .relaying, .answered:
-      if answer.countsAsError { markError(ex, detail: answer.code) }
-      closing = true
-      disarm()
-      context?.close(promise: nil)
-    case .awaitingToken, .connecting, .forwarding, .reminting:
-      answerLocally(ex, answer)
-    }
-  }
-
-  /// Answers when no request head was parsed (a malformed or timed-out head) and closes: the
-  /// answer goes out below the HTTP codec, which has no request to pair it with.
-  private func refuseWithoutRequest(_ answer: LocalAnswer) {
-    guard let context, !isClosed, !closing else { return }
-    closing = true
-    disarm()
-    if answer.countsAsError { shared.count { $0.errors += 1 } }
-    shared.logger.debug("refused a request before its head", metadata: ["error": "\(answer.code)"])
-    guard let written = tap.writeRaw(answer.serializedClosingResponse) else {
-      context.close(promise: nil)
-      return
-    }
-    written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-  }
-
-  private func finish(_ ex: Exchange, after written: EventLoopFuture<Void>?) {
-    settle(ex)
-    afterFinish(ex, written: written)
-  }
-
-  private func settle(_ ex: Exchange) {
-    if exchange === ex { exchange = nil }
-    if ex.closeAfter || ex.abortAfterAnswer { closing = true }
-    report(ex, completed: true)
-  }
-
-  private func afterFinish(_ ex: Exchange, written: EventLoopFuture<Void>?) {
-    guard let context else { return }
-    if ex.closeAfter || ex.abortAfterAnswer {
-      disarm()
-      if let written {
-        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-      } else {
-        context.close(promise: nil)
-      }
-    } else {
-      resumeClientRead()
-      // Writing the end may have delivered a pipelined request already; otherwise the connection idles.
-      if exchange == nil { arm(.idle) }
-    }
-  }
-
-  private func markError(_ ex: Exchange, detail: String?) {
-    if let detail, ex.detail == nil { ex.detail = detail }
-    guard !ex.countedError else { return }
-    ex.countedError = true
-    shared.count { $0.errors += 1 }
-  }
-
-  private func report(_ ex: Exchange, completed: Bool) {
-    guard let onRequest = shared.onRequest else { return }
-    let path = ex.head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
-    let record = ProxyRequestRecord(
-      connectionID: connectionID ?? 0, method: ex.head.method.rawValue, path: path ?? "", status: ex.status,
-      duration: ContinuousClock.now - ex.started, bodyKind: ex.bodyKind, rpcMessages: ex.rpcMessages,
-      requestBytes: ex.requestBytes, responseBytes: ex.responseBytes, rpcErrorCode: ex.errorCodeReader.errorCode,
-      tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
-      generation: ex.answeredBy == .upstream ? ex.token?.generation : nil, answeredBy: ex.answeredBy,
-      completed: completed, detail: ex.detail, retried: ex.retried)
-    onRequest(record)
   }
 
   // MARK: backpressure
 
   private var canReadClient: Bool {
-    guard let ex = exchange else { return true }
-    if ex.requestEnded { return true }  // further reads only buffer the next pipelined request
-    switch ex.phase {
-    case .forwarding, .relaying: return upstream?.isWritable ?? false
-    case .answered: return true
-    case .awaitingToken, .connecting, .reminting: return false
+    switch machine.clientReadGate {
+    case .open: return true
+    case .closed: return false
+    case .whileUpstreamWritable: return upstream?.isWritable ?? false
     }
   }
 
@@ -767,79 +363,18 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
 
   // MARK: deadlines
 
-  /// Raw bytes arrived (called by `ClientByteTap` before NIO parses them): with no request in
-  /// progress they begin a head, which must then be complete within `Limits.headTimeout`.
-  func clientBytesArrived() {
-    guard exchange == nil, !closing, !isClosed, deadline?.wait != .head else { return }
-    arm(.head)
-  }
-
   /// The time of this connection's loop; `NIODeadline.now()` on the proxy's own loop.
   private var loopNow: NIODeadline { context?.eventLoop.now ?? .now() }
 
-  private func timeout(for wait: Wait) -> Duration {
-    switch wait {
-    case .idle: return shared.limits.idleTimeout
-    case .head: return shared.limits.headTimeout
-    case .body: return shared.limits.bodyTimeout
-    }
-  }
-
-  /// `10 s`, or `500 ms` below a second.
-  static func describe(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    if seconds >= 1 || attoseconds == 0 { return "\(seconds) s" }
-    return "\(attoseconds / 1_000_000_000_000_000) ms"
-  }
-
-  private func arm(_ wait: Wait, in delay: TimeAmount? = nil) {
-    disarm()
-    guard let context, !isClosed else { return }
-    let task = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? TimeAmount(timeout(for: wait))) {
-      [weak self] () -> Void in
-      self?.deadlinePassed(wait)
-    }
-    deadline = (wait, task)
-  }
-
-  private func disarm() {
-    deadline?.task.cancel()
-    deadline = nil
-  }
-
-  private func deadlinePassed(_ wait: Wait) {
-    guard deadline?.wait == wait, let context, !isClosed, !closing else { return }
-    deadline = nil
-    let waited = Self.describe(timeout(for: wait))
-    switch wait {
-    case .idle:
-      guard exchange == nil else { return }
-      shared.logger.debug("closing an idle client connection", metadata: ["after": "\(waited)"])
-      closing = true
-      context.close(promise: nil)
-    case .head:
-      guard exchange == nil else { return }
-      refuseWithoutRequest(
-        LocalAnswer(
-          .requestTimeout, "request_timeout", "the request head did not arrive in full within \(waited)",
-          fix: "send the whole request head at once; check the MCP client", abort: true))
-    case .body:
-      guard let ex = exchange, !ex.requestEnded else { return }
-      let limit = TimeAmount(shared.limits.bodyTimeout)
-      let pause = loopNow - bodyProgress
-      if !canReadClient {
-        arm(.body)  // the proxy holds reads back: the client is not to blame
-        return
-      }
-      if pause < limit {
-        arm(.body, in: limit - pause)  // a part came meanwhile
-        return
-      }
-      refuse(
-        ex,
-        LocalAnswer(
-          .requestTimeout, "request_timeout", "the request body stopped arriving: nothing for \(waited)",
-          fix: "send the whole request body without pausing; check the MCP client", abort: true))
+  private func arm(_ wait: Machine.Wait, in delay: TimeAmount) {
+    deadlineTask?.cancel()
+    deadlineTask = nil
+    guard let context else { return }
+    deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] () -> Void in
+      guard let self else { return }
+      self.deadlineTask = nil
+      self.process(
+        .deadlinePassed(wait, bodyPause: self.loopNow - self.bodyProgress, clientReadable: self.canReadClient))
     }
   }
 }
