@@ -35,7 +35,7 @@ final class ChannelPump {
   let role: Role
   /// The hop whose session carries this channel.
   let hopIndex: Int
-  /// That hop, for its output backlog (flow control).
+  /// That hop, for its transport's output backlog (flow control).
   private let hop: HopConnection
   private(set) var channel: ChannelHandle?
   private(set) var descriptor: Int32
@@ -173,7 +173,7 @@ final class ChannelPump {
     _ progress: inout Bool
   ) -> Outcome {
     while up != .eofSent {
-      if hop.hasOutputBacklog { return .running }
+      if hop.transport.hasOutputBacklog { return .running }
       if upOffset < upPending.count {
         let n = upPending.withUnsafeBytes {
           libssh2_channel_write_ex(
@@ -204,7 +204,7 @@ final class ChannelPump {
       if r > 0 {
         progress = true
         var offset = 0
-        while offset < r && !hop.hasOutputBacklog {
+        while offset < r && !hop.transport.hasOutputBacklog {
           let n = libssh2_channel_write_ex(
             channel.raw, 0, scratch.baseAddress!.assumingMemoryBound(to: CChar.self) + offset, r - offset)
           if n > 0 {

@@ -88,10 +88,10 @@ final class ForwardingLoop {
 
       var progressed = false
       for _ in 0..<32 {
-        let received = hops.reduce(UInt64(0)) { $0 &+ $1.bytesReceived }
+        let received = hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
         let moved = pass()
         processPendingEvents()
-        let receivedAfter = hops.reduce(UInt64(0)) { $0 &+ $1.bytesReceived }
+        let receivedAfter = hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
         if !moved && received == receivedAfter { break }
         progressed = true
       }
@@ -111,7 +111,7 @@ final class ForwardingLoop {
       for pump in pumps where pump.descriptor >= 0 {
         var events = pump.localEvents
         // A hop with an output backlog takes no new input: wait for its POLLOUT instead.
-        if pump.hopIndex < hops.count && hops[pump.hopIndex].hasOutputBacklog { events &= ~Int16(POLLIN) }
+        if pump.hopIndex < hops.count && hops[pump.hopIndex].transport.hasOutputBacklog { events &= ~Int16(POLLIN) }
         if events != 0 {
           fds.append(pollfd(fd: pump.descriptor, events: events, revents: 0))
           owners.append(.pump)
@@ -129,7 +129,7 @@ final class ForwardingLoop {
         case .hop(let i):
           guard i < hops.count else { continue }
           let hop = hops[i]
-          if hop.phase == .ready && !hopHasWork(i) && !hop.drainIdleSocket() {
+          if hop.phase == .ready && !hopHasWork(i) && !hop.transport.drainIdleSocket() {
             pathLost("\(hop.label): connection closed by the server")
           }
         case .pump:
@@ -364,17 +364,17 @@ final class ForwardingLoop {
     var moved = false
     if case .connecting = machine.state { moved = advanceConnect() || moved }
     if machine.state == .forwarding { moved = openQueuedStreams() || moved }
-    for hop in hops where hop.descriptor >= 0 && hop.outputPending > 0 {
-      let before = hop.outputPending
-      if !hop.flushOutput() {
+    for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
+      let before = hop.transport.outputPending
+      if !hop.transport.flushOutput() {
         pathLost("\(hop.label): connection lost while sending")
-      } else if hop.outputPending != before {
+      } else if hop.transport.outputPending != before {
         moved = true
       }
     }
     var finishedAny = false
     for pump in pumps {
-      let mayWrite = pump.hopIndex < hops.count && !hops[pump.hopIndex].hasOutputBacklog
+      let mayWrite = pump.hopIndex < hops.count && !hops[pump.hopIndex].transport.hasOutputBacklog
       let (progress, outcome) = pump.pump(scratch: scratch, mayWrite: mayWrite)
       moved = moved || progress
       switch outcome {
@@ -392,8 +392,8 @@ final class ForwardingLoop {
       }
     }
     if finishedAny { pumps.removeAll { $0.isFinished } }
-    for hop in hops where hop.descriptor >= 0 && hop.outputPending > 0 {
-      if !hop.flushOutput() { pathLost("\(hop.label): connection lost while sending") }
+    for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
+      if !hop.transport.flushOutput() { pathLost("\(hop.label): connection lost while sending") }
     }
     return moved
   }
