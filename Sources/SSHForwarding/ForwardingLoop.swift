@@ -45,10 +45,14 @@ final class ForwardingLoop {
   private var pumps: [ChannelPump] = []
   /// Hop index whose transport channel is being opened on the hop before it.
   private var transportOpen: (hopIndex: Int, message: [UInt8])?
+  /// The streams `TunnelStateMachine` said to open or queue, oldest first, until each gets its
+  /// channel, is refused, or its wait runs out (each of which is reported as `.streamResolved`).
+  /// While the machine is forwarding they are opened in order (libssh2 opens one channel at a time
+  /// per session); otherwise they wait for `.openQueuedStreams`.
   private var streamQueue: [(request: StreamRequest, deadline: ContinuousClock.Instant)] = []
   private let streamMessage: [UInt8]
   private var retryAt: ContinuousClock.Instant?
-  /// When the last connection attempt began (for `retrySoonForWaitingStreams`).
+  /// When the last connection attempt began (for `.expediteRetry`).
   private var lastConnectStart: ContinuousClock.Instant?
   private var connectDeadline: ContinuousClock.Instant?
   private var lastFailure: SSHError?
@@ -117,7 +121,6 @@ final class ForwardingLoop {
           owners.append(.pump)
         }
       }
-      retrySoonForWaitingStreams(now: .now)
       let timeout = progressed ? 0 : pollTimeout(now: .now)
       // off-pool: runs on the tunnel's I/O thread
       let ready = poll(&fds, nfds_t(fds.count), timeout)
@@ -173,20 +176,13 @@ final class ForwardingLoop {
     return Int32(min(ms, 60_000))
   }
 
-  /// While a client waits for a channel, the backoff does not apply: the path is retried at most
-  /// `demandRetryGap` after the previous attempt began, so a bastion back after a long outage
-  /// serves the waiting client within about a second instead of at the end of a backoff of up to
-  /// 30 s. With no client waiting, the backoff (and the load on a dead bastion) is unchanged.
+  /// While a client waits for a channel, the backoff does not apply (`.expediteRetry`): the path is
+  /// retried at most `demandRetryGap` after the previous attempt began, so a bastion back after a
+  /// long outage serves the waiting client within about a second instead of at the end of a backoff
+  /// of up to 30 s. With no client waiting, the backoff (and the load on a dead bastion) is unchanged.
   static let demandRetryGap = Duration.seconds(1)
 
-  private func retrySoonForWaitingStreams(now: ContinuousClock.Instant) {
-    guard !streamQueue.isEmpty, case .backingOff = machine.state, let scheduled = retryAt else { return }
-    let soon = max(now, (lastConnectStart ?? now) + Self.demandRetryGap)
-    if soon < scheduled { retryAt = soon }
-  }
-
   private func fireTimers(now: ContinuousClock.Instant) {
-    retrySoonForWaitingStreams(now: now)
     if let retry = retryAt, now >= retry {
       retryAt = nil
       handle(.retryTimerFired)
@@ -203,14 +199,17 @@ final class ForwardingLoop {
     }
     if !streamQueue.isEmpty {
       var kept: [(request: StreamRequest, deadline: ContinuousClock.Instant)] = []
+      var expired = 0
       for item in streamQueue {
         if now >= item.deadline {
           item.request.fail(waitExpiredError(), events: events)
+          expired += 1
         } else {
           kept.append(item)
         }
       }
       streamQueue = kept
+      for _ in 0..<expired { handle(.streamResolved) }
     }
     if machine.state == .forwarding {
       for hop in hops {
@@ -245,26 +244,17 @@ final class ForwardingLoop {
       handle(.stopRequested)
       finished = true
     case .open(let request):
-      streamQueue.append((request, .now + plan.options.streamWaitLimit))
-      let actions = machine.handle(.streamRequested)
-      for action in actions {
-        switch action {
-        case .openStream, .queueStream: break  // already queued; a pass opens it when forwarding
-        case .refuseStream(let reason):
-          streamQueue.removeLast()
-          request.fail(
-            SSHError(.sshConnection, "no channel to \(plan.target): \(reason)", retryable: false), events: events)
-        default: perform(action)
-        }
-      }
+      handle(.streamRequested, stream: request)
     }
   }
 
-  private func handle(_ event: TunnelStateMachine.Event) {
+  /// Feeds `event` to the machine and performs what it decides. `stream` is the request a
+  /// `.streamRequested` is about (the stream actions act on it).
+  private func handle(_ event: TunnelStateMachine.Event, stream: StreamRequest? = nil) {
     let before = machine.state
     let actions = machine.handle(event)
     SSHTrace.log("event \(event) in \(before) -> \(machine.state): \(actions)")
-    for action in actions { perform(action) }
+    for action in actions { perform(action, stream: stream) }
   }
 
   private func processPendingEvents() {
@@ -297,7 +287,7 @@ final class ForwardingLoop {
     pendingEvents.append(.pathLost(reason: reason))
   }
 
-  private func perform(_ action: TunnelStateMachine.Action) {
+  private func perform(_ action: TunnelStateMachine.Action, stream: StreamRequest?) {
     switch action {
     case .connect:
       beginConnect()
@@ -305,6 +295,11 @@ final class ForwardingLoop {
       tearDownPath()
     case .scheduleRetry(let delay):
       retryAt = .now + delay
+    case .expediteRetry:
+      guard let scheduled = retryAt else { return }
+      let now = ContinuousClock.now
+      let soon = max(now, (lastConnectStart ?? now) + Self.demandRetryGap)
+      if soon < scheduled { retryAt = soon }
     case .cancelRetry:
       retryAt = nil
     case .completeStart(let succeeded):
@@ -326,10 +321,18 @@ final class ForwardingLoop {
     case .announceGaveUp(let reason):
       let failure = lastFailure ?? SSHError(.sshConnection, reason)
       events.yield(.failed(category: failure.category, message: failure.description))
-    case .openStream, .queueStream, .openQueuedStreams:
-      break  // the next pass opens queued streams while forwarding
-    case .refuseStream:
-      break  // handled in accept(_:)
+    case .openStream:
+      guard let stream else { return }
+      streamQueue.append((stream, .now + plan.options.streamWaitLimit))
+      _ = openQueuedStreams()  // behind any older stream still opening
+    case .queueStream:
+      guard let stream else { return }
+      streamQueue.append((stream, .now + plan.options.streamWaitLimit))
+    case .refuseStream(let reason):
+      stream?.fail(
+        SSHError(.sshConnection, "no channel to \(plan.target): \(reason)", retryable: false), events: events)
+    case .openQueuedStreams:
+      _ = openQueuedStreams()
     case .failQueuedStreams(let reason):
       let error = SSHError(.sshConnection, "no channel to \(plan.target): \(reason)")
       for item in streamQueue { item.request.fail(lastFailure ?? error, events: events) }
@@ -363,6 +366,7 @@ final class ForwardingLoop {
   private func pass() -> Bool {
     var moved = false
     if case .connecting = machine.state { moved = advanceConnect() || moved }
+    // Opens that `.openStream`/`.openQueuedStreams` began and libssh2 could not finish at once.
     if machine.state == .forwarding { moved = openQueuedStreams() || moved }
     for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
       let before = hop.transport.outputPending
@@ -483,6 +487,7 @@ final class ForwardingLoop {
         return moved
       case .refused(let why):
         streamQueue.removeFirst()
+        handle(.streamResolved)
         head.request.fail(
           SSHError(
             .sshConnection, "\(last.label) could not open a channel to \(plan.target): \(why)",
@@ -496,6 +501,7 @@ final class ForwardingLoop {
         return true
       case .opened(let channel):
         streamQueue.removeFirst()
+        handle(.streamResolved)
         moved = true
         deliver(head.request, channel: channel, hopIndex: last.index)
       }
