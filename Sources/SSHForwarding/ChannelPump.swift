@@ -35,7 +35,7 @@ final class ChannelPump {
   let role: Role
   /// The hop whose session carries this channel.
   let hopIndex: Int
-  /// That hop, for its output backlog (flow control).
+  /// That hop, for its transport's output backlog (flow control).
   private let hop: HopConnection
   private(set) var channel: ChannelHandle?
   private(set) var descriptor: Int32
@@ -43,12 +43,8 @@ final class ChannelPump {
   private var upOffset = 0
   private var downPending: [UInt8] = []
   private var downOffset = 0
-  private var localEOF = false
-  private var sentEOF = false
-  private var remoteEOF = false
-  private var shutLocalWrite = false
-  private var closing = false
-  private(set) var isFinished = false
+  private(set) var closeState: ChannelCloseState = .fresh
+  var isFinished: Bool { closeState == .closed }
   /// Waiting for the local socket to accept more bytes.
   private var wantsLocalWrite = false
 
@@ -71,7 +67,7 @@ final class ChannelPump {
   var localEvents: Int16 {
     guard !isFinished, descriptor >= 0 else { return 0 }
     var events: Int16 = 0
-    if !closing && !localEOF && upPending.count == upOffset { events |= Int16(POLLIN) }
+    if closeState.readsLocalInput && upPending.count == upOffset { events |= Int16(POLLIN) }
     if wantsLocalWrite { events |= Int16(POLLOUT) }
     return events
   }
@@ -83,27 +79,28 @@ final class ChannelPump {
   func pump(scratch: UnsafeMutableRawBufferPointer, mayWrite: Bool) -> (progress: Bool, outcome: Outcome) {
     guard !isFinished, let channel else { return (false, .finished) }
     var progress = false
-    if !closing {
-      switch pumpDown(channel, scratch, &progress) {
+    if case .open(var up, var down) = closeState {
+      switch pumpDown(channel, scratch, &down, &progress) {
       case .running: break
       case let other: return (true, other)
       }
+      // After an abort in pumpDown the up half still runs this once, with the state it had.
       if mayWrite {
-        switch pumpUp(channel, scratch, &progress) {
+        switch pumpUp(channel, scratch, &up, &progress) {
         case .running: break
         case let other: return (true, other)
         }
       }
-      nudgeAfterWindowAdjust(channel)
-      if sentEOF && shutLocalWrite { closing = true }
+      nudgeAfterWindowAdjust(channel, up: up)
+      closeState.settle(up: up, down: down)
       // The peer sent EOF and we still send: keep going (half-close) unless it also sent CLOSE,
       // after which it adjusts no window and reads nothing more.
-      if remoteEOF && !closing && libssh2_channel_wait_closed(channel.raw) == 0 {
+      if case .open(_, let down) = closeState, down != .open, libssh2_channel_wait_closed(channel.raw) == 0 {
         _ = abort()
         progress = true
       }
     }
-    if closing {
+    if closeState == .closing {
       let rc = libssh2_channel_close(channel.raw)
       if rc == libssh2EAGAIN || rc == Int32(LIBSSH2_ERROR_BAD_USE) { return (progress, .running) }
       finish()
@@ -113,10 +110,11 @@ final class ChannelPump {
   }
 
   private func pumpDown(
-    _ channel: ChannelHandle, _ scratch: UnsafeMutableRawBufferPointer, _ progress: inout Bool
+    _ channel: ChannelHandle, _ scratch: UnsafeMutableRawBufferPointer, _ down: inout ChannelCloseState.Down,
+    _ progress: inout Bool
   ) -> Outcome {
     wantsLocalWrite = false
-    while !shutLocalWrite {
+    while down != .localWriteShut {
       if downOffset < downPending.count {
         let n = downPending.withUnsafeBytes {
           send(descriptor, $0.baseAddress! + downOffset, $0.count - downOffset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
@@ -137,9 +135,9 @@ final class ChannelPump {
         if n < 0 && errno == EINTR { continue }
         return abort()  // the local side is gone (EPIPE, ECONNRESET)
       }
-      if remoteEOF {
+      if down == .remoteEOF {
         shutdown(descriptor, Int32(SHUT_WR))
-        shutLocalWrite = true
+        down = .localWriteShut
         progress = true
         break
       }
@@ -158,7 +156,7 @@ final class ChannelPump {
       }
       if n == 0 {
         if libssh2_channel_eof(channel.raw) != 0 {
-          remoteEOF = true
+          down = .remoteEOF
           progress = true
           continue
         }
@@ -171,10 +169,11 @@ final class ChannelPump {
   }
 
   private func pumpUp(
-    _ channel: ChannelHandle, _ scratch: UnsafeMutableRawBufferPointer, _ progress: inout Bool
+    _ channel: ChannelHandle, _ scratch: UnsafeMutableRawBufferPointer, _ up: inout ChannelCloseState.Up,
+    _ progress: inout Bool
   ) -> Outcome {
-    while !sentEOF {
-      if hop.hasOutputBacklog { return .running }
+    while up != .eofSent {
+      if hop.transport.hasOutputBacklog { return .running }
       if upOffset < upPending.count {
         let n = upPending.withUnsafeBytes {
           libssh2_channel_write_ex(
@@ -193,11 +192,11 @@ final class ChannelPump {
         if n == 0 || n == Int(libssh2EAGAIN) || n == Int(LIBSSH2_ERROR_BAD_USE) { return .running }
         return failure(code: Int32(n), channel)
       }
-      if localEOF {
+      if up == .localEOF {
         let rc = libssh2_channel_send_eof(channel.raw)
         if rc == libssh2EAGAIN || rc == Int32(LIBSSH2_ERROR_BAD_USE) { return .running }
         if rc != 0 { return failure(code: rc, channel) }
-        sentEOF = true
+        up = .eofSent
         progress = true
         break
       }
@@ -205,7 +204,7 @@ final class ChannelPump {
       if r > 0 {
         progress = true
         var offset = 0
-        while offset < r && !hop.hasOutputBacklog {
+        while offset < r && !hop.transport.hasOutputBacklog {
           let n = libssh2_channel_write_ex(
             channel.raw, 0, scratch.baseAddress!.assumingMemoryBound(to: CChar.self) + offset, r - offset)
           if n > 0 {
@@ -224,7 +223,7 @@ final class ChannelPump {
         continue
       }
       if r == 0 {
-        localEOF = true
+        up = .localEOF
         progress = true
         continue
       }
@@ -241,8 +240,8 @@ final class ChannelPump {
   /// 40 ms delayed-ACK timer fires, and the reply waits for it. A 1-byte receive-window adjust from
   /// us travels bastion → target and carries that ACK, so the reply leaves at once. Costs one
   /// ~60-byte packet per ~96 KiB uploaded.
-  private func nudgeAfterWindowAdjust(_ channel: ChannelHandle) {
-    guard hopIndex > 0, case .stream = role, !sentEOF else { return }
+  private func nudgeAfterWindowAdjust(_ channel: ChannelHandle, up: ChannelCloseState.Up) {
+    guard hopIndex > 0, case .stream = role, up != .eofSent else { return }
     let window = libssh2_channel_window_write_ex(channel.raw, nil)
     if window > lastSendWindow && lastSendWindow != 0 {
       _ = libssh2_channel_receive_window_adjust2(channel.raw, 1, 1, nil)
@@ -257,7 +256,7 @@ final class ChannelPump {
     downPending = []
     upOffset = 0
     downOffset = 0
-    closing = true
+    closeState.abort()
     return .running
   }
 
@@ -282,7 +281,7 @@ final class ChannelPump {
   /// Frees the channel and closes the local socket. Idempotent.
   func finish() {
     guard !isFinished else { return }
-    isFinished = true
+    closeState = .closed
     channel = nil
     if descriptor >= 0 {
       close(descriptor)
@@ -290,5 +289,58 @@ final class ChannelPump {
     }
     upPending = []
     downPending = []
+  }
+}
+
+/// Where a `ChannelPump` is in closing its channel and socket. While open, each direction closes on
+/// its own (half-close); once both have, or either side failed, the channel is closed.
+///
+/// ```
+/// open(up: open ─local EOF read─▶ localEOF ─channel EOF sent─▶ eofSent,
+///      down: open ─channel EOF read─▶ remoteEOF ─shutdown(SHUT_WR)─▶ localWriteShut)
+///   ─both eofSent and localWriteShut, or abort─▶ closing ─channel CLOSE done─▶ closed
+/// any ─finish (channel error, teardown)─▶ closed
+/// ```
+enum ChannelCloseState: Equatable {
+  /// local → channel.
+  enum Up: Equatable {
+    case open
+    /// The local socket reached EOF; pending bytes still go out, then the channel EOF.
+    case localEOF
+    case eofSent
+  }
+
+  /// channel → local.
+  enum Down: Equatable {
+    case open
+    /// The channel reached EOF; pending bytes still go out, then `shutdown(SHUT_WR)`.
+    case remoteEOF
+    case localWriteShut
+  }
+
+  case open(up: Up, down: Down)
+  /// Sending CLOSE and waiting for the peer's, without blocking.
+  case closing
+  /// Channel freed, socket closed.
+  case closed
+
+  static let fresh = ChannelCloseState.open(up: .open, down: .open)
+
+  /// Whether the local socket is read (for POLLIN): only until its EOF, and not once closing.
+  var readsLocalInput: Bool {
+    if case .open(.open, _) = self { return true }
+    return false
+  }
+
+  /// Records the directions' progress; both finished means closing. No effect unless open (an
+  /// abort or a finish during the pass wins).
+  mutating func settle(up: Up, down: Down) {
+    guard case .open = self else { return }
+    self = up == .eofSent && down == .localWriteShut ? .closing : .open(up: up, down: down)
+  }
+
+  /// Either side failed: close the channel now. No effect once closed.
+  mutating func abort() {
+    if self != .closed { self = .closing }
   }
 }

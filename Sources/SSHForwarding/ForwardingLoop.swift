@@ -45,10 +45,14 @@ final class ForwardingLoop {
   private var pumps: [ChannelPump] = []
   /// Hop index whose transport channel is being opened on the hop before it.
   private var transportOpen: (hopIndex: Int, message: [UInt8])?
+  /// The streams `TunnelStateMachine` said to open or queue, oldest first, until each gets its
+  /// channel, is refused, or its wait runs out (each of which is reported as `.streamResolved`).
+  /// While the machine is forwarding they are opened in order (libssh2 opens one channel at a time
+  /// per session); otherwise they wait for `.openQueuedStreams`.
   private var streamQueue: [(request: StreamRequest, deadline: ContinuousClock.Instant)] = []
   private let streamMessage: [UInt8]
   private var retryAt: ContinuousClock.Instant?
-  /// When the last connection attempt began (for `retrySoonForWaitingStreams`).
+  /// When the last connection attempt began (for `.expediteRetry`).
   private var lastConnectStart: ContinuousClock.Instant?
   private var connectDeadline: ContinuousClock.Instant?
   private var lastFailure: SSHError?
@@ -88,10 +92,10 @@ final class ForwardingLoop {
 
       var progressed = false
       for _ in 0..<32 {
-        let received = hops.reduce(UInt64(0)) { $0 &+ $1.bytesReceived }
+        let received = hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
         let moved = pass()
         processPendingEvents()
-        let receivedAfter = hops.reduce(UInt64(0)) { $0 &+ $1.bytesReceived }
+        let receivedAfter = hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
         if !moved && received == receivedAfter { break }
         progressed = true
       }
@@ -111,13 +115,12 @@ final class ForwardingLoop {
       for pump in pumps where pump.descriptor >= 0 {
         var events = pump.localEvents
         // A hop with an output backlog takes no new input: wait for its POLLOUT instead.
-        if pump.hopIndex < hops.count && hops[pump.hopIndex].hasOutputBacklog { events &= ~Int16(POLLIN) }
+        if pump.hopIndex < hops.count && hops[pump.hopIndex].transport.hasOutputBacklog { events &= ~Int16(POLLIN) }
         if events != 0 {
           fds.append(pollfd(fd: pump.descriptor, events: events, revents: 0))
           owners.append(.pump)
         }
       }
-      retrySoonForWaitingStreams(now: .now)
       let timeout = progressed ? 0 : pollTimeout(now: .now)
       // off-pool: runs on the tunnel's I/O thread
       let ready = poll(&fds, nfds_t(fds.count), timeout)
@@ -129,7 +132,7 @@ final class ForwardingLoop {
         case .hop(let i):
           guard i < hops.count else { continue }
           let hop = hops[i]
-          if hop.phase == .ready && !hopHasWork(i) && !hop.drainIdleSocket() {
+          if hop.phase == .ready && !hopHasWork(i) && !hop.transport.drainIdleSocket() {
             pathLost("\(hop.label): connection closed by the server")
           }
         case .pump:
@@ -173,20 +176,13 @@ final class ForwardingLoop {
     return Int32(min(ms, 60_000))
   }
 
-  /// While a client waits for a channel, the backoff does not apply: the path is retried at most
-  /// `demandRetryGap` after the previous attempt began, so a bastion back after a long outage
-  /// serves the waiting client within about a second instead of at the end of a backoff of up to
-  /// 30 s. With no client waiting, the backoff (and the load on a dead bastion) is unchanged.
+  /// While a client waits for a channel, the backoff does not apply (`.expediteRetry`): the path is
+  /// retried at most `demandRetryGap` after the previous attempt began, so a bastion back after a
+  /// long outage serves the waiting client within about a second instead of at the end of a backoff
+  /// of up to 30 s. With no client waiting, the backoff (and the load on a dead bastion) is unchanged.
   static let demandRetryGap = Duration.seconds(1)
 
-  private func retrySoonForWaitingStreams(now: ContinuousClock.Instant) {
-    guard !streamQueue.isEmpty, case .backingOff = machine.state, let scheduled = retryAt else { return }
-    let soon = max(now, (lastConnectStart ?? now) + Self.demandRetryGap)
-    if soon < scheduled { retryAt = soon }
-  }
-
   private func fireTimers(now: ContinuousClock.Instant) {
-    retrySoonForWaitingStreams(now: now)
     if let retry = retryAt, now >= retry {
       retryAt = nil
       handle(.retryTimerFired)
@@ -203,14 +199,17 @@ final class ForwardingLoop {
     }
     if !streamQueue.isEmpty {
       var kept: [(request: StreamRequest, deadline: ContinuousClock.Instant)] = []
+      var expired = 0
       for item in streamQueue {
         if now >= item.deadline {
           item.request.fail(waitExpiredError(), events: events)
+          expired += 1
         } else {
           kept.append(item)
         }
       }
       streamQueue = kept
+      for _ in 0..<expired { handle(.streamResolved) }
     }
     if machine.state == .forwarding {
       for hop in hops {
@@ -245,26 +244,17 @@ final class ForwardingLoop {
       handle(.stopRequested)
       finished = true
     case .open(let request):
-      streamQueue.append((request, .now + plan.options.streamWaitLimit))
-      let actions = machine.handle(.streamRequested)
-      for action in actions {
-        switch action {
-        case .openStream, .queueStream: break  // already queued; a pass opens it when forwarding
-        case .refuseStream(let reason):
-          streamQueue.removeLast()
-          request.fail(
-            SSHError(.sshConnection, "no channel to \(plan.target): \(reason)", retryable: false), events: events)
-        default: perform(action)
-        }
-      }
+      handle(.streamRequested, stream: request)
     }
   }
 
-  private func handle(_ event: TunnelStateMachine.Event) {
+  /// Feeds `event` to the machine and performs what it decides. `stream` is the request a
+  /// `.streamRequested` is about (the stream actions act on it).
+  private func handle(_ event: TunnelStateMachine.Event, stream: StreamRequest? = nil) {
     let before = machine.state
     let actions = machine.handle(event)
     SSHTrace.log("event \(event) in \(before) -> \(machine.state): \(actions)")
-    for action in actions { perform(action) }
+    for action in actions { perform(action, stream: stream) }
   }
 
   private func processPendingEvents() {
@@ -297,7 +287,7 @@ final class ForwardingLoop {
     pendingEvents.append(.pathLost(reason: reason))
   }
 
-  private func perform(_ action: TunnelStateMachine.Action) {
+  private func perform(_ action: TunnelStateMachine.Action, stream: StreamRequest?) {
     switch action {
     case .connect:
       beginConnect()
@@ -305,6 +295,11 @@ final class ForwardingLoop {
       tearDownPath()
     case .scheduleRetry(let delay):
       retryAt = .now + delay
+    case .expediteRetry:
+      guard let scheduled = retryAt else { return }
+      let now = ContinuousClock.now
+      let soon = max(now, (lastConnectStart ?? now) + Self.demandRetryGap)
+      if soon < scheduled { retryAt = soon }
     case .cancelRetry:
       retryAt = nil
     case .completeStart(let succeeded):
@@ -326,10 +321,18 @@ final class ForwardingLoop {
     case .announceGaveUp(let reason):
       let failure = lastFailure ?? SSHError(.sshConnection, reason)
       events.yield(.failed(category: failure.category, message: failure.description))
-    case .openStream, .queueStream, .openQueuedStreams:
-      break  // the next pass opens queued streams while forwarding
-    case .refuseStream:
-      break  // handled in accept(_:)
+    case .openStream:
+      guard let stream else { return }
+      streamQueue.append((stream, .now + plan.options.streamWaitLimit))
+      _ = openQueuedStreams()  // behind any older stream still opening
+    case .queueStream:
+      guard let stream else { return }
+      streamQueue.append((stream, .now + plan.options.streamWaitLimit))
+    case .refuseStream(let reason):
+      stream?.fail(
+        SSHError(.sshConnection, "no channel to \(plan.target): \(reason)", retryable: false), events: events)
+    case .openQueuedStreams:
+      _ = openQueuedStreams()
     case .failQueuedStreams(let reason):
       let error = SSHError(.sshConnection, "no channel to \(plan.target): \(reason)")
       for item in streamQueue { item.request.fail(lastFailure ?? error, events: events) }
@@ -363,18 +366,19 @@ final class ForwardingLoop {
   private func pass() -> Bool {
     var moved = false
     if case .connecting = machine.state { moved = advanceConnect() || moved }
+    // Opens that `.openStream`/`.openQueuedStreams` began and libssh2 could not finish at once.
     if machine.state == .forwarding { moved = openQueuedStreams() || moved }
-    for hop in hops where hop.descriptor >= 0 && hop.outputPending > 0 {
-      let before = hop.outputPending
-      if !hop.flushOutput() {
+    for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
+      let before = hop.transport.outputPending
+      if !hop.transport.flushOutput() {
         pathLost("\(hop.label): connection lost while sending")
-      } else if hop.outputPending != before {
+      } else if hop.transport.outputPending != before {
         moved = true
       }
     }
     var finishedAny = false
     for pump in pumps {
-      let mayWrite = pump.hopIndex < hops.count && !hops[pump.hopIndex].hasOutputBacklog
+      let mayWrite = pump.hopIndex < hops.count && !hops[pump.hopIndex].transport.hasOutputBacklog
       let (progress, outcome) = pump.pump(scratch: scratch, mayWrite: mayWrite)
       moved = moved || progress
       switch outcome {
@@ -392,8 +396,8 @@ final class ForwardingLoop {
       }
     }
     if finishedAny { pumps.removeAll { $0.isFinished } }
-    for hop in hops where hop.descriptor >= 0 && hop.outputPending > 0 {
-      if !hop.flushOutput() { pathLost("\(hop.label): connection lost while sending") }
+    for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
+      if !hop.transport.flushOutput() { pathLost("\(hop.label): connection lost while sending") }
     }
     return moved
   }
@@ -483,6 +487,7 @@ final class ForwardingLoop {
         return moved
       case .refused(let why):
         streamQueue.removeFirst()
+        handle(.streamResolved)
         head.request.fail(
           SSHError(
             .sshConnection, "\(last.label) could not open a channel to \(plan.target): \(why)",
@@ -496,6 +501,7 @@ final class ForwardingLoop {
         return true
       case .opened(let channel):
         streamQueue.removeFirst()
+        handle(.streamResolved)
         moved = true
         deliver(head.request, channel: channel, hopIndex: last.index)
       }

@@ -2,46 +2,18 @@ import CLibSSH2
 import Foundation
 import TunnelCore
 
-/// How hops log in; shared by every hop of a forwarder and owned by its I/O thread.
-final class HopCredentials {
-  /// Expanded path of `ssh.identity`, or nil for agent-only.
-  let identityPath: String?
-  /// `SSH_AUTH_SOCK` to use, or nil for no agent.
-  let agentSocket: String?
-  let passphraseProvider: PassphraseProvider
-  /// Asked once, then kept in memory for reconnects. Zeroed on `forget()`.
-  private(set) var passphrase: [UInt8]?
-
-  init(identityPath: String?, agentSocket: String?, passphraseProvider: @escaping PassphraseProvider) {
-    self.identityPath = identityPath
-    self.agentSocket = agentSocket
-    self.passphraseProvider = passphraseProvider
-  }
-
-  func passphrase(for path: String) -> [UInt8]? {
-    if passphrase == nil { passphrase = passphraseProvider(path) }
-    return passphrase
-  }
-
-  func forget() {
-    if passphrase != nil {
-      for i in passphrase!.indices { passphrase![i] = 0 }
-      passphrase = nil
-    }
-  }
-
-  deinit { forget() }
-}
-
-/// One SSH hop: its socket, its libssh2 session, and the non-blocking steps that bring it up
-/// (TCP connect → handshake → host key check → authentication → ready).
+/// One SSH hop, brought up in order: TCP connect (hop 0) or the transport over the previous hop
+/// (hop k > 0) → SSH handshake → host key check → authentication → ready. This type owns the
+/// sequence and the hop's libssh2 session; the byte path under the session is its `HopTransport`,
+/// the login its `HopAuthenticator`. (`ForwardingLoop` opens the direct-tcpip channels over a ready
+/// hop: the transport of the next hop, and the streams to `ssh.target` over the last.)
 ///
 /// Hop 0 runs over a TCP socket it connects itself. Hop k > 0 runs over one end of a socketpair
 /// whose other end `ForwardingLoop` pumps into a `direct-tcpip` channel of hop k−1.
 ///
-/// Confined to the tunnel's I/O thread. The session's send/recv callbacks come back into this
-/// object through libssh2's `abstract` pointer (unretained: this object owns the session, so it
-/// outlives it). The socket descriptor is owned here and closed after the session is freed.
+/// Confined to the tunnel's I/O thread. The session's send/recv callbacks go to `transport`
+/// through libssh2's `abstract` pointer (unretained: this object owns both and frees the session
+/// first). The socket descriptor belongs to `transport` and is closed after the session is freed.
 final class HopConnection {
   enum Phase: Equatable {
     case tcpConnecting
@@ -67,32 +39,11 @@ final class HopConnection {
   let label: String
   private(set) var phase: Phase
   private(set) var session: SessionHandle?
-  private(set) var descriptor: Int32 = -1
   private(set) var hostKey: HostKey?
-
-  // I/O accounting, written by the send/recv callbacks.
-  private(set) var bytesReceived: UInt64 = 0
-  private(set) var lastReceive: ContinuousClock.Instant = .now
-  /// Bytes read from the socket while no libssh2 call wanted them (an idle session), served to
-  /// libssh2 first by the recv callback. Keeps an idle socket drained so poll() does not spin.
-  private var prefetch: [UInt8] = []
-  private var prefetchOffset = 0
-  /// The peer closed the connection (seen while prefetching).
-  private(set) var peerClosed = false
-  /// Bytes libssh2 handed to the send callback that the socket has not taken yet. The callback
-  /// never reports a short write or EAGAIN to libssh2: it keeps the rest here and the loop flushes
-  /// it on POLLOUT. libssh2 1.10 allows only one half-sent packet per session and fails every other
-  /// send meanwhile (LIBSSH2_ERROR_BAD_USE), which would drop window adjustments and channel
-  /// CLOSEs of other channels; with this buffer that state never arises. Pumps stop writing to
-  /// channels of this hop while `hasOutputBacklog` (flow control).
-  private var output: [UInt8] = []
-  /// Socket input read ahead in one big recv, served to libssh2's small reads. Owned here,
-  /// deallocated in deinit.
-  private let inbound = UnsafeMutableRawBufferPointer.allocate(byteCount: HopConnection.readChunk, alignment: 16)
-  private var inboundStart = 0
-  private var inboundEnd = 0
-  private var outputOffset = 0
-  private(set) var sendFailed = false
+  /// The socket and the buffers between it and the session.
+  let transport: HopTransport
+  /// The socket descriptor (owned by `transport`), or -1.
+  var descriptor: Int32 { transport.descriptor }
 
   // Keepalive.
   private(set) var unansweredKeepalives = 0
@@ -100,25 +51,11 @@ final class HopConnection {
 
   private let verifier: KnownHostsVerifier
   private let credentials: HopCredentials
+  /// The login, while `phase == .authenticating`.
+  private var authenticator: HopAuthenticator?
   private var addresses: [sockaddr_storage] = []
   private var addressIndex = 0
   private var lastConnectError: Int32 = 0
-
-  // Authentication state.
-  private var agent: AgentHandle?
-  private var agentIdentity: UnsafeMutablePointer<libssh2_agent_publickey>?
-  private var agentKeysTried = 0
-  private var authStage: AuthStage = .listMethods
-  private var serverMethods: [String] = []
-  private var attempts: [String] = []
-
-  private enum AuthStage {
-    case listMethods
-    case agentNextIdentity
-    case agentTrying
-    case keyFile
-    case exhausted
-  }
 
   init(index: Int, count: Int, endpoint: SSHEndpoint, verifier: KnownHostsVerifier, credentials: HopCredentials) {
     self.index = index
@@ -127,25 +64,20 @@ final class HopConnection {
     self.label = "hop \(index + 1)/\(count) \(endpoint.user == nil ? "\(HopConnection.currentUser())@" : "")\(endpoint)"
     self.verifier = verifier
     self.credentials = credentials
+    transport = HopTransport(overTCP: index == 0)
     phase = index == 0 ? .tcpConnecting : .awaitingTransport
   }
 
-  deinit {
-    tearDown()
-    inbound.deallocate()
-  }
+  deinit { tearDown() }
 
   /// Frees the session, then closes the socket. Shutting the socket down first makes any send
   /// libssh2 attempts while freeing fail at once instead of blocking or returning EAGAIN.
   func tearDown() {
-    if descriptor >= 0 { shutdown(descriptor, Int32(SHUT_RDWR)) }
-    agentIdentity = nil
-    agent = nil
+    transport.shutDownSocket()
+    authenticator?.release()
+    authenticator = nil
     session = nil
-    if descriptor >= 0 {
-      close(descriptor)
-      descriptor = -1
-    }
+    transport.closeSocket()
     phase = .dead
   }
 
@@ -193,7 +125,7 @@ final class HopConnection {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) }
       }
       if rc == 0 || errno == EINPROGRESS {
-        descriptor = fd
+        transport.adopt(fd)
         phase = .tcpConnecting
         return .progressed
       }
@@ -218,8 +150,7 @@ final class HopConnection {
     if error == EINPROGRESS || error == EALREADY { return .blocked }
     if error != 0 {
       lastConnectError = error
-      close(descriptor)
-      descriptor = -1
+      transport.closeSocket()
       return connectNextAddress()
     }
     // Confirm the connection is really up (SO_ERROR is 0 before the handshake completes too).
@@ -236,24 +167,21 @@ final class HopConnection {
 
   /// Takes ownership of `fd`, one end of a socketpair bridged to hop k−1's channel.
   func attachTransport(_ fd: Int32) -> Step {
-    descriptor = fd
+    transport.adopt(fd)
     return beginHandshake()
   }
 
-  // MARK: SSH handshake and login
+  // MARK: SSH handshake, host key and login
 
   private func beginHandshake() -> Step {
     let session: SessionHandle
     do {
-      session = try SessionHandle(abstract: Unmanaged.passUnretained(self).toOpaque())
+      session = try SessionHandle(abstract: transport.abstract)
     } catch {
       return .failed(error)
     }
     self.session = session
-    _ = libssh2_session_callback_set(
-      session.raw, LIBSSH2_CALLBACK_RECV, unsafeBitCast(hopReceive, to: UnsafeMutableRawPointer.self))
-    _ = libssh2_session_callback_set(
-      session.raw, LIBSSH2_CALLBACK_SEND, unsafeBitCast(hopSend, to: UnsafeMutableRawPointer.self))
+    transport.install(on: session)
     libssh2_session_set_blocking(session.raw, 0)
     // AES-CTR uses AES-NI through OpenSSL; libssh2 1.10 has no GCM or ChaCha20. CBC and RC4 are left out.
     _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes256-ctr,aes192-ctr")
@@ -294,153 +222,23 @@ final class HopConnection {
       return .failed(error)
     }
     phase = .authenticating
-    authStage = .listMethods
+    authenticator = HopAuthenticator(
+      label: label, user: user, host: endpoint.address.host, credentials: credentials)
     return .progressed
   }
 
   private func authenticate() -> Step {
-    guard let session else { return .blocked }
-    while true {
-      switch authStage {
-      case .listMethods:
-        let list = user.withCString { libssh2_userauth_list(session.raw, $0, UInt32(strlen($0))) }
-        if let list {
-          serverMethods = String(cString: list).split(separator: ",").map(String.init)
-        } else if libssh2_userauth_authenticated(session.raw) != 0 {
-          return becomeReady()
-        } else if session.lastErrno == libssh2EAGAIN {
-          return .blocked
-        } else {
-          return .failed(SSHError(.sshConnection, "\(label): the server ended the login", session: session))
-        }
-        guard serverMethods.contains("publickey") else {
-          return .failed(
-            SSHError(
-              .sshConnection,
-              "\(label): authentication failed: the server accepts only \(serverMethods.joined(separator: ", ")), "
-                + "and mcp-tunnel logs in with public keys (ssh-agent or ssh.identity)",
-              fix: "ask the server's administrator to allow publickey logins for \(user)", retryable: false))
-        }
-        authStage = .agentNextIdentity
-        if let socket = credentials.agentSocket {
-          let handle = try? AgentHandle(session: session)
-          // off-pool: runs on the tunnel's I/O thread
-          if let handle, handle.connect(path: socket), libssh2_agent_list_identities(handle.raw) == 0 {
-            agent = handle
-          } else {
-            attempts.append("ssh-agent at \(socket) (could not connect or list keys)")
-          }
-        } else {
-          attempts.append("ssh-agent (none: SSH_AUTH_SOCK is not set)")
-        }
-
-      case .agentNextIdentity:
-        guard let agent else {
-          authStage = .keyFile
-          continue
-        }
-        var next: UnsafeMutablePointer<libssh2_agent_publickey>?
-        let rc = libssh2_agent_get_identity(agent.raw, &next, agentIdentity)
-        if rc == 0, let next {
-          agentIdentity = next
-          agentKeysTried += 1
-          authStage = .agentTrying
-        } else {
-          attempts.append(
-            agentKeysTried == 0 ? "ssh-agent (no keys loaded)" : "ssh-agent (\(agentKeysTried) key(s), all refused)")
-          self.agent = nil
-          agentIdentity = nil
-          authStage = .keyFile
-        }
-
-      case .agentTrying:
-        guard let agent, let identity = agentIdentity else {
-          authStage = .keyFile
-          continue
-        }
-        // off-pool: runs on the tunnel's I/O thread
-        let rc = user.withCString { libssh2_agent_userauth(agent.raw, $0, identity) }
-        if rc == libssh2EAGAIN { return .blocked }
-        if rc == 0 { return becomeReady() }
-        authStage = .agentNextIdentity
-
-      case .keyFile:
-        authStage = .exhausted
-        guard let path = credentials.identityPath else {
-          attempts.append("identity file (none configured: ssh.identity is empty)")
-          continue
-        }
-        switch IdentityFile.inspect(path) {
-        case .missing:
-          attempts.append("identity file \(path) (does not exist)")
-          continue
-        case .unreadable(let why):
-          attempts.append("identity file \(path) (\(why))")
-          continue
-        case .plain, .encrypted:
-          authStage = .keyFile
-          return tryKeyFile(path: path, session: session)
-        }
-
-      case .exhausted:
-        return .failed(
-          SSHError(
-            .sshConnection,
-            "\(label): authentication failed for \(user) (server accepts: \(serverMethods.joined(separator: ", "))); "
-              + "tried: \(attempts.joined(separator: "; "))",
-            fix: "load an authorized key into ssh-agent (ssh-add), or set ssh.identity to a key listed in "
-              + "~\(user)/.ssh/authorized_keys on \(endpoint.address.host)",
-            retryable: false))
-      }
+    guard let session, let authenticator else { return .blocked }
+    switch authenticator.advance(session: session) {
+    case .blocked: return .blocked
+    case .progressed: return .progressed
+    case .failed(let error): return .failed(error)
+    case .authenticated:
+      self.authenticator = nil
+      phase = .ready
+      transport.resetReceiveClock()
+      return .becameReady
     }
-  }
-
-  private func tryKeyFile(path: String, session: SessionHandle) -> Step {
-    var passphrase: [CChar]?
-    if IdentityFile.inspect(path) == .encrypted {
-      guard let secret = credentials.passphrase(for: path) else {
-        attempts.append("identity file \(path) (encrypted, and there is no terminal to ask for its passphrase)")
-        authStage = .exhausted
-        return .progressed
-      }
-      passphrase = secret.map { CChar(bitPattern: $0) } + [0]
-    }
-    defer {
-      if passphrase != nil { for i in passphrase!.indices { passphrase![i] = 0 } }
-    }
-    let rc = user.withCString { u in
-      path.withCString { p in
-        libssh2_userauth_publickey_fromfile_ex(session.raw, u, UInt32(strlen(u)), nil, p, passphrase)
-      }
-    }
-    if rc == libssh2EAGAIN { return .blocked }
-    if rc == 0 { return becomeReady() }
-    switch rc {
-    case Int32(LIBSSH2_ERROR_FILE):
-      attempts.append(
-        "identity file \(path) (cannot load it: \(passphrase == nil ? "unsupported format" : "wrong passphrase or unsupported format"))"
-      )
-      if passphrase != nil { credentials.forget() }
-    default:
-      if IdentityFile.keyType(path) == "ssh-rsa" {
-        // libssh2 1.10 signs RSA user keys only as ssh-rsa (SHA-1); rsa-sha2-256/512 came in 1.11.
-        attempts.append(
-          "identity file \(path) (refused by the server: libssh2 1.10 can sign RSA keys only with SHA-1 "
-            + "(ssh-rsa), which OpenSSH 8.8 and later refuse; use an ed25519 or ECDSA key)")
-      } else {
-        attempts.append("identity file \(path) (refused by the server)")
-      }
-    }
-    authStage = .exhausted
-    return .progressed
-  }
-
-  private func becomeReady() -> Step {
-    agent = nil
-    agentIdentity = nil
-    phase = .ready
-    lastReceive = .now
-    return .becameReady
   }
 
   // MARK: polling
@@ -455,34 +253,10 @@ final class HopConnection {
     case .awaitingTransport, .dead: return 0
     case .handshaking, .authenticating, .ready:
       var events = Int16(POLLIN)
-      if phase == .ready && !hasWork && prefetchFull { events = mcp_tunnel_pollrdhup }
-      if output.count > outputOffset { events |= Int16(POLLOUT) }
+      if phase == .ready && !hasWork && transport.prefetchFull { events = mcp_tunnel_pollrdhup }
+      if transport.outputPending > 0 { events |= Int16(POLLOUT) }
       return events
     }
-  }
-
-  private var prefetchFull: Bool { prefetch.count - prefetchOffset >= 256 * 1024 }
-
-  /// Reads whatever the socket has into `prefetch` (for an idle ready session). Returns false when
-  /// the peer closed the connection or it failed.
-  func drainIdleSocket() -> Bool {
-    guard descriptor >= 0, !prefetchFull else { return !peerClosed }
-    if prefetchOffset > 0 && prefetchOffset == prefetch.count {
-      prefetch.removeAll(keepingCapacity: true)
-      prefetchOffset = 0
-    }
-    var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-    while !prefetchFull {
-      let n = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
-      if n > 0 {
-        prefetch.append(contentsOf: buffer[0..<n])
-        noteReceived(n)
-        continue
-      }
-      if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { peerClosed = true }
-      break
-    }
-    return !peerClosed
   }
 
   /// Sends a keepalive (want_reply) when `interval` passed without input; reports the leg dead after
@@ -490,6 +264,7 @@ final class HopConnection {
   /// Returns the reason when the leg is dead.
   func checkKeepalive(now: ContinuousClock.Instant, interval: Duration, countMax: Int) -> String? {
     guard phase == .ready, interval > .zero, let session else { return nil }
+    let lastReceive = transport.lastReceive
     if let sent = lastKeepaliveSent, lastReceive > sent { unansweredKeepalives = 0 }
     let quietSince = max(lastReceive, lastKeepaliveSent ?? lastReceive)
     guard now - quietSince >= interval else { return nil }
@@ -508,118 +283,8 @@ final class HopConnection {
   /// When the next keepalive check is due.
   func nextKeepaliveCheck(interval: Duration) -> ContinuousClock.Instant? {
     guard phase == .ready, interval > .zero else { return nil }
+    let lastReceive = transport.lastReceive
     return max(lastReceive, lastKeepaliveSent ?? lastReceive) + interval
-  }
-
-  // MARK: send/recv callbacks
-
-  /// More than this many unsent bytes: channels of this hop wait before writing more.
-  static let outputBacklogLimit = 1 << 20
-
-  var hasOutputBacklog: Bool { output.count - outputOffset >= Self.outputBacklogLimit }
-  var outputPending: Int { output.count - outputOffset }
-
-  /// Writes buffered output until the socket is full. Returns false when the socket failed.
-  @discardableResult
-  func flushOutput() -> Bool {
-    while outputOffset < output.count {
-      let n = output.withUnsafeBytes {
-        // off-pool: runs on the tunnel's I/O thread, with MSG_DONTWAIT
-        Glibc.send(
-          descriptor, $0.baseAddress! + outputOffset, $0.count - outputOffset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-      }
-      if n > 0 {
-        outputOffset += n
-        continue
-      }
-      if n < 0 && errno == EINTR { continue }
-      if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-      sendFailed = true
-      return false
-    }
-    if outputOffset == output.count {
-      output.removeAll(keepingCapacity: output.capacity <= 4 << 20)
-      outputOffset = 0
-    } else if outputOffset > 1 << 20 {
-      output.removeFirst(outputOffset)
-      outputOffset = 0
-    }
-    return true
-  }
-
-  /// libssh2's send callback. Small writes are collected and sent together at the end of the
-  /// loop's pass (one syscall per pass instead of one per SSH packet); a large backlog is pushed
-  /// out at once. Always reports the whole length as taken (see `output`).
-  fileprivate func transmit(_ fd: Int32, _ buffer: UnsafeRawPointer, _ length: Int, _ flags: Int32) -> Int {
-    // libssh2 also talks to ssh-agent through these callbacks (LIBSSH2_SEND_FD with the agent's
-    // socket): anything not for our session socket goes straight through.
-    guard fd == descriptor else {
-      // off-pool: libssh2's callback, on the tunnel's I/O thread
-      let n = Glibc.send(fd, buffer, length, flags | Int32(MSG_NOSIGNAL))
-      return n < 0 ? -Int(errno) : n
-    }
-    if sendFailed { return -Int(EPIPE) }
-    output.append(contentsOf: UnsafeRawBufferPointer(start: buffer, count: length))
-    if output.count - outputOffset >= Self.flushThreshold, !flushOutput() { return -Int(EPIPE) }
-    return length
-  }
-
-  static let flushThreshold = 256 * 1024
-  static let readChunk = 128 * 1024
-
-  fileprivate func noteReceived(_ n: Int) {
-    bytesReceived &+= UInt64(n)
-    lastReceive = .now
-  }
-
-  fileprivate func receive(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ length: Int, _ flags: Int32) -> Int {
-    guard fd == descriptor else {  // the ssh-agent socket (see `transmit`)
-      // off-pool: libssh2's callback, on the tunnel's I/O thread
-      let n = recv(fd, buffer, length, flags)
-      return n < 0 ? -Int(errno) : n
-    }
-    // Oldest first: `inbound` is refilled only when both are empty, and the idle drain only ever
-    // appends to `prefetch`, so anything left in `inbound` predates `prefetch`.
-    if inboundStart < inboundEnd {
-      let n = min(inboundEnd - inboundStart, length)
-      memcpy(buffer, inbound.baseAddress! + inboundStart, n)
-      inboundStart += n
-      return n
-    }
-    let buffered = prefetch.count - prefetchOffset
-    if buffered > 0 {
-      let n = min(buffered, length)
-      _ = prefetch.withUnsafeBytes { memcpy(buffer, $0.baseAddress! + prefetchOffset, n) }
-      prefetchOffset += n
-      if prefetchOffset == prefetch.count {
-        prefetch.removeAll(keepingCapacity: true)
-        prefetchOffset = 0
-      }
-      return n
-    }
-    if peerClosed { return 0 }
-    // libssh2 asks for at most 16 KiB at a time: read a big chunk once and serve it from memory.
-    let direct = length >= inbound.count
-    // off-pool: libssh2's callback, on the tunnel's I/O thread
-    let n = direct ? recv(fd, buffer, length, flags) : recv(fd, inbound.baseAddress, inbound.count, flags)
-    guard n > 0 else { return n < 0 ? -Int(errno) : 0 }
-    noteReceived(n)
-    if index == 0 { Self.acknowledgeQuickly(fd) }
-    if direct { return n }
-    let served = min(n, length)
-    memcpy(buffer, inbound.baseAddress!, served)
-    inboundStart = served
-    inboundEnd = n
-    return served
-  }
-
-  /// Re-arms TCP_QUICKACK (Linux clears it again after a while) so the server's small packets
-  /// (window adjustments) are acknowledged at once. OpenSSH's sshd does not set TCP_NODELAY on
-  /// non-interactive sessions: with our delayed ACK, its next packet would wait for the ACK of the
-  /// previous small one (Nagle) — a 40 ms stall on the reply path.
-  static func acknowledgeQuickly(_ fd: Int32) {
-    var one: Int32 = 1
-    setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
   }
 
   static func currentUser() -> String {
@@ -627,17 +292,3 @@ final class HopConnection {
     return ProcessInfo.processInfo.environment["USER"] ?? "root"
   }
 }
-
-private let hopReceive:
-  @convention(c) (Int32, UnsafeMutableRawPointer?, Int, Int32, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int =
-    { fd, buffer, length, flags, abstract in
-      guard let buffer, let context = abstract?.pointee else { return -Int(EINVAL) }
-      return Unmanaged<HopConnection>.fromOpaque(context).takeUnretainedValue().receive(fd, buffer, length, flags)
-    }
-
-private let hopSend:
-  @convention(c) (Int32, UnsafeRawPointer?, Int, Int32, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int = {
-    fd, buffer, length, flags, abstract in
-    guard let buffer, let context = abstract?.pointee else { return -Int(EINVAL) }
-    return Unmanaged<HopConnection>.fromOpaque(context).takeUnretainedValue().transmit(fd, buffer, length, flags)
-  }

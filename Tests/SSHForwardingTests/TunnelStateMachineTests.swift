@@ -108,6 +108,63 @@ struct TunnelStateMachineTests {
     #expect(b.state == .stopped)
   }
 
+  @Test("the first stream to wait during a backoff expedites the retry; later ones find it expedited")
+  func waitingStreamExpeditesRetry() {
+    var m = M(backoff: backoff, seed: 1)
+    _ = m.handle(.start)
+    _ = m.handle(.connected)
+    #expect(!m.handle(.pathLost(reason: "x")).contains(.expediteRetry))
+    #expect(m.handle(.streamRequested) == [.queueStream, .expediteRetry])
+    #expect(m.handle(.streamRequested) == [.queueStream])
+    #expect(m.waitingStreams == 2)
+    _ = m.handle(.streamResolved)
+    _ = m.handle(.streamResolved)
+    #expect(m.handle(.streamRequested) == [.queueStream, .expediteRetry])
+  }
+
+  @Test("streams still waiting when the path is lost expedite the retry; resolved ones no longer count")
+  func lostPathWithWaitingStreams() {
+    var m = M(backoff: backoff, seed: 1)
+    _ = m.handle(.start)
+    #expect(m.handle(.streamRequested) == [.queueStream])
+    _ = m.handle(.connected)
+    #expect(m.handle(.streamResolved) == [])
+    #expect(m.handle(.streamRequested) == [.openStream])
+    #expect(m.waitingStreams == 1)
+    #expect(
+      m.handle(.pathLost(reason: "eof")) == [
+        .tearDownPath, .announceReconnecting(attempt: 1, delay: .seconds(1), reason: "eof"),
+        .scheduleRetry(after: .seconds(1)), .expediteRetry,
+      ])
+    _ = m.handle(.retryTimerFired)
+    #expect(m.handle(.connectFailed(reason: "refused", retryable: true)).last == .expediteRetry)
+    _ = m.handle(.streamResolved)
+    #expect(m.waitingStreams == 0)
+    _ = m.handle(.retryTimerFired)
+    #expect(m.handle(.connectFailed(reason: "refused", retryable: true)).last == .scheduleRetry(after: .seconds(4)))
+  }
+
+  @Test("failing the queued streams (failure, stop) empties the count; late resolutions change nothing")
+  func failedStreamsAreNotCounted() {
+    var m = M(backoff: backoff, seed: 1)
+    _ = m.handle(.start)
+    _ = m.handle(.streamRequested)
+    _ = m.handle(.streamRequested)
+    _ = m.handle(.connectFailed(reason: "x", retryable: true))
+    #expect(m.waitingStreams == 0)
+    #expect(m.handle(.streamResolved) == [])
+    #expect(m.waitingStreams == 0)
+    #expect(m.state == .failed)
+    var s = M(backoff: backoff, seed: 1)
+    _ = s.handle(.start)
+    _ = s.handle(.connected)
+    _ = s.handle(.streamRequested)
+    _ = s.handle(.stopRequested)
+    #expect(s.waitingStreams == 0)
+    #expect(s.handle(.streamRequested) == [.refuseStream(reason: "the tunnel is stopping")])
+    #expect(s.waitingStreams == 0)
+  }
+
   @Test("late events change nothing")
   func lateEvents() {
     let r = run([.start, .connected, .connected, .retryTimerFired, .connectFailed(reason: "late", retryable: true)])

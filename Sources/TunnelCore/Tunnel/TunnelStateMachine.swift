@@ -10,6 +10,10 @@
 /// (exit 6/7), not a retry loop. After the path has worked once, network failures are retried with
 /// `ReconnectBackoff`; failures that retrying cannot fix (changed host key, refused login) stop it.
 /// Streams asked for while (re)connecting are queued; the performer bounds how long they wait.
+/// The machine counts the streams that wait for a channel (`streamRequested` until
+/// `streamResolved`, or until it fails them all): while any wait during a backoff, it asks for the
+/// retry to come sooner (`expediteRetry`), so a returning path serves a waiting client quickly
+/// while an idle tunnel keeps the full backoff.
 ///
 /// No sockets, clocks or threads: the I/O loop in `SSHForwarding` performs the actions, and tests
 /// drive the machine with tables of events (the model is swift-nio-ssh's connection state machine).
@@ -33,6 +37,9 @@ public struct TunnelStateMachine: Sendable, Equatable {
     case retryTimerFired
     case stopRequested
     case streamRequested
+    /// A stream the machine counted as waiting left the performer's queue: it got its channel, the
+    /// server refused it, or its wait ran out.
+    case streamResolved
   }
 
   public enum Action: Sendable, Equatable {
@@ -41,6 +48,9 @@ public struct TunnelStateMachine: Sendable, Equatable {
     /// Close every channel and session of the current (dead or abandoned) path.
     case tearDownPath
     case scheduleRetry(after: Duration)
+    /// Streams wait while backing off: retry once `demandRetryGap` has passed since the last
+    /// attempt began (at once if it has), unless the scheduled retry comes sooner.
+    case expediteRetry
     case cancelRetry
     /// The initial connection finished; `start()` returns or throws.
     case completeStart(succeeded: Bool)
@@ -60,6 +70,8 @@ public struct TunnelStateMachine: Sendable, Equatable {
   }
 
   public private(set) var state: State = .idle
+  /// Streams requested (opened or queued) and not yet resolved or failed.
+  public private(set) var waitingStreams = 0
   public let backoff: ReconnectBackoff
   private var random: SplitMix64
 
@@ -69,6 +81,10 @@ public struct TunnelStateMachine: Sendable, Equatable {
   }
 
   public mutating func handle(_ event: Event) -> [Action] {
+    if event == .streamResolved {
+      waitingStreams = max(0, waitingStreams - 1)
+      return []
+    }
     switch (state, event) {
     case (.idle, .start):
       state = .connecting(attempt: 0)
@@ -81,11 +97,13 @@ public struct TunnelStateMachine: Sendable, Equatable {
 
     case (.connecting(0), .connectFailed(let reason, _)):
       state = .failed
+      waitingStreams = 0
       return [.tearDownPath, .failQueuedStreams(reason: reason), .completeStart(succeeded: false)]
 
     case (.connecting(let attempt), .connectFailed(let reason, let retryable)):
       guard retryable else {
         state = .failed
+        waitingStreams = 0
         return [.tearDownPath, .failQueuedStreams(reason: reason), .announceGaveUp(reason: reason)]
       }
       return backOff(attempt: attempt + 1, reason: reason)
@@ -94,6 +112,7 @@ public struct TunnelStateMachine: Sendable, Equatable {
       return backOff(attempt: attempt + 1, reason: reason)
     case (.connecting(0), .pathLost(let reason)):
       state = .failed
+      waitingStreams = 0
       return [.tearDownPath, .failQueuedStreams(reason: reason), .completeStart(succeeded: false)]
 
     case (.forwarding, .pathLost(let reason)):
@@ -104,9 +123,15 @@ public struct TunnelStateMachine: Sendable, Equatable {
       return [.connect]
 
     case (.forwarding, .streamRequested):
+      waitingStreams += 1
       return [.openStream]
-    case (.idle, .streamRequested), (.connecting, .streamRequested), (.backingOff, .streamRequested):
+    case (.idle, .streamRequested), (.connecting, .streamRequested):
+      waitingStreams += 1
       return [.queueStream]
+    case (.backingOff, .streamRequested):
+      waitingStreams += 1
+      // Only the first waiting stream changes the retry; the rest find it expedited already.
+      return waitingStreams == 1 ? [.queueStream, .expediteRetry] : [.queueStream]
     case (.failed, .streamRequested):
       return [.refuseStream(reason: "the SSH path failed and is not being retried")]
     case (.stopped, .streamRequested):
@@ -116,6 +141,7 @@ public struct TunnelStateMachine: Sendable, Equatable {
       return []
     case (let previous, .stopRequested):
       state = .stopped
+      waitingStreams = 0
       var actions: [Action] = [.cancelRetry, .tearDownPath, .failQueuedStreams(reason: "the tunnel is stopping")]
       if previous == .connecting(attempt: 0) || previous == .idle { actions.append(.completeStart(succeeded: false)) }
       return actions
@@ -130,9 +156,11 @@ public struct TunnelStateMachine: Sendable, Equatable {
   private mutating func backOff(attempt: Int, reason: String) -> [Action] {
     let delay = backoff.delay(attempt: attempt, unit: random.nextUnit())
     state = .backingOff(attempt: attempt)
-    return [
+    var actions: [Action] = [
       .tearDownPath, .announceReconnecting(attempt: attempt, delay: delay, reason: reason),
       .scheduleRetry(after: delay),
     ]
+    if waitingStreams > 0 { actions.append(.expediteRetry) }
+    return actions
   }
 }
