@@ -1,3 +1,5 @@
+import TunnelCore
+
 /// A value of an MCP client's configuration file, with the key order kept: what `client-config`
 /// renders as JSON, TOML or YAML. Only the kinds an entry needs.
 public indirect enum ConfigNode: Sendable, Equatable {
@@ -50,25 +52,8 @@ public indirect enum ConfigNode: Sendable, Equatable {
     }
   }
 
-  /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
-  static func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-        out +=
-          "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-          + String(scalar.value, radix: 16)
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
-  }
+  /// A JSON string literal (RFC 8259), also a TOML basic string and a YAML double-quoted scalar.
+  static func jsonString(_ text: String) -> String { PrintableText.quotedLiteral(text) }
 
   // MARK: TOML
 

@@ -57,24 +57,7 @@ enum ProfileRendering {
     return out
   }
 
-  private static func quote(_ s: String) -> String {
-    var out = "\""
-    for c in s.unicodeScalars {
-      switch c {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\t": out += "\\t"
-      default:
-        if c.value < 0x20 || c.value == 0x7F {
-          out += String(format: "\\u%04X", c.value)
-        } else {
-          out.unicodeScalars.append(c)
-        }
-      }
-    }
-    return out + "\""
-  }
+  private static func quote(_ s: String) -> String { PrintableText.quotedLiteral(s) }
 
   private static func list(_ items: [String]) -> String {
     "[" + items.map(quote).joined(separator: ", ") + "]"

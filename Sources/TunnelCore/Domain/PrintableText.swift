@@ -9,4 +9,24 @@ public enum PrintableText {
     default: false
     }
   }
+
+  /// `text` as a double-quoted string literal that JSON, TOML (basic string) and YAML (double-quoted
+  /// scalar) all read back as `text`: `"` and `\` escaped, tab and line feed as `\t` and `\n`,
+  /// every other control character and DEL as `\uXXXX`.
+  public static func quotedLiteral(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
 }
