@@ -115,12 +115,15 @@ cat "$demo/up.err"
 note "8. Ports are loopback only, and a taken port names its holder:"
 say "mcp-tunnel up --profile lab --listen 0.0.0.0:$port"
 mcp-tunnel up --profile lab --listen "0.0.0.0:$port" || echo "(exit $?)"
-python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(5)' "$port" &
+# The holder says when it listens (SO_REUSEADDR: the connections of the up above may still be in
+# TIME_WAIT on this port); `timeout` only keeps a wrong result from hanging the demo.
+exec 9< <(exec python3 -c 'import socket,time,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); print("held", flush=True); time.sleep(60)' "$port")
 holder=$!
-sleep 0.3
+read -r _ <&9
 say "mcp-tunnel up --profile lab --mode tcp --listen 127.0.0.1:$port"
-mcp-tunnel up --profile lab --mode tcp --listen "127.0.0.1:$port" || echo "(exit $?)"
+timeout 30 "$bin" up --profile lab --mode tcp --listen "127.0.0.1:$port" || echo "(exit $?)"
 kill "$holder" 2>/dev/null || true
+exec 9<&-
 
 note "9. Logout revokes the refresh token at the IdP, then wipes the keyring entry."
 run mcp-tunnel logout --profile lab
