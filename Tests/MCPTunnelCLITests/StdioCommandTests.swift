@@ -110,6 +110,40 @@ struct StdioCommandTests {
     #expect(!run.stderr.contains("device_authorization") && !run.stderr.contains("verification"), "no login started")
   }
 
+  @Test("5: the MCP server restarts mid-session (404 on the old session): stdio re-initializes and the next call works")
+  func sessionLost() async throws {
+    let lab = try await Self.lab(logIn: true)
+    defer { lab.stop() }
+    let marker = lab.lab.directory.path("restart")
+    let client = Task { try await stdioClient(lab, ["restart", marker]) }
+    try await offPool {
+      try waitUntil(timeout: .seconds(120), "the first call through stdio") {
+        FileManager.default.fileExists(atPath: marker + ".ready")
+      }
+    }
+    let old = try lab.lab.mcp()
+    let tokenExchange = try #require(lab.lab.tokenExchange)
+    old.stop()
+    let restarted = try await offPool {
+      let server = try MCPServerLab.launch(in: lab.lab.directory, tokenExchange: tokenExchange, port: old.port)
+      try server.waitUntilReady()
+      return server
+    }
+    defer { restarted.stop() }
+    FileManager.default.createFile(atPath: marker + ".go", contents: nil)
+    let run = try await client.value
+    #expect(run.ok, "\(run)")
+    #expect((run.object["before"] as? [String: Any])?["tenant"] as? String == "acme", "\(run.stdout)")
+    #expect((run.object["after"] as? [String: Any])?["text"] as? String == "after restart", "\(run.stdout)")
+    #expect(run.stderr.contains("session expired"), "\(labTail(run.stderr))")
+    let log = restarted.requestLog()
+    let methods = log.compactMap { $0["rpc_method"] as? String }
+    // The log file is shared by both servers: the replay is the second initialize and initialized.
+    #expect(methods.filter { $0 == "initialize" }.count == 2, "replayed once: \(methods)")
+    #expect(methods.filter { $0 == "notifications/initialized" }.count == 2, "replayed once: \(methods)")
+    #expect(log.contains { $0["status"] as? Int == 404 }, "the old session got 404: \(log)")
+  }
+
   @Test("4: end of stdin: DELETE for the session, exit 0")
   func endOfInput() async throws {
     let lab = try await Self.lab(logIn: true)

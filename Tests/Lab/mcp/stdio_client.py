@@ -5,6 +5,8 @@ usage: stdio_client.py [--minimal-env] COMMAND [ARGS...] -- MCP_TUNNEL [MCP_TUNN
                           and a slow_stream beside a fast echo (the echo must not wait)
   call NAME [JSONARGS]    initialize (which may fail) and call one tool
   eof                     raw: initialize + initialized over the pipe, close stdin, time the exit
+  restart MARKER          call whoami, create MARKER.ready, wait for MARKER.go (the test restarts
+                          the MCP server meanwhile, so the session is gone), call whoami again
 
 The child's environment is read as one JSON object from stdin. --minimal-env passes only what
 Claude Desktop and the SDK pass (HOME, LOGNAME, PATH, SHELL, TERM, USER, DBUS_SESSION_BUS_ADDRESS).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -48,6 +51,18 @@ async def session_run(params: StdioServerParameters, command: str, args: list[st
 
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write, logging_callback=on_log) as session:
+            if command == "restart":
+                await session.initialize()
+                before = content_json((await session.call_tool("whoami", {})).content)
+                marker = args[0]
+                open(marker + ".ready", "w").close()
+                deadline = time.monotonic() + 180
+                while not os.path.exists(marker + ".go"):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the test never restarted the server")
+                    await asyncio.sleep(0.1)
+                after = await session.call_tool("echo", {"text": "after restart"})
+                return {"before": before, "after": content_json(after.content), "after_error": bool(after.is_error)}
             if command == "call":
                 await session.initialize()
                 name, arguments = args[0], json.loads(args[1]) if len(args) > 1 else {}
