@@ -40,6 +40,7 @@ let package = Package(
       name: "MCPTunnelCLI",
       dependencies: [
         "TunnelCore", "OAuth", "Keyring", "SSHForwarding", "TokenProxy", "AuditLog", "ClientConfig",
+        "StdioBridge",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -88,6 +89,15 @@ let package = Package(
     .target(
       name: "ClientConfig", dependencies: ["TunnelCore", .product(name: "Yams", package: "Yams")],
       swiftSettings: strictSettings),
+    .target(
+      name: "StdioBridge",
+      dependencies: [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+      ],
+      swiftSettings: strictSettings
+    ),
     .target(
       name: "AuditLog",
       dependencies: ["TunnelCore", .product(name: "Crypto", package: "swift-crypto")],
@@ -156,6 +166,11 @@ let package = Package(
         .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: strictSettings
+    ),
+    .testTarget(
+      name: "StdioBridgeTests",
+      dependencies: ["StdioBridge"],
       swiftSettings: strictSettings
     ),
     .testTarget(

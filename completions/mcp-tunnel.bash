@@ -173,13 +173,13 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    login|logout|status|up|tenant|token|audit|doctor|config|client-config|help)
+    login|logout|status|up|tenant|token|audit|doctor|config|client-config|stdio|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config client-config help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config client-config stdio help' -- "${cur}"))
         ;;
     esac
 }
@@ -589,6 +589,28 @@ _mcp-tunnel_client-config() {
         return
         ;;
     '--file')
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_stdio() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--profile --config --tenant)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--tenant')
         return
         ;;
     esac

@@ -66,6 +66,8 @@ function __mcp-tunnel_parse_tokens -S
             end
         case 'client-config'
             __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'client=' 'name=' 'install' 'scope=' 'file=' 'version' 'h/help'
+        case 'stdio'
+            __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'tenant=' 'version' 'h/help'
         case 'help'
             __mcp-tunnel_parse_subcommand -r 1 'version'
         end
@@ -133,6 +135,7 @@ complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_positiona
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_positional "mcp-tunnel" -eq 1' -fa 'doctor' -d 'Check each layer — keyring, login, identity provider, SSH path, local port — and say how to fix it.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_positional "mcp-tunnel" -eq 1' -fa 'config' -d 'Create, inspect and locate the configuration file.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_positional "mcp-tunnel" -eq 1' -fa 'client-config' -d 'Print the entry that points an MCP client at this profile\'s tunnel.'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_positional "mcp-tunnel" -eq 1' -fa 'stdio' -d 'Serve MCP on stdin/stdout through the profile\'s tunnel (for Claude Desktop).'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_positional "mcp-tunnel" -eq 1' -fa 'help' -d 'Show subcommand help information.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel login" profile' -l 'profile' -d 'Profile to use from the configuration file (env: MCP_TUNNEL_PROFILE).' -rfka ''
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel login" config' -l 'config' -d 'Configuration file (env: MCP_TUNNEL_CONFIG; default: $XDG_CONFIG_HOME/mcp-tunnel/config.toml).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'toml\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
@@ -265,4 +268,11 @@ complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" file' -l 'file' -d 'With --install: the file to merge into instead.' -rfka ''
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" version' -l 'version' -d 'Show the version.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel client-config" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" profile' -l 'profile' -d 'Profile to use from the configuration file (env: MCP_TUNNEL_PROFILE).' -rfka ''
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" config' -l 'config' -d 'Configuration file (env: MCP_TUNNEL_CONFIG; default: $XDG_CONFIG_HOME/mcp-tunnel/config.toml).' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'toml\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" json' -l 'json' -d 'Print machine-readable JSON on stdout (one object per line).'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" v verbose' -s 'v' -l 'verbose' -d 'Print more detail on stderr.'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" tenant' -l 'tenant' -d 'Tenant for a tunnel of its own (default: session.default_tenant); a running up keeps its tenant.' -rfka ''
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" version' -l 'version' -d 'Show the version.'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel stdio" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel help" version' -l 'version' -d 'Show the version.'

@@ -13,7 +13,7 @@ for pair in "CLibSSH2:Sources/SSHForwarding/" "CLibSecret:Sources/Keyring/"; do
   [ -z "$bad" ] || complain "$module imported outside $home: $bad"
 done
 
-adapters=(OAuth Keyring SSHForwarding TokenProxy AuditLog ClientConfig)
+adapters=(OAuth Keyring SSHForwarding TokenProxy AuditLog ClientConfig StdioBridge)
 for a in "${adapters[@]}"; do
   for b in "${adapters[@]}"; do
     [ "$a" = "$b" ] && continue
@@ -26,7 +26,7 @@ bad=$(grep -rnE "^\s*(public|open)\s.*(OpaquePointer|Unsafe(Mutable)?(Raw)?(Buff
 [ -z "$bad" ] || complain "C pointer types in public API:
 $bad"
 
-bad=$(grep -rlE "^\s*import\s+(OAuth|Keyring|SSHForwarding|TokenProxy|AuditLog|ClientConfig|MCPTunnelCLI)\b" Sources/TunnelCore || true)
+bad=$(grep -rlE "^\s*import\s+(OAuth|Keyring|SSHForwarding|TokenProxy|AuditLog|ClientConfig|StdioBridge|MCPTunnelCLI)\b" Sources/TunnelCore || true)
 [ -z "$bad" ] || complain "TunnelCore must not import outer modules: $bad"
 
 swift build --explicit-target-dependency-import-check error >/dev/null 2>"${TMPDIR:-/tmp}/import-check.log" \

@@ -12,13 +12,12 @@ public struct ClientConfigError: UserFacingError, Equatable {
     self.fix = fix
   }
 
-  /// A client whose config file takes only commands (stdio servers), which this build cannot serve.
+  /// A client whose config file takes only commands (stdio servers): its entry is
+  /// `ClientEntry.stdio`, which starts `mcp-tunnel stdio`, never a URL.
   static func needsStdio(_ client: MCPClient) -> ClientConfigError {
     ClientConfigError(
       .usage,
-      "\(client.displayName)'s config file accepts only stdio servers (a command to start), and its remote "
-        + "connectors run in Anthropic's cloud, which cannot reach 127.0.0.1; this mcp-tunnel has no stdio bridge yet",
-      fix: "use a client that connects to a URL (mcp-tunnel client-config lists them), "
-        + "or a stdio bridge such as mcp-remote pointed at the URL `mcp-tunnel up` prints")
+      "\(client.displayName)'s config file accepts only stdio servers (a command to start), not a URL",
+      fix: "point it at `mcp-tunnel stdio --profile P`: mcp-tunnel client-config --client \(client.rawValue)")
   }
 }

@@ -16,7 +16,7 @@ public enum ClientConfigFile {
   }
 
   /// Whether `--install` can merge into `client`'s file: every client that connects to a URL.
-  public static func canInstall(_ client: MCPClient) -> Bool { client.speaksHTTP }
+  public static func canInstall(_ client: MCPClient) -> Bool { true }
 
   /// The object that holds the servers in `client`'s JSON file.
   static func container(_ client: MCPClient) -> String {

@@ -150,6 +150,18 @@ public struct ClientEntry: Sendable, Equatable {
       document: document(client: client, name: name, entry: entry))
   }
 
+  /// The entry that has a command-only client (Claude Desktop) start `command arguments…` — this
+  /// binary's `stdio` for the profile, which forwards to its tunnel with the token injected.
+  public static func stdio(
+    client: MCPClient, name: String, command: String, arguments: [String], paths: XDGPaths,
+    environment: [String: String]
+  ) -> ClientEntry {
+    let entry = ConfigNode.object([("command", .string(command)), ("args", .array(arguments.map { .string($0) }))])
+    return ClientEntry(
+      client: client, name: name, file: client.userFile(paths: paths, environment: environment), entry: entry,
+      document: document(client: client, name: name, entry: entry))
+  }
+
   /// The fragment of `client`'s file that holds `entry` under `name`.
   static func document(client: MCPClient, name: String, entry: ConfigNode) -> String {
     switch client {

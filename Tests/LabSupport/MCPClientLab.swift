@@ -33,6 +33,12 @@ public struct MCPClientResult: Sendable, CustomStringConvertible {
   public let stdout: String
   public let stderr: String
 
+  public init(status: Int32, stdout: String, stderr: String) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+  }
+
   /// The JSON object on stdout (empty when there is none).
   public var object: [String: Any] {
     let line = stdout.split(separator: "\n").last.map(String.init) ?? ""

@@ -25,9 +25,11 @@ public final class MCPServerLab: Sendable {
   }
 
   /// Starts the process without waiting (the fixture's JWKS is fetched on the first request).
-  public static func launch(in directory: LabDirectory, tokenExchange: TokenExchangeLab) throws -> MCPServerLab {
+  public static func launch(
+    in directory: LabDirectory, tokenExchange: TokenExchangeLab, port fixedPort: Int? = nil
+  ) throws -> MCPServerLab {
     let python = try LabPaths.python()
-    let port = try LabNetwork.freePort()
+    let port = try fixedPort ?? LabNetwork.freePort()
     let runDirectory = directory.url.appendingPathComponent("mcp", isDirectory: true)
     try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     let logFile = runDirectory.appendingPathComponent("requests.jsonl")

@@ -138,16 +138,27 @@ struct ClientConfigCommandTests {
     #expect(clients.first { $0["client"] as? String == "vscode" }?["project_file"] as? String == ".vscode/mcp.json")
   }
 
-  @Test("refusals exit 2 with the fix: an unknown client, Claude Desktop (stdio only), a tcp-mode profile")
+  @Test("Claude Desktop (commands only): an entry that starts this binary's stdio for the profile")
+  func claudeDesktop() async throws {
+    let desktop = await Self.run(["client-config", "--client", "claude-desktop"])
+    #expect(desktop.status == 0, "\(desktop.stderr)")
+    let document = try #require(Self.object(desktop.stdout), "\(desktop.stdout)")
+    let servers = try #require(document["mcpServers"] as? [String: Any])
+    #expect(servers.count == 1)
+    let entry = try #require(servers["mcp-tunnel-lab"] as? [String: Any], "\(desktop.stdout)")
+    #expect(Set(entry.keys) == ["command", "args"], "no url, no headers: \(entry)")
+    let command = try #require(entry["command"] as? String)
+    #expect(command.hasPrefix("/") && FileManager.default.isExecutableFile(atPath: command), "\(command)")
+    #expect(entry["args"] as? [String] == ["stdio", "--profile", "lab"])
+    #expect(desktop.stderr.contains("claude_desktop_config.json"))
+  }
+
+  @Test("refusals exit 2 with the fix: an unknown client, a tcp-mode profile")
   func refusals() async {
     let unknown = await Self.run(["client-config", "--client", "emacs"])
     #expect(unknown.status == 2)
     #expect(unknown.stderr.contains("unknown MCP client \"emacs\""))
     #expect(unknown.stderr.contains("claude-code"))
-    let desktop = await Self.run(["client-config", "--client", "claude-desktop"])
-    #expect(desktop.status == 2)
-    #expect(desktop.stderr.contains("accepts only stdio servers"))
-    #expect(desktop.stdout.isEmpty)
     let tcp = await Self.run(["client-config", "--client", "cursor", "--profile", "raw"])
     #expect(tcp.status == 2)
     #expect(tcp.stderr.contains("tcp mode"))
@@ -246,10 +257,27 @@ struct ClientConfigInstallFileTests {
     #expect(stat(scratch.root + "/zed/settings.json", &info) == 0 && info.st_mode & 0o7777 == 0o600)
   }
 
-  @Test("refused: Claude Desktop, --scope project for a client without one, --file without --install")
+  @Test("Claude Desktop: --install merges the stdio entry and keeps the other servers")
+  func claudeDesktop() async throws {
+    let scratch = try Scratch()
+    defer { scratch.remove() }
+    let file = scratch.root + "/Claude/claude_desktop_config.json"
+    try FileManager.default.createDirectory(atPath: scratch.root + "/Claude", withIntermediateDirectories: true)
+    try #"{"mcpServers":{"other":{"command":"x"}},"globalShortcut":""}"#.write(
+      toFile: file, atomically: true, encoding: .utf8)
+    let run = await ClientConfigCommandTests.run([
+      "client-config", "--client", "claude-desktop", "--install", "--file", file,
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    let written = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any])
+    let servers = try #require(written["mcpServers"] as? [String: Any])
+    #expect(servers["other"] != nil && written["globalShortcut"] != nil)
+    #expect((servers["mcp-tunnel-lab"] as? [String: Any])?["args"] as? [String] == ["stdio", "--profile", "lab"])
+  }
+
+  @Test("refused: --scope project for a client without one, --file without --install")
   func refusals() async {
-    let desktop = await ClientConfigCommandTests.run(["client-config", "--client", "claude-desktop", "--install"])
-    #expect(desktop.status == 2 && desktop.stderr.contains("accepts only stdio servers"), "\(desktop.stderr)")
     let windsurf = await ClientConfigCommandTests.run([
       "client-config", "--client", "windsurf", "--install", "--scope", "project",
     ])

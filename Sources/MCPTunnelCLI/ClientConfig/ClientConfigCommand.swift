@@ -23,8 +23,10 @@ struct ClientConfigCommand: AsyncParsableCommand {
       is refused (exit 2) and left untouched. --scope project writes the project file in the \
       current directory, --file PATH any file.
 
-      Without --client, lists the clients and the file each keeps its servers in. Claude Desktop \
-      is listed but takes only stdio servers, which this version cannot serve.
+      Claude Desktop takes only commands: its entry starts this binary as \
+      `mcp-tunnel stdio --profile P` (absolute path), which forwards to the profile's tunnel.
+
+      Without --client, lists the clients and the file each keeps its servers in.
 
       With --json, stdout carries one object: {"client":…,"name":…,"file":…,"entry":{…}}, or \
       {"clients":[{"client":…,"name":…,"file":…,"project_file":…,"format":…,"url":…,"install":…}]} for the \
@@ -103,8 +105,14 @@ struct ClientConfigCommand: AsyncParsableCommand {
         .usage, "unknown MCP client \"\(client)\"",
         fix: "use one of: \(MCPClient.allCases.map(\.rawValue).joined(separator: ", "))")
     }
-    let entry = try ClientEntry.http(
-      client: known, name: entryName, url: url, paths: env.paths, environment: env.environment)
+    // A command-only client (Claude Desktop) starts this binary's `stdio` for the profile.
+    let entry =
+      known.speaksHTTP
+      ? try ClientEntry.http(client: known, name: entryName, url: url, paths: env.paths, environment: env.environment)
+      : ClientEntry.stdio(
+        client: known, name: entryName, command: Self.executablePath(),
+        arguments: ["stdio", "--profile", profile.name],
+        paths: env.paths, environment: env.environment)
     if install {
       let target = try installPath(known, paths: env.paths)
       let outcome = try ClientConfigFile.install(entry, into: target)
@@ -144,6 +152,13 @@ struct ClientConfigCommand: AsyncParsableCommand {
       }
       return FileManager.default.currentDirectoryPath + "/" + relative
     }
+  }
+
+  /// The absolute path of this binary (symlinks resolved), for a client that starts a command.
+  static func executablePath() -> String {
+    let resolved = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    if resolved != "/proc/self/exe" { return resolved }
+    return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
   }
 
   /// `http://<listen>/mcp` of an http-mode profile that can mint tenant tokens; a client pointed

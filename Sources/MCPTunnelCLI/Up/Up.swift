@@ -112,8 +112,12 @@ extension Up {
   /// (2, 9); the keyring is readable (4; being logged out is only a warning, at `run()`); the
   /// listen port is bound (8); the audit log opens (a security record that silently does not
   /// exist is worse than a tunnel that does not start).
+  ///
+  /// `stdio` builds its own tunnel here too, with `controlSocket: false` (two `stdio` of one
+  /// profile must both run) and its events on stderr only (`onEvent`).
   static func httpRuntime(
-    profile: Profile, listen: HostPort, tenant: TenantID, environment env: AppEnvironment, json: Bool, verbose: Bool
+    profile: Profile, listen: HostPort, tenant: TenantID, environment env: AppEnvironment, json: Bool, verbose: Bool,
+    controlSocket: Bool = true, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
   ) async throws -> TunnelRuntime {
     guard let settings = profile.session else {
       throw CoreError(
@@ -142,9 +146,11 @@ extension Up {
       tokens: TunnelRuntime.Tokens(
         settings: settings, login: login,
         minter: settings.method == .tokenExchange ? env.makeSessionMinter(settings, context.idp) : nil, tenant: tenant),
-      control: controlStarter(profile: profile.name, environment: env, verbose: verbose), audit: audit)
+      control: controlSocket ? controlStarter(profile: profile.name, environment: env, verbose: verbose) : nil,
+      audit: audit)
     return runtime(
-      profile: profile, subject: subject, services: services, environment: env, json: json, verbose: verbose)
+      profile: profile, subject: subject, services: services, environment: env, json: json, verbose: verbose,
+      onEvent: onEvent)
   }
 
   /// `up --mode tcp`: every accepted connection becomes a direct-tcpip channel to ssh.target; no
@@ -164,14 +170,14 @@ extension Up {
 
   private static func runtime(
     profile: Profile, subject: String?, services: TunnelRuntime.Services, environment env: AppEnvironment,
-    json: Bool, verbose: Bool
+    json: Bool, verbose: Bool, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
   ) -> TunnelRuntime {
     let reporter = UpEventReporter(output: env.output, json: json, verbose: verbose)
     return TunnelRuntime(
       settings: TunnelRuntime.Settings(
         profile: profile, sessionID: newSessionID(), subject: subject, hops: UpEventReporter.hopLabels(profile.ssh),
         tokenFingerprint: TokenFingerprint.of),
-      services: services, onEvent: { reporter.render($0) })
+      services: services, onEvent: onEvent ?? { reporter.render($0) })
   }
 
   private static func controlStarter(

@@ -1,0 +1,163 @@
+"""Drives `mcp-tunnel stdio` as Claude Desktop would: the official `mcp` SDK 2.3.0 `stdio_client`.
+
+usage: stdio_client.py [--minimal-env] COMMAND [ARGS...] -- MCP_TUNNEL [MCP_TUNNEL_ARGS...]
+  session                 initialize, tools/list, call whoami, call slow_stream 3 400 (progress),
+                          and a slow_stream beside a fast echo (the echo must not wait)
+  call NAME [JSONARGS]    initialize (which may fail) and call one tool
+  eof                     raw: initialize + initialized over the pipe, close stdin, time the exit
+  restart MARKER          call whoami, create MARKER.ready, wait for MARKER.go (the test restarts
+                          the MCP server meanwhile, so the session is gone), call whoami again
+
+The child's environment is read as one JSON object from stdin. --minimal-env passes only what
+Claude Desktop and the SDK pass (HOME, LOGNAME, PATH, SHELL, TERM, USER, DBUS_SESSION_BUS_ADDRESS).
+Prints exactly one JSON object on stdout: {"ok": true, ...} or {"ok": false, "error": ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+MINIMAL = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "DBUS_SESSION_BUS_ADDRESS")
+
+
+def content_json(content) -> object:
+    for item in content or []:
+        text = getattr(item, "text", None)
+        if text is not None:
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+    return None
+
+
+async def session_run(params: StdioServerParameters, command: str, args: list[str]) -> dict:
+    started = time.monotonic()
+    events: list[dict] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        events.append({"t": round(time.monotonic() - started, 3), "kind": "progress", "progress": progress})
+
+    async def on_log(params) -> None:
+        events.append({"t": round(time.monotonic() - started, 3), "kind": "log", "data": params.data})
+
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write, logging_callback=on_log) as session:
+            if command == "restart":
+                await session.initialize()
+                before = content_json((await session.call_tool("whoami", {})).content)
+                marker = args[0]
+                open(marker + ".ready", "w").close()
+                deadline = time.monotonic() + 180
+                while not os.path.exists(marker + ".go"):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the test never restarted the server")
+                    await asyncio.sleep(0.1)
+                after = await session.call_tool("echo", {"text": "after restart"})
+                return {"before": before, "after": content_json(after.content), "after_error": bool(after.is_error)}
+            if command == "call":
+                await session.initialize()
+                name, arguments = args[0], json.loads(args[1]) if len(args) > 1 else {}
+                result = await session.call_tool(name, arguments)
+                return {"is_error": bool(result.is_error), "result": content_json(result.content)}
+            init = await session.initialize()
+            tools = sorted(t.name for t in (await session.list_tools()).tools)
+            whoami = await session.call_tool("whoami", {})
+            started = time.monotonic()
+            events.clear()
+            stream = await session.call_tool("slow_stream", {"count": 3, "delay_ms": 400},
+                                             progress_callback=on_progress)
+            stream_elapsed = round(time.monotonic() - started, 3)
+            stream_events = list(events)
+            # A slow call in flight must not hold a fast one.
+            t0 = time.monotonic()
+            fast_done: dict = {}
+
+            async def slow() -> float:
+                await session.call_tool("slow_stream", {"count": 6, "delay_ms": 500})
+                return time.monotonic() - t0
+
+            async def fast() -> float:
+                await asyncio.sleep(0.5)
+                r = await session.call_tool("echo", {"text": "fast"})
+                fast_done["result"] = content_json(r.content)
+                return time.monotonic() - t0
+
+            slow_t, fast_t = await asyncio.gather(slow(), fast())
+            return {"protocol_version": init.protocol_version, "server": init.server_info.name, "tools": tools,
+                    "whoami": content_json(whoami.content), "stream": content_json(stream.content),
+                    "stream_events": stream_events, "stream_elapsed": stream_elapsed,
+                    "slow_elapsed": round(slow_t, 3), "fast_elapsed": round(fast_t, 3),
+                    "fast": fast_done.get("result")}
+
+
+def eof_run(argv: list[str], env: dict) -> dict:
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "eof-test", "version": "1"}}}
+    proc.stdin.write((json.dumps(init) + "\n").encode())
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    proc.stdin.flush()
+    time.sleep(0.3)  # let the initialized POST go out before the end of input
+    t0 = time.monotonic()
+    proc.stdin.close()
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = None
+    elapsed = round(time.monotonic() - t0, 3)
+    rest = proc.stdout.read().decode()
+    stderr = proc.stderr.read().decode()
+    return {"first_line": line.decode(), "exit": code, "exit_seconds": elapsed, "rest": rest, "stderr": stderr[-3000:]}
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    minimal = False
+    if argv and argv[0] == "--minimal-env":
+        minimal, argv = True, argv[1:]
+    split = argv.index("--")
+    command, args, tunnel = argv[0], argv[1:split], argv[split + 1:]
+    env = json.loads(sys.stdin.readline())
+    if minimal:
+        env = {k: v for k, v in env.items() if k in MINIMAL}
+    try:
+        if command == "eof":
+            out = {"ok": True, **eof_run(tunnel, env)}
+        else:
+            params = StdioServerParameters(command=tunnel[0], args=tunnel[1:], env=env)
+            out = {"ok": True, **asyncio.run(session_run(params, command, args))}
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - the SDK wraps failures in ExceptionGroups
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        leaves = []
+
+        def flatten(err: BaseException) -> None:
+            if isinstance(err, BaseExceptionGroup):
+                for inner in err.exceptions:
+                    flatten(inner)
+            else:
+                leaves.append(f"{type(err).__name__}: {err}")
+
+        flatten(e)
+        out = {"ok": False, "error": "; ".join(leaves)}
+        code = 1
+    print(json.dumps(out))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
