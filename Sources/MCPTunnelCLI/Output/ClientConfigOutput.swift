@@ -44,7 +44,7 @@ struct ClientListResult: JSONOutputLine, TextRenderable, Equatable {
         $0.client.padding(toLength: width, withPad: " ", startingAt: 0)
           + $0.format.padding(toLength: 8, withPad: " ", startingAt: 0)
           + ($0.install ? "yes" : "no").padding(toLength: 9, withPad: " ", startingAt: 0) + $0.file
-          + ($0.url ? "" : "  (stdio only: not available in this version)")
+          + ($0.url ? "" : "  (stdio only: starts `mcp-tunnel stdio`)")
       }).joined(separator: "\n")
   }
 }
