@@ -94,14 +94,7 @@ enum TOMLEntryEditor {
     do {
       return try TOMLDocument(parsing: text)
     } catch {
-      // The reader's summary starts with `line N: `.
-      var message = error.summary
-      var location: String?
-      if message.hasPrefix("line "), let colon = message.firstIndex(of: ":") {
-        location = String(message[message.index(message.startIndex, offsetBy: 5)..<colon])
-        message = String(message[message.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-      }
-      throw EntryEditError(location: location, message: message)
+      throw EntryEditError(location: error.line.map(String.init), message: error.problem ?? error.summary)
     }
   }
 

@@ -6,6 +6,10 @@ public struct CoreError: UserFacingError, Equatable {
   public var category: FailureCategory
   public var summary: String
   public var fix: String?
+  /// For a configuration error: the line it is at, and the problem without its location (the
+  /// summary has both), so a caller can place it in its own terms without reading the text.
+  public var line: Int?
+  public var problem: String?
 
   public init(_ category: FailureCategory, _ summary: String, fix: String? = nil) {
     self.category = category
@@ -24,6 +28,9 @@ public struct CoreError: UserFacingError, Equatable {
     if let file { location = file }
     if let line { location += location.isEmpty ? "line \(line)" : ":\(line)" }
     let summary = location.isEmpty ? what : "\(location): \(what)"
-    return CoreError(.usage, summary, fix: fix)
+    var error = CoreError(.usage, summary, fix: fix)
+    error.line = line
+    error.problem = what
+    return error
   }
 }
