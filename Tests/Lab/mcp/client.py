@@ -21,6 +21,7 @@ import sys
 import time
 
 import httpx2
+from lab_errors import error_leaves
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -111,16 +112,7 @@ def main() -> int:
     except BaseException as e:  # noqa: BLE001 - the SDK wraps failures in ExceptionGroups
         if isinstance(e, KeyboardInterrupt):
             raise
-        leaves = []
-
-        def flatten(err: BaseException) -> None:
-            if isinstance(err, BaseExceptionGroup):
-                for inner in err.exceptions:
-                    flatten(inner)
-            else:
-                leaves.append(f"{type(err).__name__}: {err}")
-
-        flatten(e)
+        leaves = error_leaves(e)
         failures = [s for s in statuses if s >= 400]
         out = {"ok": False, "error": "; ".join(leaves),
                "http_status": failures[-1] if failures else (statuses[-1] if statuses else None)}

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 
+from lab_errors import error_leaves
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -143,16 +144,7 @@ def main() -> int:
     except BaseException as e:  # noqa: BLE001 - the SDK wraps failures in ExceptionGroups
         if isinstance(e, KeyboardInterrupt):
             raise
-        leaves = []
-
-        def flatten(err: BaseException) -> None:
-            if isinstance(err, BaseExceptionGroup):
-                for inner in err.exceptions:
-                    flatten(inner)
-            else:
-                leaves.append(f"{type(err).__name__}: {err}")
-
-        flatten(e)
+        leaves = error_leaves(e)
         out = {"ok": False, "error": "; ".join(leaves)}
         code = 1
     print(json.dumps(out))
