@@ -39,6 +39,22 @@ key "$dir/id_unauthorized" ed25519
 PASSPHRASE="lab-passphrase" key "$dir/id_encrypted" ed25519
 printf 'lab-passphrase\n' > "$dir/id_encrypted.passphrase"; chmod 600 "$dir/id_encrypted.passphrase"
 
+# An SSH user CA both servers trust (TrustedUserCAKeys), and keys that are NOT in authorized_keys
+# but carry certificates signed by it. libssh2 1.10 signs only with ECDSA certificates (it labels
+# an ed25519 certificate's signature with the certificate type, which OpenSSH refuses), so the
+# working certificates are ECDSA; id_cert_ed25519 shows the clear error for the others.
+key "$dir/user_ca" ed25519
+cert() {  # cert NAME TYPE VALIDITY PRINCIPALS [BITS...] -- key NAME plus NAME-cert.pub signed by user_ca
+  local name="$1" type="$2" validity="$3" principals="$4"; shift 4
+  key "$dir/$name" "$type" "$@"
+  [[ -f "$dir/$name-cert.pub" ]] ||
+    ssh-keygen -q -s "$dir/user_ca" -I "lab-$name" -z 7 -n "$principals" -V "$validity" "$dir/$name.pub"
+}
+cert id_cert ecdsa -5m:+1h "$user" -b 256
+cert id_cert_expired ecdsa -2d:-1d "$user" -b 256
+cert id_cert_wrongprincipal ecdsa -5m:+1h someone-else -b 256
+cert id_cert_ed25519 ed25519 -5m:+1h "$user"
+
 authorized=""
 for k in id_ed25519 id_ecdsa id_rsa id_encrypted; do authorized+="$(cat "$dir/$k.pub")"$'\n'; done
 printf '%s' "$authorized" > "$dir/authorized_keys_bastion"
