@@ -63,6 +63,16 @@ struct ConfigurationDecoderTests {
     #expect(p.listen.mode == .http)
     #expect(p.ssh.knownHosts == "~/.ssh/known_hosts")
     #expect(p.ssh.keepalive == .seconds(15))
+    #expect(p.ssh.identity == nil && p.ssh.certificate == nil)
+  }
+
+  @Test func decodesTheCertificateNextToTheIdentity() throws {
+    let config = try decoder.decode(
+      "[profiles.lab.ssh]\ntarget = \"127.0.0.1:8080\"\nidentity = \"~/.ssh/id_ecdsa\"\n"
+        + "certificate = \"~/.ssh/ca/id_ecdsa-cert.pub\"\n")
+    let p = try #require(config.profiles["lab"])
+    #expect(p.ssh.identity == "~/.ssh/id_ecdsa")
+    #expect(p.ssh.certificate == "~/.ssh/ca/id_ecdsa-cert.pub")
   }
 
   /// Each malformed line must produce an error naming the key (or problem) and the line.
@@ -72,6 +82,8 @@ struct ConfigurationDecoderTests {
     ("keepalive = 5", "[profiles.prod.ssh]", "profiles.prod.ssh.keepalive must be a duration string"),
     ("jump = \"bastion\"", "[profiles.prod.ssh]", "profiles.prod.ssh.jump must be an array of strings, found string"),
     ("host_key_policy = \"yolo\"", "[profiles.prod.ssh]", "host_key_policy \"yolo\" is not one of"),
+    ("certificate = 5", "[profiles.prod.ssh]", "profiles.prod.ssh.certificate must be a string, found integer"),
+    ("certficate = \"x\"", "[profiles.prod.ssh]", "unknown key \"profiles.prod.ssh.certficate\""),
     ("address = \"0.0.0.0:7700\"", "[profiles.prod.listen]", "0.0.0.0:7700 is not a loopback address"),
     ("address = \"10.1.2.3:7700\"", "[profiles.prod.listen]", "is not a loopback address"),
     ("mode = \"udp\"", "[profiles.prod.listen]", "mode \"udp\" is not one of: http, tcp"),

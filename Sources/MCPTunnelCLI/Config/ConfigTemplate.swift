@@ -45,6 +45,8 @@ enum ConfigTemplate {
     known_hosts = "~/.ssh/known_hosts"
     # Key file, tried after the agent (SSH_AUTH_SOCK).
     # identity  = "~/.ssh/id_ed25519"
+    # OpenSSH user certificate for that key; by default <identity>-cert.pub when it exists.
+    # certificate = "~/.ssh/id_ecdsa-cert.pub"
     keepalive   = "15s"
     # "strict" refuses unknown keys; "accept-new" records them. A changed key is always refused.
     host_key_policy = "strict"

@@ -45,6 +45,7 @@ enum ProfileRendering {
         ("target", quote(p.ssh.target.description)),
         ("known_hosts", quote(p.ssh.knownHosts)),
         ("identity", p.ssh.identity.map(quote)),
+        ("certificate", p.ssh.certificate.map(quote)),
         ("keepalive", quote(DurationText.format(p.ssh.keepalive))),
         ("host_key_policy", quote(p.ssh.hostKeyPolicy.rawValue)),
       ])

@@ -179,6 +179,7 @@ public struct ConfigurationDecoder: Sendable {
     }
     let knownHosts = try r.string("known_hosts").flatMap { $0.isEmpty ? nil : $0 } ?? "~/.ssh/known_hosts"
     let identity = try r.string("identity").flatMap { $0.isEmpty ? nil : $0 }
+    let certificate = try r.string("certificate").flatMap { $0.isEmpty ? nil : $0 }
     let keepalive = try r.duration("keepalive") ?? .seconds(15)
     var policy = HostKeyPolicy.strict
     if let text = try r.string("host_key_policy") {
@@ -191,8 +192,8 @@ public struct ConfigurationDecoder: Sendable {
       policy = p
     }
     return SSHSettings(
-      jump: jump, host: host, target: target, knownHosts: knownHosts, identity: identity, keepalive: keepalive,
-      hostKeyPolicy: policy)
+      jump: jump, host: host, target: target, knownHosts: knownHosts, identity: identity, certificate: certificate,
+      keepalive: keepalive, hostKeyPolicy: policy)
   }
 
   private func decodeListen(_ r: inout TableReader) throws(CoreError) -> ListenSettings {

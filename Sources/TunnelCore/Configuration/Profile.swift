@@ -122,20 +122,24 @@ public struct SSHSettings: Sendable, Equatable {
   public var knownHosts: String
   /// Key file; nil means the agent only.
   public var identity: String?
+  /// OpenSSH user certificate for `identity` (as written); nil means `<identity>-cert.pub` when
+  /// that file exists (see `SSHIdentity`).
+  public var certificate: String?
   /// Zero disables keepalive probes.
   public var keepalive: Duration
   public var hostKeyPolicy: HostKeyPolicy
 
   public init(
     jump: [SSHEndpoint] = [], host: SSHEndpoint? = nil, target: HostPort,
-    knownHosts: String = "~/.ssh/known_hosts", identity: String? = nil, keepalive: Duration = .seconds(15),
-    hostKeyPolicy: HostKeyPolicy = .strict
+    knownHosts: String = "~/.ssh/known_hosts", identity: String? = nil, certificate: String? = nil,
+    keepalive: Duration = .seconds(15), hostKeyPolicy: HostKeyPolicy = .strict
   ) {
     self.jump = jump
     self.host = host
     self.target = target
     self.knownHosts = knownHosts
     self.identity = identity
+    self.certificate = certificate
     self.keepalive = keepalive
     self.hostKeyPolicy = hostKeyPolicy
   }
