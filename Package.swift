@@ -72,7 +72,10 @@ let package = Package(
     .target(name: "Keyring", dependencies: ["TunnelCore", "CLibSecret"], swiftSettings: strictSettings),
     .target(
       name: "SSHForwarding",
-      dependencies: ["TunnelCore", "CLibSSH2", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "TunnelCore", "CLibSSH2", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: strictSettings
     ),
     .target(

@@ -31,6 +31,8 @@ public final class BastionPortForwarder: PortForwarder {
     public var readBufferSize = 256 * 1024
     /// Seed for reconnect jitter; nil picks a random one.
     public var randomSeed: UInt64?
+    /// The clock certificates' validity windows are checked against before they are offered.
+    public var certificateClock: @Sendable () -> Date = { Date() }
 
     public init() {}
   }
@@ -91,13 +93,16 @@ public final class BastionPortForwarder: PortForwarder {
       case .none: nil
       case .socket(let path): path
       }
+    let environment = self.environment
+    let expand = { (path: String?) -> [String] in
+      guard let path, !path.isEmpty else { return [] }
+      return [IdentityFile.expandTilde(path, environment: environment)]
+    }
     return ForwardingPlan(
       hops: settings.hops, target: settings.target,
       knownHostsPath: IdentityFile.expandTilde(settings.knownHosts, environment: environment),
       hostKeyPolicy: settings.hostKeyPolicy,
-      identityPath: settings.identity.flatMap {
-        $0.isEmpty ? nil : IdentityFile.expandTilde($0, environment: environment)
-      },
+      identityFiles: expand(settings.identity), certificateFiles: expand(settings.certificate),
       agentSocket: agentSocket, keepalive: settings.keepalive, options: options, passphraseProvider: passphraseProvider)
   }
 

@@ -8,7 +8,10 @@ struct ForwardingPlan: Sendable {
   var target: HostPort
   var knownHostsPath: String
   var hostKeyPolicy: HostKeyPolicy
-  var identityPath: String?
+  /// Expanded `ssh.identity` and `ssh.certificate`; paired (`SSHIdentity.resolve`, which reads the
+  /// files) on the I/O thread.
+  var identityFiles: [String]
+  var certificateFiles: [String]
   var agentSocket: String?
   var keepalive: Duration
   var options: BastionPortForwarder.Options
@@ -71,7 +74,9 @@ final class ForwardingLoop {
     machine = TunnelStateMachine(
       backoff: plan.options.backoff, seed: plan.options.randomSeed ?? UInt64.random(in: 1...UInt64.max))
     credentials = HopCredentials(
-      identityPath: plan.identityPath, agentSocket: plan.agentSocket, passphraseProvider: plan.passphraseProvider)
+      identities: SSHIdentity.resolve(identityFiles: plan.identityFiles, certificateFiles: plan.certificateFiles),
+      agentSocket: plan.agentSocket, passphraseProvider: plan.passphraseProvider,
+      now: plan.options.certificateClock)
     verifier = KnownHostsVerifier(path: plan.knownHostsPath, policy: plan.hostKeyPolicy)
     streamMessage = Self.directTCPIPMessage(host: plan.target.host, port: plan.target.port)
     scratch = .allocate(byteCount: plan.options.readBufferSize, alignment: 16)

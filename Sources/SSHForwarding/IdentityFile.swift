@@ -87,6 +87,52 @@ enum IdentityFile {
     return nil
   }
 
+  /// The public key blob of the private key at `keyPath`: from `keyPath.pub`, else from the
+  /// unencrypted header of an `openssh-key-v1` file (present even when the key is encrypted).
+  /// Nil for a PEM key without a `.pub` file.
+  static func publicKeyBlob(keyPath: String) -> [UInt8]? {
+    if let pub = try? String(contentsOfFile: keyPath + ".pub", encoding: .utf8) {
+      let fields = pub.split(whereSeparator: { $0 == " " || $0.isNewline })
+      if fields.count >= 2, let data = Data(base64Encoded: String(fields[1])) { return [UInt8](data) }
+    }
+    guard let text = try? String(contentsOfFile: keyPath, encoding: .utf8), text.contains("BEGIN OPENSSH PRIVATE KEY")
+    else { return nil }
+    let body = text.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
+    guard let data = Data(base64Encoded: body) else { return nil }
+    let bytes = [UInt8](data)
+    let magic = Array("openssh-key-v1\0".utf8)
+    guard bytes.count > magic.count, Array(bytes[0..<magic.count]) == magic else { return nil }
+    var r = SSHWireReader(Array(bytes[magic.count...]))
+    guard (try? r.bytes("cipher")) != nil, (try? r.bytes("kdf")) != nil, (try? r.bytes("kdf options")) != nil,
+      let count = try? r.uint32("key count"), count >= 1
+    else { return nil }
+    return try? r.bytes("public key")
+  }
+
+  /// What reading a certificate file gave.
+  enum CertificateRead {
+    case missing
+    case unreadable(String)
+    case certificate(SSHCertificate)
+  }
+
+  static func readCertificate(at path: String) -> CertificateRead {
+    guard FileManager.default.fileExists(atPath: path) else { return .missing }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      return .unreadable("cannot read it (check its permissions)")
+    }
+    do {
+      return .certificate(try SSHCertificate(publicKeyFileText: String(decoding: data, as: UTF8.self)))
+    } catch {
+      return .unreadable("not an OpenSSH certificate: \(error.summary)")
+    }
+  }
+
+  static func certificate(at path: String) -> SSHCertificate? {
+    if case .certificate(let c) = readCertificate(at: path) { return c }
+    return nil
+  }
+
   /// Expands a leading `~/` with `$HOME`.
   static func expandTilde(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String
   {
