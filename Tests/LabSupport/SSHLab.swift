@@ -11,7 +11,9 @@ import TunnelCore
 /// ```
 /// Both servers allow public-key logins of `user` (the current user, root in the lab) with
 /// `clientKeyPath`, `ecdsaKeyPath`, `rsaKeyPath` or the passphrase-protected `encryptedKeyPath`;
-/// `unauthorizedKeyPath` is a valid key that neither server accepts. There is no shell
+/// `unauthorizedKeyPath` is a valid key that neither server accepts. Both trust the lab's user CA
+/// (`userCAPublicPath`); `certKeyPath` and its siblings log in only through their `-cert.pub`
+/// certificates (valid, expired, wrong principal, not yet valid, ed25519). There is no shell
 /// (`ForceCommand /bin/false`, `PermitTTY no`): only `direct-tcpip` works.
 ///
 /// Limitation: on loopback every port is reachable from the client too, so "the target is reachable
@@ -96,6 +98,19 @@ public final class SSHLab: Sendable {
   public var encryptedKeyPassphrase: String { "lab-passphrase" }
   /// A valid ed25519 key that neither server accepts.
   public var unauthorizedKeyPath: String { file("id_unauthorized") }
+  /// The lab's SSH user CA (ed25519); both servers trust it (`TrustedUserCAKeys`).
+  public var userCAPublicPath: String { file("user_ca.pub") }
+  /// An ECDSA key in neither authorized_keys, with `id_cert-cert.pub` next to it: a certificate
+  /// from the user CA for principal `user`, valid from 5 minutes before setup to 1 hour after.
+  public var certKeyPath: String { file("id_cert") }
+  /// As `certKeyPath`, but the certificate expired a day before setup.
+  public var expiredCertKeyPath: String { file("id_cert_expired") }
+  /// As `certKeyPath`, but the certificate names only the principal `someone-else`.
+  public var wrongPrincipalCertKeyPath: String { file("id_cert_wrongprincipal") }
+  /// As `certKeyPath`, but the certificate becomes valid 1 hour after setup.
+  public var futureCertKeyPath: String { file("id_cert_future") }
+  /// An ed25519 key with a valid certificate, which libssh2 1.10 cannot sign with (OpenSSH can).
+  public var ed25519CertKeyPath: String { file("id_cert_ed25519") }
   /// Both servers' keys as plain `[127.0.0.1]:port ssh-ed25519 …` lines.
   public var knownHostsPath: String { file("known_hosts") }
   /// The same entries hashed (`|1|salt|hash`), as with `HashKnownHosts yes`.

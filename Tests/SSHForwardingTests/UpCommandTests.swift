@@ -15,7 +15,8 @@ struct UpCommandTests {
   }
 
   private func writeConfig(
-    _ env: ForwarderLab, listen: Int, identity: String? = nil, knownHosts: String? = nil
+    _ env: ForwarderLab, listen: Int, identity: String? = nil, knownHosts: String? = nil,
+    certificate: String? = nil
   ) throws -> String {
     let path = env.directory.path("config.toml")
     let text = """
@@ -26,6 +27,7 @@ struct UpCommandTests {
       target = "\(env.lab.forwardTarget)"
       known_hosts = "\(knownHosts ?? env.lab.knownHostsPath)"
       identity = "\(identity ?? env.lab.clientKeyPath)"
+      certificate = "\(certificate ?? "")"
       keepalive = "15s"
       [profiles.lab.listen]
       address = "127.0.0.1:\(listen)"
@@ -145,6 +147,22 @@ struct UpCommandTests {
     #expect(r.status == 7, "\(r.output)")
     #expect(r.output.contains("hop 1/2"), "\(r.output)")
     #expect(r.output.contains("tried:"), "\(r.output)")
+  }
+
+  @Test("certificate for another principal (ssh.certificate): exit 7 naming the hop, window, principals and fix")
+  func wrongPrincipalCertificate() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let issued = env.directory.path("issued-cert.pub")
+    try FileManager.default.copyItem(atPath: env.lab.wrongPrincipalCertKeyPath + "-cert.pub", toPath: issued)
+    let config = try writeConfig(
+      env, listen: try LabNetwork.freePort(), identity: env.lab.wrongPrincipalCertKeyPath, certificate: issued)
+    let r = try runTool(Self.binary, ["up", "--config", config], environment: environment(env))
+    #expect(r.status == 7, "\(r.output)")
+    #expect(r.output.contains("hop 1/2"), "\(r.output)")
+    #expect(r.output.contains("certificate \(issued)"), "\(r.output)")
+    #expect(r.output.contains("principal someone-else") && r.output.contains("valid from "), "\(r.output)")
+    #expect(r.output.contains("get a new certificate"), "\(r.output)")
   }
 
   @Test("non-loopback --listen: exit 2")

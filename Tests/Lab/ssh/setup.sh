@@ -53,6 +53,7 @@ cert() {  # cert NAME TYPE VALIDITY PRINCIPALS [BITS...] -- key NAME plus NAME-c
 cert id_cert ecdsa -5m:+1h "$user" -b 256
 cert id_cert_expired ecdsa -2d:-1d "$user" -b 256
 cert id_cert_wrongprincipal ecdsa -5m:+1h someone-else -b 256
+cert id_cert_future ecdsa +1h:+2h "$user" -b 256
 cert id_cert_ed25519 ed25519 -5m:+1h "$user"
 
 authorized=""
