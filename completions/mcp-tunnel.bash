@@ -249,7 +249,7 @@ _mcp-tunnel_up() {
     repeating_flags=()
     non_repeating_flags=(--json -v --verbose --version -h --help)
     repeating_options=()
-    non_repeating_options=(--profile --config --listen --tenant --mode)
+    non_repeating_options=(--profile --config --listen --tenant --mode --peers)
     __mcp-tunnel_offer_flags_options 0
 
     # Offer option value completions
@@ -269,6 +269,10 @@ _mcp-tunnel_up() {
         ;;
     '--mode')
         __mcp-tunnel_add_completions -W 'http'$'\n''tcp'
+        return
+        ;;
+    '--peers')
+        __mcp-tunnel_add_completions -W 'same-user'$'\n''any-local-user'
         return
         ;;
     esac

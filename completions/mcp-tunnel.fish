@@ -29,7 +29,7 @@ function __mcp-tunnel_parse_tokens -S
         case 'status'
             __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'verify' 'version' 'h/help'
         case 'up'
-            __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'listen=' 'tenant=' 'mode=' 'version' 'h/help'
+            __mcp-tunnel_parse_subcommand 0 'profile=' 'config=' 'json' 'v/verbose' 'listen=' 'tenant=' 'mode=' 'peers=' 'version' 'h/help'
         case 'tenant'
             __mcp-tunnel_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -167,6 +167,7 @@ complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel up" listen' -l 'listen' -d 'Loopback address to listen on (default: listen.address, 127.0.0.1:7700).' -rfka ''
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel up" tenant' -l 'tenant' -d 'Tenant to serve (default: session.default_tenant); must be listed in session.tenants.' -rfka ''
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel up" mode' -l 'mode' -d 'http: token-injecting MCP proxy; tcp: raw bytes, no login (default: listen.mode, else http).' -rfka 'http tcp'
+complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel up" peers' -l 'peers' -d 'Who may connect: same-user (only you) or any-local-user (default: listen.peers, else same-user).' -rfka 'same-user any-local-user'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel up" version' -l 'version' -d 'Show the version.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel up" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcp-tunnel' -n '__mcp-tunnel_should_offer_completions_for_flags_or_options "mcp-tunnel tenant" version' -l 'version' -d 'Show the version.'

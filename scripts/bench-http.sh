@@ -18,6 +18,7 @@
 # env: BENCH_MCP_CALLS (2000) BENCH_MCP_ROUNDS (4) BENCH_MCP_WARMUP (100 untimed calls per round)
 #      BENCH_MCP_SESSIONS (256) BENCH_MCP_SESSION_CALLS (5) LAB_SESSION_TTL (900)
 #      MCP_TUNNEL_BIN (default: release build via `swift build -c release --product mcp-tunnel`)
+#      BENCH_UP_ARGS: extra `up` arguments, e.g. "--peers any-local-user" (word-split).
 #      BENCH_KEEP=1 keeps the work directory (logs, lab).
 # Through sshd, a tools/call's answer (uvicorn writes the SSE headers, the event and the last chunk
 # separately) is sometimes split into two SSH packets of which the second waits ~40 ms for the peer's
@@ -116,7 +117,8 @@ code=$(jq -r 'select(.event=="device_authorization") | .user_code' "$work/login.
 if [[ -n "$code" ]] && "$root/Tests/Lab/lab.sh" approve "$lab" "$code" >&2 && wait "$login_pid"; then
   tunnel_port=$(free_port)
   echo "== mcp-tunnel up --mode http --tenant acme on 127.0.0.1:$tunnel_port" >&2
-  "$MCP_TUNNEL_BIN" up --profile lab --tenant acme --mode http --listen "127.0.0.1:$tunnel_port" --json \
+  # shellcheck disable=SC2086 # BENCH_UP_ARGS is word-split on purpose
+  "$MCP_TUNNEL_BIN" up --profile lab --tenant acme --mode http --listen "127.0.0.1:$tunnel_port" --json ${BENCH_UP_ARGS:-} \
     >"$work/up.jsonl" 2>"$work/up.err" & up_pid=$!; pids+=($up_pid)
   for _ in $(seq 1200); do  # 60 s
     grep -Eq '"event" *: *"ready"' "$work/up.jsonl" 2>/dev/null && break

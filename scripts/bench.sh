@@ -6,6 +6,8 @@
 #
 # env: BENCH_MIB (512) BENCH_RTT_COUNT (5000) BENCH_CONNS (256) BENCH_CONN_BYTES (65536)
 #      MCP_TUNNEL_BIN (default: release build via `swift build -c release --product mcp-tunnel`)
+#      BENCH_UP_ARGS: extra `up` arguments, e.g. "--peers any-local-user" to measure without the
+#      listen.peers look-up (word-split).
 #      BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,7 +74,8 @@ identity = "$work/ssh/id_ed25519"
 address = "127.0.0.1:$tunnel_port"
 mode = "tcp"
 CFG
-env -u SSH_AUTH_SOCK HOME="$work" "$MCP_TUNNEL_BIN" up --config "$work/config.toml" --json >"$work/up.out" 2>"$work/up.err" & up_pid=$!; pids+=($up_pid)
+# shellcheck disable=SC2086 # BENCH_UP_ARGS is word-split on purpose
+env -u SSH_AUTH_SOCK HOME="$work" "$MCP_TUNNEL_BIN" up --config "$work/config.toml" --json ${BENCH_UP_ARGS:-} >"$work/up.out" 2>"$work/up.err" & up_pid=$!; pids+=($up_pid)
 wait_port "$tunnel_port" "mcp-tunnel up"
 for _ in $(seq 1 200); do grep -q '"event":"ready"' "$work/up.out" && break; sleep 0.05; done
 measure mcp-tunnel "$tunnel_port" "$up_pid"

@@ -59,7 +59,7 @@ public struct AuditLine: Sendable, Equatable {
   ///
   /// Key order: `v, seq, ts, event, profile, tenant, actor, session, connection, method, tool,
   /// prompt, resource, rpc_id, status, rpc_error, outcome, duration_ms, bytes_in, bytes_out,
-  /// token_id, detail, prev` (SPEC §7 order, its additions next to their kin), or `v, seq, ts, event, nonce,
+  /// token_id, peer_uid, detail, prev` (SPEC §7 order, its additions next to their kin), or `v, seq, ts, event, nonce,
   /// previous_file, prev` for a chain start; absent optional fields are omitted rather than
   /// written as null.
   public func encode() -> [UInt8] {
@@ -91,6 +91,7 @@ public struct AuditLine: Sendable, Equatable {
       json.add("bytes_in", e.bytesIn)
       json.add("bytes_out", e.bytesOut)
       json.add("token_id", e.tokenID)
+      json.add("peer_uid", e.peerUID)
       json.add("detail", e.detail)
     }
     json.add("prev", previousHash)
@@ -122,7 +123,7 @@ public struct AuditLine: Sendable, Equatable {
       detail: object["detail"] as? String, prompt: object["prompt"] as? String,
       resource: object["resource"] as? String, connection: integer(object["connection"]),
       rpcError: integer(object["rpc_error"]), bytesIn: integer(object["bytes_in"]),
-      bytesOut: integer(object["bytes_out"]))
+      bytesOut: integer(object["bytes_out"]), peerUID: integer(object["peer_uid"]))
     return AuditLine(
       version: fields.version, sequence: fields.sequence, timestamp: ts, body: .event(event),
       previousHash: fields.previousHash)

@@ -3,10 +3,12 @@ import TunnelCore
 
 /// The in-memory twin of `TunnelFrontEnd`: no socket. It records what the runtime asks of it
 /// (`calls`), and `finish(_:)` hands a request record to the runtime as a served request would.
-/// `startError` makes `start` fail. Thread safety: state behind a `Mutex`; any thread may call.
+/// `startError` makes `start` fail. `accept(_:)` plays an accepted client connection through the
+/// `peerCheck`, as the live front ends do before reading a byte. Thread safety: state behind a `Mutex`; any thread may call.
 public final class InMemoryFrontEnd: TunnelFrontEnd {
   public let mode: ListenMode
   public let address: HostPort
+  public let peerCheck: ListenerPeerCheck?
   private let startError: (any Error & Sendable)?
   private let onCall: @Sendable (String) -> Void
   private let state = Mutex<
@@ -17,10 +19,12 @@ public final class InMemoryFrontEnd: TunnelFrontEnd {
   /// tests that check an order across several twins.
   public init(
     mode: ListenMode, address: HostPort = HostPort(host: "127.0.0.1", port: 7700),
-    startError: (any Error & Sendable)? = nil, onCall: @escaping @Sendable (String) -> Void = { _ in }
+    startError: (any Error & Sendable)? = nil, peerCheck: ListenerPeerCheck? = nil,
+    onCall: @escaping @Sendable (String) -> Void = { _ in }
   ) {
     self.mode = mode
     self.address = address
+    self.peerCheck = peerCheck
     self.startError = startError
     self.onCall = onCall
   }
@@ -36,6 +40,13 @@ public final class InMemoryFrontEnd: TunnelFrontEnd {
     guard let onRequest = state.withLock({ $0.onRequest }) else { return false }
     onRequest(record)
     return true
+  }
+
+  /// A client connected from `client`: true when it would be served (no check, or the check
+  /// admits it), false when it would be closed before a byte is read.
+  public func accept(from client: HostPort) -> Bool {
+    let connection = AcceptedConnection(local: address, remote: client)
+    return peerCheck?.admits(connection) ?? true
   }
 
   private func note(_ call: String) {

@@ -95,16 +95,20 @@ public final class HTTPTokenProxy: Sendable {
 
   private let logger: Logger
   private let limits: Limits
+  private let peerCheck: ListenerPeerCheck?
   private let onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
   private let lifecycle = Mutex(Lifecycle.idle)
 
   /// `onRequest` is called once per finished client request (see `ProxyRequestRecord`).
+  /// `peerCheck` (`listen.peers`, SPEC §5) sees every accepted connection on the event loop before
+  /// its pipeline exists: a refused one is closed without a byte read from it.
   public init(
     logger: Logger = Logger(label: "mcp-tunnel.proxy"), limits: Limits = Limits(),
-    onRequest: (@Sendable (ProxyRequestRecord) -> Void)? = nil
+    peerCheck: ListenerPeerCheck? = nil, onRequest: (@Sendable (ProxyRequestRecord) -> Void)? = nil
   ) {
     self.logger = logger
     self.limits = limits
+    self.peerCheck = peerCheck
     self.onRequest = onRequest
   }
 
@@ -164,6 +168,7 @@ public final class HTTPTokenProxy: Sendable {
     }
     let address = listener.address
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let peerCheck = peerCheck
     let shared = ProxyShared(
       tokens: tokens, dialer: ForwardedUpstreamDialer(forwarder: forwarder), upstreamHost: upstreamHost,
       listen: address, limits: limits, logger: logger, onRequest: onRequest)
@@ -172,7 +177,16 @@ public final class HTTPTokenProxy: Sendable {
         .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         .childChannelOption(.allowRemoteHalfClosure, value: false)
         .childChannelInitializer { channel in
-          channel.eventLoop.makeCompletedFuture { try Self.addClientHandlers(to: channel, shared: shared) }
+          // Before registration: nothing has been read yet. A failed initializer makes NIO close
+          // the accepted channel. The look-up is one netlink round trip, run right here on the
+          // event loop (a thread hop would cost more than the look-up).
+          if let peerCheck,
+            !peerCheck.admits(
+              SocketDiagPeerLookup.acceptedConnection(local: channel.localAddress, remote: channel.remoteAddress))
+          {
+            return channel.eventLoop.makeFailedFuture(ProxyError(.accessDenied, "refused by listen.peers"))
+          }
+          return channel.eventLoop.makeCompletedFuture { try Self.addClientHandlers(to: channel, shared: shared) }
         }
         .withBoundSocket(descriptor)
         .get()

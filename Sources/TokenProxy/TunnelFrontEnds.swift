@@ -4,10 +4,12 @@ import Synchronization
 import TunnelCore
 
 /// The front end of `up --mode http`: the token-injecting MCP proxy (`HTTPTokenProxy`) on a
-/// listener bound earlier, carrying each upstream connection over the SSH path.
+/// listener bound earlier, carrying each upstream connection over the SSH path. `peerCheck`
+/// (`listen.peers`) sees each accepted connection before the proxy reads from it.
 public final class HTTPProxyFrontEnd: TunnelFrontEnd {
   public var mode: ListenMode { .http }
   public let address: HostPort
+  public let peerCheck: ListenerPeerCheck?
   private let listener: LoopbackListener
   private let upstreamHost: String
   private let logger: Logger
@@ -17,13 +19,14 @@ public final class HTTPProxyFrontEnd: TunnelFrontEnd {
   /// `upstreamHost` is the `Host` the MCP server expects: the SSH target's `host:port`.
   public init(
     listener: LoopbackListener, upstreamHost: String, logger: Logger = Logger(label: "mcp-tunnel.proxy"),
-    limits: HTTPTokenProxy.Limits = HTTPTokenProxy.Limits()
+    limits: HTTPTokenProxy.Limits = HTTPTokenProxy.Limits(), peerCheck: ListenerPeerCheck? = nil
   ) {
     self.listener = listener
     self.address = listener.address
     self.upstreamHost = upstreamHost
     self.logger = logger
     self.limits = limits
+    self.peerCheck = peerCheck
   }
 
   public func start(
@@ -31,7 +34,7 @@ public final class HTTPProxyFrontEnd: TunnelFrontEnd {
     onRequest: @escaping @Sendable (ProxyRequestRecord) -> Void
   ) async throws {
     guard let tokens else { throw ProxyError(.internalError, "the http front end needs a tenant token source") }
-    let proxy = HTTPTokenProxy(logger: logger, limits: limits, onRequest: onRequest)
+    let proxy = HTTPTokenProxy(logger: logger, limits: limits, peerCheck: peerCheck, onRequest: onRequest)
     let first = self.proxy.withLock { current -> Bool in
       guard current == nil else { return false }
       current = proxy
@@ -55,15 +58,18 @@ public final class HTTPProxyFrontEnd: TunnelFrontEnd {
 }
 
 /// The front end of `up --mode tcp`: every accepted connection becomes a `direct-tcpip` channel to
-/// the target; no token. Accepting runs on a thread of its own (a blocking `accept`).
+/// the target; no token. Accepting runs on a thread of its own (a blocking `accept`), and so does
+/// `peerCheck` (`listen.peers`): a refused connection is closed there, before the forwarder sees it.
 public final class TCPForwardFrontEnd: TunnelFrontEnd {
   public var mode: ListenMode { .tcp }
   public let address: HostPort
+  public let peerCheck: ListenerPeerCheck?
   private let listener: LoopbackListener
 
-  public init(listener: LoopbackListener) {
+  public init(listener: LoopbackListener, peerCheck: ListenerPeerCheck? = nil) {
     self.listener = listener
     self.address = listener.address
+    self.peerCheck = peerCheck
   }
 
   public func start(
@@ -71,9 +77,16 @@ public final class TCPForwardFrontEnd: TunnelFrontEnd {
     onRequest: @escaping @Sendable (ProxyRequestRecord) -> Void
   ) async throws {
     let listener = listener
+    let peerCheck = peerCheck
     let thread = Thread {
       // off-pool: runs on the accept thread
-      while let client = listener.accept() { forwarder.forward(client) }
+      while let client = listener.accept() {
+        if let peerCheck, !peerCheck.admits(SocketDiagPeerLookup.acceptedConnection(ofSocket: client.descriptor)) {
+          client.close()
+          continue
+        }
+        forwarder.forward(client)
+      }
     }
     thread.name = "mcp-tunnel-accept"
     thread.start()

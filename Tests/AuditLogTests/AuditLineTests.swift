@@ -35,6 +35,18 @@ struct AuditLineTests {
     #expect(parsed["event"] as? String == "login")
   }
 
+  @Test func aListenerDenialCarriesThePeerUIDBeforeDetail() throws {
+    let event = AuditEvent(
+      event: .denied, profile: "dev", session: "s-1", outcome: .denied,
+      detail: "connection from uid 65534 refused: listen.peers is same-user", peerUID: 65534)
+    let line = AuditLine(sequence: 2, timestamp: "t", body: .event(event), previousHash: AuditLine.genesisHash)
+    let text = String(decoding: line.encode(), as: UTF8.self)
+    #expect(
+      text.contains(#""event":"denied","profile":"dev","session":"s-1","outcome":"denied","peer_uid":65534,"detail":"#),
+      "\(text)")
+    #expect(AuditLine.decode(line.encode()) == line)
+  }
+
   @Test func everyEventKindAndOddCharactersRoundTrip() {
     for kind in AuditEventKind.allCases {
       let event = AuditEvent(

@@ -263,7 +263,8 @@ struct JSONOutputGoldenTests {
     url: "http://127.0.0.1:7700/mcp", target: "mcp.internal:8080", state: "forwarding",
     hops: [TunnelStatus.Hop(name: "alice@bastion.example.com:22", state: "connected")], tenant: "acme",
     tokenExpiresAt: "2026-05-01T12:00:00Z", startedAt: "2026-05-01T11:00:00Z",
-    counters: TunnelStatus.Counters(requests: 12, errors: 1, remints: 2, reconnects: 0, openConnections: 3))
+    counters: TunnelStatus.Counters(requests: 12, errors: 1, remints: 2, reconnects: 0, openConnections: 3, denied: 2),
+    peers: "same-user")
 
   static let tcpTunnel = TunnelStatus(
     pid: 4243, profile: "db", session: "8e4b0d", mode: "tcp", listen: "127.0.0.1:7701", url: nil,
@@ -280,7 +281,7 @@ struct JSONOutputGoldenTests {
       verifiedAccessTokenExpiresAt: "2026-05-01T11:05:00Z")
     #expect(
       status.jsonLine
-        == #"{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","keyring":"secret-service","logged_in":true,"profile":"prod","refresh_token":true,"subject":"alice","tunnel":{"counters":{"errors":1,"open_connections":3,"reconnects":0,"remints":2,"requests":12},"hops":[{"name":"alice@bastion.example.com:22","state":"connected"}],"listen":"127.0.0.1:7700","mode":"http","pid":4242,"profile":"prod","session":"7f3a9c","started_at":"2026-05-01T11:00:00Z","state":"forwarding","target":"mcp.internal:8080","tenant":"acme","token_expires_at":"2026-05-01T12:00:00Z","url":"http://127.0.0.1:7700/mcp"},"verified_access_token_expires_at":"2026-05-01T11:05:00Z"}"#
+        == #"{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","keyring":"secret-service","logged_in":true,"profile":"prod","refresh_token":true,"subject":"alice","tunnel":{"counters":{"denied":2,"errors":1,"open_connections":3,"reconnects":0,"remints":2,"requests":12},"hops":[{"name":"alice@bastion.example.com:22","state":"connected"}],"listen":"127.0.0.1:7700","mode":"http","peers":"same-user","pid":4242,"profile":"prod","session":"7f3a9c","started_at":"2026-05-01T11:00:00Z","state":"forwarding","target":"mcp.internal:8080","tenant":"acme","token_expires_at":"2026-05-01T12:00:00Z","url":"http://127.0.0.1:7700/mcp"},"verified_access_token_expires_at":"2026-05-01T11:05:00Z"}"#
     )
     #expect(
       status.text == """
@@ -292,6 +293,7 @@ struct JSONOutputGoldenTests {
         Tunnel:        running (pid 4242, session 7f3a9c), http http://127.0.0.1:7700/mcp
         Tenant:        acme, token valid until 2026-05-01T12:00:00Z
         Path:          alice@bastion.example.com:22 → mcp.internal:8080 (forwarding)
+        Peers:         same-user (only you may connect), 2 connections refused
         Counters:      12 requests, 1 errors, 2 re-mints, 0 reconnects, 3 open connections
         """)
   }
@@ -319,7 +321,7 @@ struct JSONOutputGoldenTests {
       tunnel: Self.tcpTunnel)
     #expect(
       tcpOnly.jsonLine
-        == #"{"client_id":null,"issuer":null,"keyring":null,"logged_in":false,"profile":"db","refresh_token":false,"subject":null,"tunnel":{"counters":{"errors":0,"open_connections":0,"reconnects":4,"remints":0,"requests":0},"hops":[{"name":"alice@bastion.example.com:22","state":"reconnecting"}],"listen":"127.0.0.1:7701","mode":"tcp","pid":4243,"profile":"db","session":"8e4b0d","started_at":"2026-05-01T11:00:00Z","state":"reconnecting","target":"db.internal:5432"}}"#
+        == #"{"client_id":null,"issuer":null,"keyring":null,"logged_in":false,"profile":"db","refresh_token":false,"subject":null,"tunnel":{"counters":{"denied":0,"errors":0,"open_connections":0,"reconnects":4,"remints":0,"requests":0},"hops":[{"name":"alice@bastion.example.com:22","state":"reconnecting"}],"listen":"127.0.0.1:7701","mode":"tcp","pid":4243,"profile":"db","session":"8e4b0d","started_at":"2026-05-01T11:00:00Z","state":"reconnecting","target":"db.internal:5432"}}"#
     )
     #expect(
       tcpOnly.text == """
@@ -444,10 +446,10 @@ struct JSONOutputGoldenTests {
       ssh: ProfileDocument.SSH(
         jump: ["alice@bastion.example.com:22"], host: nil, target: "mcp.internal:8080",
         knownHosts: "~/.ssh/known_hosts", identity: nil, keepaliveSeconds: 30, hostKeyPolicy: "strict"),
-      listen: ProfileDocument.Listen(address: "127.0.0.1:7700", mode: "http"))
+      listen: ProfileDocument.Listen(address: "127.0.0.1:7700", mode: "http", peers: "same-user"))
     #expect(
       full.jsonLine
-        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"listen":{"address":"127.0.0.1:7700","mode":"http"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","target":"mcp.internal:8080"}}"#
+        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","target":"mcp.internal:8080"}}"#
     )
 
     let bare = ProfileDocument(
@@ -455,10 +457,10 @@ struct JSONOutputGoldenTests {
       ssh: ProfileDocument.SSH(
         jump: [], host: "bob@db-gw:2222", target: "db.internal:5432", knownHosts: "/etc/ssh/known_hosts",
         identity: "/home/alice/.ssh/id_ed25519", keepaliveSeconds: 15, hostKeyPolicy: "accept-new"),
-      listen: ProfileDocument.Listen(address: "127.0.0.1:7701", mode: "tcp"))
+      listen: ProfileDocument.Listen(address: "127.0.0.1:7701", mode: "tcp", peers: "any-local-user"))
     #expect(
       bare.jsonLine
-        == #"{"config_file":"/etc/mcp.toml","idp":null,"listen":{"address":"127.0.0.1:7701","mode":"tcp"},"profile":"db","session":null,"ssh":{"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","target":"db.internal:5432"}}"#
+        == #"{"config_file":"/etc/mcp.toml","idp":null,"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","target":"db.internal:5432"}}"#
     )
   }
 

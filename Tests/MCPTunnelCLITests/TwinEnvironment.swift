@@ -18,6 +18,7 @@ extension AppEnvironment {
     makeRefreshLock: (@Sendable (String, XDGPaths) throws -> any CrossProcessLock)? = nil,
     openBrowser: (@Sendable (URL) -> Bool)? = nil,
     makeAuditSink: (@Sendable (String, XDGPaths) throws -> any AuditSink)? = nil,
+    makePeerLookup: (@Sendable () -> any PeerCredentialLookup)? = nil,
     checkSessionBus: (@Sendable ([String: String]) throws -> String)? = nil,
     checkSSHCredentials: (@Sendable (SSHSettings, [String: String]) throws -> String)? = nil,
     onTerminationSignal: (@Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void)? = nil
@@ -47,6 +48,11 @@ extension AppEnvironment {
           return false
         },
       makeAuditSink: makeAuditSink ?? { _, _ in throw undeclared("makeAuditSink") },
+      makePeerLookup: makePeerLookup
+        ?? {
+          undeclared("makePeerLookup")
+          return InMemoryPeerCredentialLookup()
+        },
       checkSessionBus: checkSessionBus ?? { _ in throw undeclared("checkSessionBus") },
       checkSSHCredentials: checkSSHCredentials ?? { _, _ in throw undeclared("checkSSHCredentials") },
       onTerminationSignal: onTerminationSignal

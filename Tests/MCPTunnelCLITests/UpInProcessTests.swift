@@ -31,9 +31,12 @@ struct UpInProcessTests {
     let minter = InMemorySessionTokenMinter()
     let forwarder = InMemoryPortForwarder()
     let audit = InMemoryAuditSink()
+    let peers: InMemoryPeerCredentialLookup
     let config: String
 
-    init(mode: String) throws {
+    /// `peerUID` owns every client socket as the look-up twin sees it (default: this process's uid).
+    init(mode: String, peerUID: UInt32 = geteuid()) throws {
+      peers = InMemoryPeerCredentialLookup(unknown: .uid(peerUID))
       let port = try LabNetwork.freePort()
       root = URL(fileURLWithPath: "/tmp/upi-\(UUID().uuidString.prefix(8))")
       try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
@@ -61,7 +64,9 @@ struct UpInProcessTests {
     }
 
     func environment(_ output: CapturingOutputSink) -> AppEnvironment {
-      let (store, idp, minter, forwarder, audit, signals) = (store, idp, minter, forwarder, audit, signals)
+      let (store, idp, minter, forwarder, audit, signals, peers) = (
+        store, idp, minter, forwarder, audit, signals, peers
+      )
       return AppEnvironment.twins(
         environment: [
           "HOME": "/home/dev", "XDG_CONFIG_HOME": "/home/dev/.config", "XDG_RUNTIME_DIR": root.path,
@@ -70,7 +75,7 @@ struct UpInProcessTests {
         configurationStore: InMemoryConfigurationStore([defaultConfigPath: config]), output: output,
         makeSecretStore: { store }, makeIdentityProvider: { _ in idp }, makeSessionMinter: { _, _ in minter },
         makePortForwarder: { _, _ in forwarder }, makeRefreshLock: { _, _ in InMemoryCrossProcessLock() },
-        makeAuditSink: { _, _ in audit }, onTerminationSignal: { signals.install($0) })
+        makeAuditSink: { _, _ in audit }, makePeerLookup: { peers }, onTerminationSignal: { signals.install($0) })
     }
 
     /// Runs another command against the running `up`.
@@ -165,7 +170,70 @@ struct UpInProcessTests {
 
     world.signals.send("SIGINT")
     #expect(await up.value == 0, "\(output.stderr)")
-    #expect(world.audit.events.isEmpty, "tcp mode writes no audit records")
+    #expect(world.audit.events.map(\.event) == [.tunnelUp, .tunnelDown], "tcp mode audits its lifecycle only")
+  }
+
+  @Test(
+    "listen.peers: another uid's connections are closed before the forwarder sees them, one stderr line, counted in status, each audited with the uid",
+    arguments: ["tcp", "http"])
+  func otherUserRefused(mode: String) async throws {
+    let world = try World(mode: mode, peerUID: 65534)
+    defer { world.remove() }
+    let output = CapturingOutputSink()
+    let up = Self.startUp(["up", "--json"], world.environment(output), output)
+    try await Self.waitForReady(output)
+    let port = try #require(
+      Self.object(output.stdout.split(separator: "\n").first.map(String.init) ?? "")?["listen"] as? String
+    )
+    .split(separator: ":").last.flatMap { Int($0) }
+    let got = try await runOffPool {
+      try (0..<3).map { _ in
+        let client = try LabTCPClient(port: try #require(port))
+        try? client.send(Array("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+        return (try? client.receiveUntilEOF()) ?? []
+      }
+    }
+    #expect(got.allSatisfy { $0.isEmpty }, "nothing answered: \(got)")
+    #expect(world.forwarder.openedCount == 0, "nothing reached the SSH path")
+    let status = await world.run(["status", "--json"])
+    let tunnel = try #require(Self.object(status.stdout)?["tunnel"] as? [String: Any], "\(status.stdout)")
+    #expect((tunnel["counters"] as? [String: Any])?["denied"] as? Int == 3)
+    #expect(tunnel["peers"] as? String == "same-user")
+    let text = await world.run(["status"])
+    #expect(text.stdout.contains("Peers:         same-user (only you may connect), 3 connections refused"))
+    world.signals.send("SIGTERM")
+    #expect(await up.value == 0, "\(output.stderr)")
+    let warnings = output.stderr.components(separatedBy: "\n").filter { $0.contains("from uid 65534") }
+    #expect(warnings.count == 1, "once per uid: \(output.stderr)")
+    #expect(output.stderr.contains("any-local-user"), "the escape hatch is named")
+    #expect(!output.stdout.contains("65534"), "stdout keeps its --json events only")
+    let denied = world.audit.events(of: .denied)
+    #expect(denied.count == 3 && denied.allSatisfy { $0.peerUID == 65534 && $0.outcome == .denied }, "\(denied)")
+  }
+
+  @Test("up --peers any-local-user lets another uid's connection through, without a look-up", arguments: ["tcp"])
+  func anyLocalUser(mode: String) async throws {
+    let world = try World(mode: mode, peerUID: 65534)
+    defer { world.remove() }
+    let output = CapturingOutputSink()
+    let up = Self.startUp(["up", "--json", "--peers", "any-local-user"], world.environment(output), output)
+    try await Self.waitForReady(output)
+    let port = try #require(
+      Self.object(output.stdout.split(separator: "\n").first.map(String.init) ?? "")?["listen"] as? String
+    )
+    .split(separator: ":").last.flatMap { Int($0) }
+    let echoed = try await runOffPool {
+      let client = try LabTCPClient(port: try #require(port))
+      try client.send([4, 5, 6])
+      return try client.receive(exactly: 3)
+    }
+    #expect(echoed == [4, 5, 6])
+    #expect(world.peers.lookups.isEmpty)
+    let status = await world.run(["status", "--json"])
+    #expect((Self.object(status.stdout)?["tunnel"] as? [String: Any])?["peers"] as? String == "any-local-user")
+    world.signals.send("SIGTERM")
+    #expect(await up.value == 0, "\(output.stderr)")
+    #expect(world.audit.events(of: .denied).isEmpty)
   }
 
   @Test("a second up of the same profile exits 8 while the first runs; the first is untouched")

@@ -165,6 +165,55 @@ struct UpCommandTests {
     #expect(r.output.contains("get a new certificate"), "\(r.output)")
   }
 
+  @Test(
+    "issue 17: another local user's connection (setpriv uid 65534) is closed before a byte is forwarded; the owner's works; audited with the uid",
+    .enabled(if: geteuid() == 0, "setpriv --reuid needs root"))
+  func otherLocalUserRefused() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let port = try LabNetwork.freePort()
+    let config = try writeConfig(env, listen: port)
+    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    defer { up.kill() }
+    try waitUntil(timeout: .seconds(30), "the ready event") {
+      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
+    }
+    let script = """
+      import socket
+      s = socket.create_connection(("127.0.0.1", \(port)), timeout=30)
+      try:
+          s.sendall(b"abc")
+          print("echoed" if s.recv(10) else "closed")
+      except (ConnectionResetError, BrokenPipeError):
+          print("closed")
+      """
+    let other = try LabCommand.run(
+      "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-I", "-c", script],
+      environment: ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent"])
+    #expect(other.status == 0 && other.stdout == "closed\n", "\(other.stdout)\(other.stderr)")
+    #expect(env.echo.acceptedCount == 0, "no channel was opened for it")
+
+    let client = try LabTCPClient(port: port)
+    try client.send([7, 7, 7])
+    #expect(try client.receive(exactly: 3) == [7, 7, 7], "the owner's connection is forwarded")
+
+    let shown = try LabCommand.run(
+      Self.binary, ["status", "--json", "--config", config], environment: environment(env), timeout: .seconds(120))
+    let object = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+    let tunnel = try #require(object?["tunnel"] as? [String: Any], "\(shown.stdout)")
+    #expect((tunnel["counters"] as? [String: Any])?["denied"] as? Int == 1 && tunnel["peers"] as? String == "same-user")
+    #expect(up.stderr.contains("from uid 65534"), "\(up.stderr)")
+
+    up.signal(SIGTERM)
+    #expect(try up.waitForExit(timeout: .seconds(20)) == 0, "\(up.stderr)")
+    let trail = try LabCommand.run(
+      Self.binary, ["audit", "tail", "--json", "--config", config], environment: environment(env))
+    let records = LabJSONLines.parse(trail.stdout)
+    let denied = records.filter { $0["event"] as? String == "denied" }
+    #expect(denied.count == 1 && denied.first?["peer_uid"] as? Int == 65534, "\(trail.stdout)\(trail.stderr)")
+    #expect(records.contains { $0["event"] as? String == "tunnel_up" })
+  }
+
   @Test("non-loopback --listen: exit 2")
   func nonLoopbackListen() throws {
     let env = try ForwarderLab()

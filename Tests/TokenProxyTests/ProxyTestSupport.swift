@@ -83,7 +83,7 @@ final class ProxyHarness: Sendable {
 
   init(
     token: String = "acme-token-1", tenant: String = "acme", limits: HTTPTokenProxy.Limits = .init(),
-    behavior: @escaping TestUpstream.Behavior = { _ in .ok() }
+    peerCheck: ListenerPeerCheck? = nil, behavior: @escaping TestUpstream.Behavior = { _ in .ok() }
   ) async throws {
     upstream = try await TestUpstream(behavior: behavior)
     forwarder = InMemoryPortForwarder(serve: pumpToTCP(port: upstream.port))
@@ -91,7 +91,7 @@ final class ProxyHarness: Sendable {
     tokens = InMemoryTenantTokenSource(tenant: tenant, token: token)
     let log = RecordLog()
     self.log = log
-    proxy = HTTPTokenProxy(limits: limits) { log.append($0) }
+    proxy = HTTPTokenProxy(limits: limits, peerCheck: peerCheck) { log.append($0) }
     address = try await proxy.start(
       listen: HostPort(host: "127.0.0.1", port: 0), forwarder: forwarder, tokens: tokens,
       upstreamHost: Self.upstreamHost)

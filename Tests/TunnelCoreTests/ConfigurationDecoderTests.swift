@@ -61,6 +61,7 @@ struct ConfigurationDecoderTests {
     #expect(p.idp == nil && p.session == nil)
     #expect(p.listen.address == ListenSettings.defaultAddress)
     #expect(p.listen.mode == .http)
+    #expect(p.listen.peers == .sameUser, "SPEC §5: only the user who runs up, unless the profile says otherwise")
     #expect(p.ssh.knownHosts == "~/.ssh/known_hosts")
     #expect(p.ssh.keepalive == .seconds(15))
     #expect(p.ssh.identity == nil && p.ssh.certificate == nil)
@@ -87,6 +88,8 @@ struct ConfigurationDecoderTests {
     ("address = \"0.0.0.0:7700\"", "[profiles.prod.listen]", "0.0.0.0:7700 is not a loopback address"),
     ("address = \"10.1.2.3:7700\"", "[profiles.prod.listen]", "is not a loopback address"),
     ("mode = \"udp\"", "[profiles.prod.listen]", "mode \"udp\" is not one of: http, tcp"),
+    ("peers = \"everyone\"", "[profiles.prod.listen]", "peers \"everyone\" is not one of: same-user, any-local-user"),
+    ("peers = true", "[profiles.prod.listen]", "profiles.prod.listen.peers must be a string"),
     ("resource = \"http://mcp.example.com/t/{tenant}/mcp\"", "[profiles.prod.session]", "is not an absolute https URI"),
     ("resource = \"/t/{tenant}/mcp\"", "[profiles.prod.session]", "is not an absolute https URI"),
     ("max_ttl = \"1h\"", "[profiles.prod.session]", "max_ttl 1h must be above 0 and at most 15m"),
@@ -116,6 +119,14 @@ struct ConfigurationDecoderTests {
     #expect(error?.summary.hasPrefix("config.toml:\(target + 1): ") == true, "\(error?.summary ?? "")")
     #expect(error?.summary.contains(expected) == true, "\(error?.summary ?? "") should contain \(expected)")
     #expect(error?.fix?.isEmpty == false)
+  }
+
+  @Test func listenPeersAcceptsBothValues() throws {
+    for value in ListenPeers.allCases {
+      let text =
+        "[profiles.lab.ssh]\ntarget = \"127.0.0.1:8080\"\n[profiles.lab.listen]\npeers = \"\(value.rawValue)\"\n"
+      #expect(try decoder.decode(text).profiles["lab"]?.listen.peers == value)
+    }
   }
 
   @Test func unknownTopLevelKeyNamesLine() {

@@ -57,6 +57,9 @@ enum ConfigTemplate {
     address = "127.0.0.1:7700"
     # "http": token-injecting MCP proxy; "tcp": raw forward, no login needed.
     mode    = "http"
+    # Who may connect: "same-user" (only you; other users' connections are refused and audited)
+    # or "any-local-user". Loopback is shared by every user and container on the machine.
+    peers   = "same-user"
 
     """
 }

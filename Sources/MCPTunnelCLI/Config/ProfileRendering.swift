@@ -54,6 +54,7 @@ enum ProfileRendering {
       [
         ("address", quote(p.listen.address.description)),
         ("mode", quote(p.listen.mode.rawValue)),
+        ("peers", quote(p.listen.peers.rawValue)),
       ])
     return out
   }

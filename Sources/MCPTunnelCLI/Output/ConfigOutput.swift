@@ -58,6 +58,7 @@ struct ProfileDocument: JSONOutputLine, Equatable {
   struct Listen: Encodable, Equatable {
     var address: String
     var mode: String
+    var peers: String
   }
 
   var profile: String
@@ -87,6 +88,7 @@ extension ProfileDocument {
         jump: p.ssh.jump.map(\.description), host: p.ssh.host?.description, target: p.ssh.target.description,
         knownHosts: p.ssh.knownHosts, identity: p.ssh.identity, keepaliveSeconds: p.ssh.keepalive.components.seconds,
         hostKeyPolicy: p.ssh.hostKeyPolicy.rawValue),
-      listen: Listen(address: p.listen.address.description, mode: p.listen.mode.rawValue))
+      listen: Listen(
+        address: p.listen.address.description, mode: p.listen.mode.rawValue, peers: p.listen.peers.rawValue))
   }
 }

@@ -50,6 +50,10 @@ struct StatusResult: JSONOutputLine, TextRenderable, Equatable {
     lines.append(
       "Path:          " + (tunnel.hops.map(\.name) + [tunnel.target]).joined(separator: " → ") + " (\(tunnel.state))")
     let c = tunnel.counters
+    if let peers = tunnel.peers {
+      let who = peers == ListenPeers.sameUser.rawValue ? "only you may connect" : "every local user may connect"
+      lines.append("Peers:         \(peers) (\(who)), \(c.denied) connection\(c.denied == 1 ? "" : "s") refused")
+    }
     if tunnel.mode == ListenMode.tcp.rawValue {
       lines.append("Counters:      \(c.reconnects) reconnects (tcp mode carries bytes, not requests)")
       return lines

@@ -3,6 +3,7 @@ import Foundation
 import Keyring
 import OAuth
 import SSHForwarding
+import TokenProxy
 import TunnelCore
 
 /// Everything a command may touch outside the process: built for real by `live()` — the only
@@ -25,6 +26,8 @@ public struct AppEnvironment: Sendable {
   public var openBrowser: @Sendable (URL) -> Bool
   /// The audit log of a profile (SPEC §6, §7).
   public var makeAuditSink: @Sendable (_ profile: String, _ paths: XDGPaths) throws -> any AuditSink
+  /// `up`, `stdio`: who owns the peer socket of an accepted connection (`listen.peers`, SPEC §5).
+  public var makePeerLookup: @Sendable () -> any PeerCredentialLookup
   /// `doctor`: describes the D-Bus session bus that answers, or throws with the fix.
   public var checkSessionBus: @Sendable (_ environment: [String: String]) throws -> String
   /// `doctor`: describes the SSH credentials the hops can use, or throws with the fix.
@@ -45,6 +48,7 @@ public struct AppEnvironment: Sendable {
     makeRefreshLock: @escaping @Sendable (String, XDGPaths) throws -> any CrossProcessLock,
     openBrowser: @escaping @Sendable (URL) -> Bool,
     makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink,
+    makePeerLookup: @escaping @Sendable () -> any PeerCredentialLookup,
     checkSessionBus: @escaping @Sendable ([String: String]) throws -> String,
     checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String,
     onTerminationSignal: @escaping @Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void
@@ -59,6 +63,7 @@ public struct AppEnvironment: Sendable {
     self.makeRefreshLock = makeRefreshLock
     self.openBrowser = openBrowser
     self.makeAuditSink = makeAuditSink
+    self.makePeerLookup = makePeerLookup
     self.checkSessionBus = checkSessionBus
     self.checkSSHCredentials = checkSSHCredentials
     self.onTerminationSignal = onTerminationSignal
@@ -80,6 +85,7 @@ public struct AppEnvironment: Sendable {
       makeRefreshLock: { try FileLock.refreshLock(profile: $0, paths: $1) },
       openBrowser: BrowserLauncher.open,
       makeAuditSink: { try AuditFileWriter(paths: $1, profile: $0) },
+      makePeerLookup: { SocketDiagPeerLookup() },
       checkSessionBus: { try SessionBusCheck.describe(environment: $0) },
       checkSSHCredentials: { try SSHCredentialsCheck.describe(settings: $0, environment: $1) },
       onTerminationSignal: TerminationSignals.install)

@@ -28,6 +28,12 @@ struct Up: AsyncParsableCommand {
       In tcp mode every accepted connection becomes a direct-tcpip channel to ssh.target; no login \
       and no token.
 
+      In both modes only the user who runs up may use the listener (listen.peers = "same-user", \
+      the default): the owner of each connection's peer socket is looked up (netlink sock_diag, \
+      else /proc/net/tcp) and another user's connection is closed before a byte is read, counted \
+      in status, audited as denied with the peer's uid, and reported once per uid on stderr. \
+      --peers any-local-user (listen.peers = "any-local-user") lets every local user in.
+
       With --json, stdout carries one event per line: ready (first), reconnecting, reconnected, \
       token_minted, token_error, tenant_switched, stopped.
 
@@ -35,6 +41,7 @@ struct Up: AsyncParsableCommand {
         $ mcp-tunnel up --tenant acme
         $ mcp-tunnel up --json | jq -c .
         $ mcp-tunnel up --mode tcp --listen 127.0.0.1:7701
+        $ mcp-tunnel up --peers any-local-user
       """
   )
 
@@ -59,6 +66,13 @@ struct Up: AsyncParsableCommand {
       valueName: "http|tcp"))
   var mode: ListenMode?
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Who may connect: same-user (only you) or any-local-user (default: listen.peers, else same-user).",
+      valueName: "same-user|any-local-user"))
+  var peers: ListenPeers?
+
   func validate() throws {
     if let tenant, TenantID(tenant) == nil { throw ValidationError("--tenant \(tenant) is not a valid tenant name") }
     if tenant != nil, mode == .tcp {
@@ -79,12 +93,14 @@ struct Up: AsyncParsableCommand {
         guard let parsed = HostPort(parsing: text) else { throw CoreError(.usage, "--listen \(text) is not host:port") }
         return try ListenSettings.validateLoopback(parsed, source: "--listen")
       } ?? ListenSettings.validateLoopback(profile.listen.address, source: "listen.address")
+    let peers = peers ?? profile.listen.peers
     let runtime =
       try await (mode ?? profile.listen.mode) == .http
       ? Self.httpRuntime(
         profile: profile, listen: address, tenant: try Self.tenant(tenant, profile: profile), environment: env,
-        json: global.json, verbose: global.verbose)
-      : Self.tcpRuntime(profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose)
+        json: global.json, verbose: global.verbose, peers: peers)
+      : Self.tcpRuntime(
+        profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose, peers: peers)
     let stopHandlingSignals = env.onTerminationSignal { runtime.end(.signal($0)) }
     defer { stopHandlingSignals() }
     try await runtime.run()
@@ -104,6 +120,7 @@ extension Up {
 }
 
 extension ListenMode: ExpressibleByArgument {}
+extension ListenPeers: ExpressibleByArgument {}
 
 extension Up {
   /// `up --mode http` (the default): the token-injecting MCP proxy over the SSH path, with a tenant
@@ -114,10 +131,11 @@ extension Up {
   /// exist is worse than a tunnel that does not start).
   ///
   /// `stdio` builds its own tunnel here too, with `controlSocket: false` (two `stdio` of one
-  /// profile must both run) and its events on stderr only (`onEvent`).
+  /// profile must both run) and its events on stderr only (`onEvent`). `peers` is `--peers`, else
+  /// the profile's `listen.peers`.
   static func httpRuntime(
     profile: Profile, listen: HostPort, tenant: TenantID, environment env: AppEnvironment, json: Bool, verbose: Bool,
-    controlSocket: Bool = true, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
+    peers: ListenPeers? = nil, controlSocket: Bool = true, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
   ) async throws -> TunnelRuntime {
     guard let settings = profile.session else {
       throw CoreError(
@@ -131,16 +149,12 @@ extension Up {
     let subject = try await login.currentLogin()?.subject  // throws when the keyring is unusable (exit 4)
     let listener = try LoopbackListener.bind(listen)
     try PrivateDirectory.ensure(env.paths.runtimeDirectory)
-    // Writes never block the proxy: the queue is bounded and drops are counted into the log itself.
-    let audit = QueuedAuditSink(
-      wrapping: try env.makeAuditSink(profile.name, env.paths),
-      onError: { [output = env.output] error in
-        output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
-      })
+    let audit = try auditSink(profile: profile, environment: env)
     // Library log lines go to stderr only with -v: the events are what a user reads.
     let frontEnd = HTTPProxyFrontEnd(
       listener: listener, upstreamHost: profile.ssh.target.description,
-      logger: logger("mcp-tunnel.proxy", verbose: verbose))
+      logger: logger("mcp-tunnel.proxy", verbose: verbose),
+      peerCheck: peerCheck(peers ?? profile.listen.peers, environment: env))
     let services = TunnelRuntime.Services(
       forwarder: try env.makePortForwarder(profile.ssh, env.environment), frontEnd: frontEnd,
       tokens: TunnelRuntime.Tokens(
@@ -154,18 +168,37 @@ extension Up {
   }
 
   /// `up --mode tcp`: every accepted connection becomes a direct-tcpip channel to ssh.target; no
-  /// login, no token, no audit records. The port is bound first (8), and the control socket
-  /// claimed at `run()`, so `status` sees this tunnel too.
+  /// login, no token. The port is bound first (8), and the control socket claimed at `run()`, so
+  /// `status` sees this tunnel too. The audit log has the tunnel's lifecycle and every connection
+  /// `listen.peers` refused — bytes are not calls, so nothing per connection otherwise.
   static func tcpRuntime(
-    profile: Profile, listen: HostPort, environment env: AppEnvironment, json: Bool, verbose: Bool
+    profile: Profile, listen: HostPort, environment env: AppEnvironment, json: Bool, verbose: Bool,
+    peers: ListenPeers? = nil
   ) throws -> TunnelRuntime {
     let listener = try LoopbackListener.bind(listen)
     try PrivateDirectory.ensure(env.paths.runtimeDirectory)
+    let audit = try auditSink(profile: profile, environment: env)
     let services = TunnelRuntime.Services(
       forwarder: try env.makePortForwarder(profile.ssh, env.environment),
-      frontEnd: TCPForwardFrontEnd(listener: listener),
-      control: controlStarter(profile: profile.name, environment: env, verbose: verbose))
+      frontEnd: TCPForwardFrontEnd(
+        listener: listener, peerCheck: peerCheck(peers ?? profile.listen.peers, environment: env)),
+      control: controlStarter(profile: profile.name, environment: env, verbose: verbose), audit: audit)
     return runtime(profile: profile, subject: nil, services: services, environment: env, json: json, verbose: verbose)
+  }
+
+  /// The profile's audit log behind a queue: writes never block the listener (the queue is
+  /// bounded and drops are counted into the log itself).
+  private static func auditSink(profile: Profile, environment env: AppEnvironment) throws -> QueuedAuditSink {
+    QueuedAuditSink(
+      wrapping: try env.makeAuditSink(profile.name, env.paths),
+      onError: { [output = env.output] error in
+        output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
+      })
+  }
+
+  /// `listen.peers` for the listener: only this process's effective uid with `same-user`.
+  private static func peerCheck(_ peers: ListenPeers, environment env: AppEnvironment) -> ListenerPeerCheck {
+    ListenerPeerCheck(policy: peers, ownerUID: geteuid(), lookup: env.makePeerLookup())
   }
 
   private static func runtime(

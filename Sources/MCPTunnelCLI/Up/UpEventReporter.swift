@@ -39,7 +39,36 @@ struct UpEventReporter: Sendable {
       report(TenantSwitchedEvent(from: from.rawValue, tenant: to.rawValue))
     case .stopped(let reason):
       report(StoppedEvent(reason: reason))
+    case .peerDenied(let denial):
+      output.writeDiagnostic(Self.peerDeniedText(denial))
     }
+  }
+
+  /// A refused connection (`listen.peers`), on stderr in both output modes: `up` says it once per
+  /// peer uid (or kind of failure); the audit log and `status` have every one.
+  static func peerDeniedText(_ denial: ListenerPeerCheck.Denial) -> String {
+    let listen = denial.connection.local
+    let hatch =
+      "  if other local users should be served: listen.peers = \"any-local-user\" or up --peers any-local-user\n"
+    switch denial.reason {
+    case .otherUser(let uid):
+      let name = userName(uid).map { " (\($0))" } ?? ""
+      return "warning: refused a connection to \(listen) from uid \(uid)\(name): only the user who runs up may use "
+        + "this listener (listen.peers = \"same-user\"); further connections of uid \(uid) are refused silently "
+        + "and recorded in the audit log\n" + hatch
+    case .peerNotFound:
+      return "warning: refused a connection to \(listen) from \(denial.connection.remote): its client socket could "
+        + "not be found, so its owner is unknown; connections like it are refused and recorded in the audit log\n"
+        + hatch
+    case .lookupFailed(let why):
+      return "warning: refused a connection to \(listen): the owner of its client socket cannot be looked up: "
+        + "\(why); every connection is refused until that works\n" + hatch
+    }
+  }
+
+  static func userName(_ uid: UInt32) -> String? {
+    guard let pw = getpwuid(uid), let name = pw.pointee.pw_name else { return nil }
+    return String(cString: name)
   }
 
   /// One `--json` event on stdout, or its line of text on stderr.

@@ -220,6 +220,14 @@ public struct ConfigurationDecoder: Sendable {
       }
       settings.mode = m
     }
+    if let text = try r.string("peers") {
+      guard let p = ListenPeers(rawValue: text) else {
+        throw r.error(
+          at: r.line(of: "peers"), "peers \(TOMLDocument.quoted(text)) is not one of: same-user, any-local-user",
+          fix: "use \"same-user\" (only you may connect) or \"any-local-user\"")
+      }
+      settings.peers = p
+    }
     return settings
   }
 }

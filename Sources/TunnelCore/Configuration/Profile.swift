@@ -156,6 +156,15 @@ public enum ListenMode: String, Sendable, Equatable, CaseIterable {
   case tcp
 }
 
+/// Who may connect to the local listener (SPEC §5 `listen.peers`). Loopback is shared by every
+/// user and container on the machine, so a port number alone is no access control.
+public enum ListenPeers: String, Sendable, Equatable, CaseIterable {
+  /// Only connections whose peer socket belongs to the user who runs the tunnel (the default).
+  case sameUser = "same-user"
+  /// Every local user: no check (the behaviour before `listen.peers` existed).
+  case anyLocalUser = "any-local-user"
+}
+
 /// `[profiles.P.listen]`.
 public struct ListenSettings: Sendable, Equatable {
   public static let defaultAddress = HostPort(host: "127.0.0.1", port: 7700)
@@ -163,10 +172,12 @@ public struct ListenSettings: Sendable, Equatable {
   /// Always a loopback address: the decoder and `validateLoopback` refuse anything else.
   public var address: HostPort
   public var mode: ListenMode
+  public var peers: ListenPeers
 
-  public init(address: HostPort = defaultAddress, mode: ListenMode = .http) {
+  public init(address: HostPort = defaultAddress, mode: ListenMode = .http, peers: ListenPeers = .sameUser) {
     self.address = address
     self.mode = mode
+    self.peers = peers
   }
 
   /// Refuses a non-loopback address (SPEC §5: the listener binds loopback only).

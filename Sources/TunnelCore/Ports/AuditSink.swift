@@ -53,13 +53,15 @@ public struct AuditEvent: Sendable, Equatable {
   public var tokenID: String?
   /// A short free-text reason for errors and denials (no secrets).
   public var detail: String?
+  /// `denied` by `listen.peers`: the uid that owns the refused connection's peer socket.
+  public var peerUID: Int?
 
   public init(
     event: AuditEventKind, profile: String, tenant: String? = nil, actor: String? = nil, session: String? = nil,
     method: String? = nil, tool: String? = nil, rpcID: String? = nil, status: Int? = nil,
     outcome: AuditOutcome = .ok, durationMilliseconds: Int? = nil, tokenID: String? = nil, detail: String? = nil,
     prompt: String? = nil, resource: String? = nil, connection: Int? = nil, rpcError: Int? = nil,
-    bytesIn: Int? = nil, bytesOut: Int? = nil
+    bytesIn: Int? = nil, bytesOut: Int? = nil, peerUID: Int? = nil
   ) {
     self.event = event
     self.profile = profile
@@ -80,6 +82,7 @@ public struct AuditEvent: Sendable, Equatable {
     self.rpcError = rpcError
     self.bytesIn = bytesIn
     self.bytesOut = bytesOut
+    self.peerUID = peerUID
   }
 }
 

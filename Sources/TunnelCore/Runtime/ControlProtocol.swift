@@ -101,13 +101,30 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
     public var remints: Int
     public var reconnects: Int
     public var openConnections: Int
+    /// Connections the listener refused (`listen.peers`): another user's, or one whose owner
+    /// could not be found out.
+    public var denied: Int
 
-    public init(requests: Int, errors: Int, remints: Int, reconnects: Int, openConnections: Int) {
+    public init(
+      requests: Int, errors: Int, remints: Int, reconnects: Int, openConnections: Int, denied: Int = 0
+    ) {
       self.requests = requests
       self.errors = errors
       self.remints = remints
       self.reconnects = reconnects
       self.openConnections = openConnections
+      self.denied = denied
+    }
+
+    /// `denied` is 0 when absent: a `status` of this version reading an older running `up`.
+    public init(from decoder: any Decoder) throws {
+      let container = try decoder.container(keyedBy: CodingKeys.self)
+      requests = try container.decode(Int.self, forKey: .requests)
+      errors = try container.decode(Int.self, forKey: .errors)
+      remints = try container.decode(Int.self, forKey: .remints)
+      reconnects = try container.decode(Int.self, forKey: .reconnects)
+      openConnections = try container.decode(Int.self, forKey: .openConnections)
+      denied = try container.decodeIfPresent(Int.self, forKey: .denied) ?? 0
     }
   }
 
@@ -124,10 +141,13 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
   public var tokenExpiresAt: String?
   public var startedAt: String
   public var counters: Counters
+  /// `listen.peers` of the running listener: `same-user` or `any-local-user` (nil from an older `up`).
+  public var peers: String?
 
   public init(
     pid: Int32, profile: String, session: String, mode: String, listen: String, url: String?, target: String,
-    state: String, hops: [Hop], tenant: String?, tokenExpiresAt: String?, startedAt: String, counters: Counters
+    state: String, hops: [Hop], tenant: String?, tokenExpiresAt: String?, startedAt: String, counters: Counters,
+    peers: String? = nil
   ) {
     self.pid = pid
     self.profile = profile
@@ -142,6 +162,7 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
     self.tokenExpiresAt = tokenExpiresAt
     self.startedAt = startedAt
     self.counters = counters
+    self.peers = peers
   }
 }
 

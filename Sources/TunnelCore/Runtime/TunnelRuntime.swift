@@ -117,6 +117,9 @@ public final class TunnelRuntime: Sendable {
       tenant: TenantID, category: FailureCategory, summary: String, fix: String?, retryIn: Duration?)
     /// `use(_:)` switched the tenant; connections of the old one were closed.
     case tenantSwitched(from: TenantID, to: TenantID)
+    /// The listener refused a connection (`listen.peers`): the first one of each peer uid (or,
+    /// without a uid, of each kind of failure). Later ones are audited and counted, not reported.
+    case peerDenied(ListenerPeerCheck.Denial)
     /// The run is over: the signal's name, or `failed`.
     case stopped(reason: String)
   }
@@ -224,6 +227,7 @@ public final class TunnelRuntime: Sendable {
       }
     }
 
+    frontEnd.peerCheck?.observeDenials { [weak self] denial in self?.peerDenied(denial) }
     do {
       try await frontEnd.start(forwarder: forwarder, tokens: broker) { [weak self] record in
         self?.proxyRequest(record)
@@ -344,6 +348,17 @@ public final class TunnelRuntime: Sendable {
     case .connected, .stopped, .failed:
       break
     }
+  }
+
+  /// A connection refused by `listen.peers` (SPEC §5): always a `denied` record with the peer's
+  /// uid; an event (a line on stderr) for the first of its kind only, so a client retrying in a
+  /// loop cannot flood the terminal. No `actor`: the tunnel's user is not the one who tried.
+  private func peerDenied(_ denial: ListenerPeerCheck.Denial) {
+    audit(
+      AuditEvent(
+        event: .denied, profile: profileName, session: settings.sessionID, outcome: .denied,
+        detail: "\(denial.explanation) (\(denial.connection))", peerUID: denial.peerUID.map { Int($0) }))
+    if denial.isFirstOfItsKind { onEvent(.peerDenied(denial)) }
   }
 
   /// Audit records for one finished client request (SPEC §7): one per JSON-RPC message (a batch
@@ -471,6 +486,8 @@ public final class TunnelRuntime: Sendable {
       startedAt: Timestamp.string(startedAt),
       counters: TunnelStatus.Counters(
         requests: counters.requests, errors: counters.errors, remints: max(0, (snapshot?.mints ?? 1) - 1),
-        reconnects: reconnects, openConnections: counters.openConnections))
+        reconnects: reconnects, openConnections: counters.openConnections,
+        denied: frontEnd.peerCheck?.deniedConnections ?? 0),
+      peers: (frontEnd.peerCheck?.policy ?? .anyLocalUser).rawValue)
   }
 }

@@ -21,6 +21,13 @@ public protocol TunnelFrontEnd: Sendable {
   var counters: ProxyCounters { get }
   /// Stops serving and closes the listener, started or not. Idempotent.
   func stop() async
+  /// The `listen.peers` check the front end applies to each accepted connection; nil when it
+  /// applies none. The runtime observes its denials (audit, stderr) and shows its count in `status`.
+  var peerCheck: ListenerPeerCheck? { get }
+}
+
+extension TunnelFrontEnd {
+  public var peerCheck: ListenerPeerCheck? { nil }
 }
 
 /// The control socket of a running tunnel (SPEC §6), serving until `stop()`.
