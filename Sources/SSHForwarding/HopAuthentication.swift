@@ -2,33 +2,63 @@ import CLibSSH2
 import Foundation
 import TunnelCore
 
-/// How hops log in; shared by every hop of a forwarder and owned by its I/O thread.
+/// How one hop logs in (`SSHHop`'s keys, made into paths), owned by the forwarder's I/O thread.
 final class HopCredentials {
-  /// Expanded path of `ssh.identity`, or nil for agent-only.
-  let identityPath: String?
+  /// Expanded key files to try after the agent, in order: `ssh.identity`, or the hop's IdentityFiles.
+  let identityPaths: [String]
+  /// `identityPaths` is OpenSSH's default list: a missing one is skipped without being named.
+  let identityPathsAreDefaults: Bool
+  /// `IdentitiesOnly`: only agent keys that match an identity's `.pub` (or a certificate) are offered.
+  let identitiesOnly: Bool
+  /// Expanded `CertificateFile`s of the hop, in order (for certificate authentication).
+  let certificatePaths: [String]
   /// `SSH_AUTH_SOCK` to use, or nil for no agent.
   let agentSocket: String?
   let passphraseProvider: PassphraseProvider
-  /// Asked once, then kept in memory for reconnects. Zeroed on `forget()`.
-  private(set) var passphrase: [UInt8]?
+  /// Shared by every hop of the forwarder, so a key used at two hops is asked for once.
+  let passphrases: PassphraseCache
 
-  init(identityPath: String?, agentSocket: String?, passphraseProvider: @escaping PassphraseProvider) {
-    self.identityPath = identityPath
+  init(
+    identityPaths: [String], identityPathsAreDefaults: Bool = false, identitiesOnly: Bool = false,
+    certificatePaths: [String] = [], agentSocket: String?, passphraseProvider: @escaping PassphraseProvider,
+    passphrases: PassphraseCache = PassphraseCache()
+  ) {
+    self.identityPaths = identityPaths
+    self.identityPathsAreDefaults = identityPathsAreDefaults
+    self.identitiesOnly = identitiesOnly
+    self.certificatePaths = certificatePaths
     self.agentSocket = agentSocket
     self.passphraseProvider = passphraseProvider
+    self.passphrases = passphrases
   }
 
   func passphrase(for path: String) -> [UInt8]? {
-    if passphrase == nil { passphrase = passphraseProvider(path) }
-    return passphrase
+    if let known = passphrases.values[path] { return known }
+    let asked = passphraseProvider(path)
+    if let asked { passphrases.values[path] = asked }
+    return asked
   }
 
-  func forget() {
-    if passphrase != nil {
-      for i in passphrase!.indices { passphrase![i] = 0 }
-      passphrase = nil
-    }
+  func forget() { passphrases.forget() }
+
+  /// For `IdentitiesOnly`: the public key blobs of `identityPaths` (their `.pub`) and of the certificates.
+  private(set) lazy var offeredKeyBlobs: Set<[UInt8]> = Set(
+    (identityPaths.map { $0 + ".pub" } + certificatePaths).compactMap { path in
+      (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: " ").dropFirst().first
+        .flatMap { Data(base64Encoded: String($0)) }.map { [UInt8]($0) }
+    })
+}
+
+/// Key passphrases asked so far, by key path; kept in memory for reconnects, zeroed on `forget()`.
+final class PassphraseCache {
+  var values: [String: [UInt8]] = [:]
+
+  /// Zeroes and drops the passphrase of `path` (it was wrong).
+  func drop(_ path: String) {
+    if var secret = values.removeValue(forKey: path) { for i in secret.indices { secret[i] = 0 } }
   }
+
+  func forget() { for path in Array(values.keys) { drop(path) } }
 
   deinit { forget() }
 }
@@ -58,6 +88,8 @@ final class HopAuthenticator {
   private var agent: AgentHandle?
   private var agentIdentity: UnsafeMutablePointer<libssh2_agent_publickey>?
   private var agentKeysTried = 0
+  private var keyFileIndex = 0
+  private var keyFilePath = ""
   private var stage: Stage = .listMethods
   private var serverMethods: [String] = []
   private var attempts: [String] = []
@@ -67,6 +99,7 @@ final class HopAuthenticator {
     case agentNextIdentity
     case agentTrying
     case keyFile
+    case keyFileTrying
     case exhausted
   }
 
@@ -143,6 +176,13 @@ final class HopAuthenticator {
           stage = .keyFile
           continue
         }
+        if credentials.identitiesOnly,
+          !credentials.offeredKeyBlobs.contains(
+            Array(UnsafeBufferPointer(start: identity.pointee.blob, count: identity.pointee.blob_len)))
+        {
+          stage = .agentNextIdentity
+          continue
+        }
         // off-pool: runs on the tunnel's I/O thread
         let rc = user.withCString { libssh2_agent_userauth(agent.raw, $0, identity) }
         if rc == libssh2EAGAIN { return .blocked }
@@ -150,22 +190,33 @@ final class HopAuthenticator {
         stage = .agentNextIdentity
 
       case .keyFile:
-        stage = .exhausted
-        guard let path = credentials.identityPath else {
-          attempts.append("identity file (none configured: ssh.identity is empty)")
+        guard keyFileIndex < credentials.identityPaths.count else {
+          if credentials.identityPaths.isEmpty {
+            attempts.append(
+              credentials.identityPathsAreDefaults
+                ? "identity file (no IdentityFile configured, and none of OpenSSH's default keys exists)"
+                : "identity file (none configured: ssh.identity is empty)")
+          }
+          stage = .exhausted
           continue
         }
+        let path = credentials.identityPaths[keyFileIndex]
+        keyFileIndex += 1
         switch IdentityFile.inspect(path) {
         case .missing:
-          attempts.append("identity file \(path) (does not exist)")
+          if !credentials.identityPathsAreDefaults { attempts.append("identity file \(path) (does not exist)") }
           continue
         case .unreadable(let why):
           attempts.append("identity file \(path) (\(why))")
           continue
         case .plain, .encrypted:
-          stage = .keyFile
+          stage = .keyFileTrying
+          keyFilePath = path
           return tryKeyFile(path: path, session: session)
         }
+
+      case .keyFileTrying:
+        return tryKeyFile(path: keyFilePath, session: session)
 
       case .exhausted:
         return .failed(
@@ -186,7 +237,7 @@ final class HopAuthenticator {
     if IdentityFile.inspect(path) == .encrypted {
       guard let secret = credentials.passphrase(for: path) else {
         attempts.append("identity file \(path) (encrypted, and there is no terminal to ask for its passphrase)")
-        stage = .exhausted
+        stage = .keyFile
         return .progressed
       }
       passphrase = secret.map { CChar(bitPattern: $0) } + [0]
@@ -206,7 +257,7 @@ final class HopAuthenticator {
       attempts.append(
         "identity file \(path) (cannot load it: \(passphrase == nil ? "unsupported format" : "wrong passphrase or unsupported format"))"
       )
-      if passphrase != nil { credentials.forget() }
+      if passphrase != nil { credentials.passphrases.drop(path) }
     default:
       if IdentityFile.keyType(path) == "ssh-rsa" {
         // libssh2 1.10 signs RSA user keys only as ssh-rsa (SHA-1); rsa-sha2-256/512 came in 1.11.
@@ -217,7 +268,7 @@ final class HopAuthenticator {
         attempts.append("identity file \(path) (refused by the server)")
       }
     }
-    stage = .exhausted
+    stage = .keyFile
     return .progressed
   }
 

@@ -12,30 +12,58 @@ public enum SSHCredentialsCheck {
   public static func describe(
     settings: SSHSettings, environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws(SSHError) -> String {
+    try describe(route: SSHRoute(settings: settings), environment: environment)
+  }
+
+  /// As `describe(settings:)`, for hops resolved through the ssh config: each hop's `IdentityAgent`
+  /// and `IdentityFile`s (OpenSSH's default list only where those files exist).
+  public static func describe(
+    route: SSHRoute, environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws(SSHError) -> String {
     var usable: [String] = []
     var problems: [String] = []
-    if let socket = environment["SSH_AUTH_SOCK"], !socket.isEmpty {
+    var sockets: [String] = []
+    let environmentSocket = environment["SSH_AUTH_SOCK"].flatMap { $0.isEmpty ? nil : $0 }
+    for hop in route.hops {
+      let socket: String? =
+        switch hop.identityAgent {
+        case nil: environmentSocket
+        case "none": nil
+        case .some(let path): IdentityFile.expandTilde(path, environment: environment)
+        }
+      if let socket, !sockets.contains(socket) { sockets.append(socket) }
+    }
+    if route.hops.allSatisfy({ $0.identityAgent == nil }) && environmentSocket == nil {
+      problems.append("SSH_AUTH_SOCK is not set (no ssh-agent)")
+    } else if sockets.isEmpty {
+      problems.append("no ssh-agent (IdentityAgent none)")
+    }
+    for socket in sockets {
       switch agentKeyCount(socket: socket) {
       case .some(let count) where count > 0:
         usable.append("ssh-agent at \(socket) (\(count) key\(count == 1 ? "" : "s"))")
       case .some: problems.append("ssh-agent at \(socket) holds no keys")
       case .none: problems.append("ssh-agent at \(socket) does not answer")
       }
-    } else {
-      problems.append("SSH_AUTH_SOCK is not set (no ssh-agent)")
     }
-    if let identity = settings.identity, !identity.isEmpty {
-      let path = IdentityFile.expandTilde(identity, environment: environment)
+    var files: [(path: String, optional: Bool)] = []
+    for hop in route.hops {
+      for file in hop.identityFiles where !file.isEmpty {
+        let path = IdentityFile.expandTilde(file, environment: environment)
+        if !files.contains(where: { $0.path == path }) { files.append((path, hop.identityFilesAreDefaults)) }
+      }
+    }
+    let name = route.sshConfig == nil ? "ssh.identity" : "identity file"
+    for (path, optional) in files {
       if !FileManager.default.fileExists(atPath: path) {
-        problems.append("ssh.identity \(path) does not exist")
+        if !optional { problems.append("\(name) \(path) does not exist") }
       } else if !FileManager.default.isReadableFile(atPath: path) {
-        problems.append("ssh.identity \(path) is not readable")
+        problems.append("\(name) \(path) is not readable")
       } else {
         usable.append("key file \(path)")
       }
-    } else {
-      problems.append("ssh.identity is not set")
     }
+    if files.isEmpty { problems.append("ssh.identity is not set") }
     guard usable.isEmpty else { return usable.joined(separator: "; ") }
     throw SSHError(
       .sshConnection, "no SSH credentials to log in with: " + problems.joined(separator: "; "),
