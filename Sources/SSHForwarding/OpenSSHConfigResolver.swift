@@ -49,8 +49,8 @@ public struct OpenSSHConfigResolver: SSHConfigResolver {
     for key in ["HOME", "USER"] { if let v = environment[key] { childEnvironment[key] = v } }
     let (status, output, errors) = try run(arguments, environment: childEnvironment, query: query)
     guard status == 0 else {
-      let message = errors.split(separator: "\n").filter { !$0.contains("Pseudo-terminal") }.prefix(3)
-        .joined(separator: "; ")
+      let message = errors.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty && !$0.contains("Pseudo-terminal") }.prefix(3).joined(separator: "; ")
       throw SSHError(
         .usage,
         "OpenSSH cannot resolve \(query.host) with \(query.configFile): "
@@ -93,6 +93,7 @@ public struct OpenSSHConfigResolver: SSHConfigResolver {
     }
     // stderr is read on a second thread so that neither pipe can fill up and stall ssh.
     let errors = ThreadCollected()
+    // off-pool: a Thread of its own, reading ssh's stderr to EOF
     let reader = Thread { errors.finish(err.fileHandleForReading.readDataToEndOfFile()) }
     reader.start()
     let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
@@ -100,8 +101,10 @@ public struct OpenSSHConfigResolver: SSHConfigResolver {
     DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog)
     // off-pool: OpenSSHConfigResolver.resolve runs through runOffPool
     let output = out.fileHandleForReading.readDataToEndOfFile()
+    // off-pool: OpenSSHConfigResolver.resolve runs through runOffPool
     process.waitUntilExit()
     watchdog.cancel()
+    // off-pool: OpenSSHConfigResolver.resolve runs through runOffPool
     let errorText = String(decoding: errors.wait(), as: UTF8.self)
     if process.terminationReason == .uncaughtSignal {
       throw SSHError(
@@ -128,6 +131,7 @@ private final class ThreadCollected: @unchecked Sendable {
   func wait() -> Data {
     condition.lock()
     defer { condition.unlock() }
+    // off-pool: called only from OpenSSHConfigResolver.run, on a runOffPool thread
     while data == nil { condition.wait() }
     return data ?? Data()
   }
