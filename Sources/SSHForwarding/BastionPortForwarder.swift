@@ -43,7 +43,8 @@ public final class BastionPortForwarder: PortForwarder {
     case socket(String)
   }
 
-  public let settings: SSHSettings
+  /// The hops with their resolved settings (`SSHRoutePlanner`).
+  public let route: SSHRoute
   public let options: Options
   public let events: AsyncStream<ForwarderEvent>
   private let eventContinuation: AsyncStream<ForwarderEvent>.Continuation
@@ -64,17 +65,31 @@ public final class BastionPortForwarder: PortForwarder {
   /// - Parameters:
   ///   - environment: where `SSH_AUTH_SOCK` and `HOME` (for `~/` paths) come from.
   ///   - passphraseProvider: asked for an encrypted `ssh.identity`'s passphrase; the default reads `/dev/tty`.
-  public init(
+  public convenience init(
     settings: SSHSettings, options: Options = Options(),
     environment: [String: String] = ProcessInfo.processInfo.environment,
     passphraseProvider: @escaping PassphraseProvider = { TerminalPassphrasePrompt.read(keyPath: $0) }
   ) throws(SSHError) {
-    guard !settings.hops.isEmpty else {
+    try self.init(
+      route: SSHRoute(settings: settings), options: options, environment: environment,
+      passphraseProvider: passphraseProvider)
+  }
+
+  /// - Parameters:
+  ///   - route: every hop with its own user, port, keys, known_hosts, HostKeyAlias and keepalive.
+  ///   - environment: where `SSH_AUTH_SOCK` and `HOME` (for `~/` paths) come from.
+  ///   - passphraseProvider: asked for an encrypted key's passphrase; the default reads `/dev/tty`.
+  public init(
+    route: SSHRoute, options: Options = Options(),
+    environment: [String: String] = ProcessInfo.processInfo.environment,
+    passphraseProvider: @escaping PassphraseProvider = { TerminalPassphrasePrompt.read(keyPath: $0) }
+  ) throws(SSHError) {
+    guard !route.hops.isEmpty else {
       throw SSHError(
         .usage, "no SSH hop configured: ssh.jump and ssh.host are both empty",
         fix: "set ssh.host (the server to forward through) or ssh.jump (bastions)", retryable: false)
     }
-    self.settings = settings
+    self.route = route
     self.options = options
     self.environment = environment
     self.passphraseProvider = passphraseProvider
@@ -87,23 +102,35 @@ public final class BastionPortForwarder: PortForwarder {
   public var hopNames: [String] { plan.hopNames }
 
   private var plan: ForwardingPlan {
-    let agentSocket: String? =
-      switch options.agent {
-      case .environment: environment["SSH_AUTH_SOCK"].flatMap { $0.isEmpty ? nil : $0 }
-      case .none: nil
-      case .socket(let path): path
-      }
-    let environment = self.environment
-    let expand = { (path: String?) -> [String] in
-      guard let path, !path.isEmpty else { return [] }
-      return [IdentityFile.expandTilde(path, environment: environment)]
+    let environmentAgent = environment["SSH_AUTH_SOCK"].flatMap { $0.isEmpty ? nil : $0 }
+    let localUser = HopConnection.currentUser()
+    func expand(_ path: String) -> String { IdentityFile.expandTilde(path, environment: environment) }
+    let hops = route.hops.map { hop -> PlannedHop in
+      let agent: String? =
+        switch options.agent {
+        case .environment:
+          switch hop.identityAgent {
+          case nil: environmentAgent
+          case "none": nil
+          case .some(let path): expand(path)
+          }
+        case .none: nil
+        case .socket(let path): path
+        }
+      var identities = hop.identityFiles.filter { !$0.isEmpty }.map(expand)
+      // OpenSSH's built-in list: only the files that exist are worth a try (and a mention).
+      if hop.identityFilesAreDefaults { identities = identities.filter { FileManager.default.fileExists(atPath: $0) } }
+      return PlannedHop(
+        endpoint: SSHEndpoint(user: hop.endpoint.user ?? localUser, address: hop.endpoint.address),
+        identityPaths: identities, identityPathsAreDefaults: hop.identityFilesAreDefaults,
+        identitiesOnly: hop.identitiesOnly, certificatePaths: hop.certificateFiles.map(expand),
+        knownHostsPaths: hop.knownHostsFiles.map(expand),
+        hostKeyName: hop.hostKeyAlias.map { HostPort(host: $0, port: 22) } ?? hop.endpoint.address,
+        keepalive: hop.keepalive, agentSocket: agent)
     }
     return ForwardingPlan(
-      hops: settings.hops, target: settings.target,
-      knownHostsPath: IdentityFile.expandTilde(settings.knownHosts, environment: environment),
-      hostKeyPolicy: settings.hostKeyPolicy,
-      identityFiles: expand(settings.identity), certificateFiles: expand(settings.certificate),
-      agentSocket: agentSocket, keepalive: settings.keepalive, options: options, passphraseProvider: passphraseProvider)
+      hops: hops, target: route.target, hostKeyPolicy: route.hostKeyPolicy, options: options,
+      passphraseProvider: passphraseProvider)
   }
 
   public func start() async throws {

@@ -4,23 +4,29 @@ import TunnelCore
 
 /// Everything `ForwardingLoop` needs that is fixed for the tunnel's lifetime.
 struct ForwardingPlan: Sendable {
-  var hops: [SSHEndpoint]
+  var hops: [PlannedHop]
   var target: HostPort
-  var knownHostsPath: String
   var hostKeyPolicy: HostKeyPolicy
-  /// Expanded `ssh.identity` and `ssh.certificate`; paired (`SSHIdentity.resolve`, which reads the
-  /// files) on the I/O thread.
-  var identityFiles: [String]
-  var certificateFiles: [String]
-  var agentSocket: String?
-  var keepalive: Duration
   var options: BastionPortForwarder.Options
   var passphraseProvider: PassphraseProvider
 
   /// `user@host:port` of every hop, for events.
-  var hopNames: [String] {
-    hops.map { SSHEndpoint(user: $0.user ?? HopConnection.currentUser(), address: $0.address).description }
-  }
+  var hopNames: [String] { hops.map { $0.endpoint.description } }
+}
+
+/// One hop of the plan: an `SSHHop` with every path expanded and the agent chosen.
+struct PlannedHop: Sendable {
+  /// With the user filled in (the local user when nothing named one).
+  var endpoint: SSHEndpoint
+  var identityPaths: [String]
+  var identityPathsAreDefaults: Bool
+  var identitiesOnly: Bool
+  var certificatePaths: [String]
+  var knownHostsPaths: [String]
+  /// The name the host key is looked up under: `HostKeyAlias` (as OpenSSH: the bare alias), else host:port.
+  var hostKeyName: HostPort
+  var keepalive: Duration
+  var agentSocket: String?
 }
 
 /// The tunnel's I/O thread: one `poll()` loop over every hop's socket, every channel pump's local
@@ -42,8 +48,9 @@ final class ForwardingLoop {
   private var startContinuation: CheckedContinuation<Void, any Error>?
 
   private var machine: TunnelStateMachine
-  private let credentials: HopCredentials
-  private let verifier: KnownHostsVerifier
+  /// Per hop, in order.
+  private let credentials: [HopCredentials]
+  private let verifiers: [KnownHostsVerifier]
   private var hops: [HopConnection] = []
   private var pumps: [ChannelPump] = []
   /// Hop index whose transport channel is being opened on the hop before it.
@@ -73,11 +80,15 @@ final class ForwardingLoop {
     startContinuation = start
     machine = TunnelStateMachine(
       backoff: plan.options.backoff, seed: plan.options.randomSeed ?? UInt64.random(in: 1...UInt64.max))
-    credentials = HopCredentials(
-      identities: SSHIdentity.resolve(identityFiles: plan.identityFiles, certificateFiles: plan.certificateFiles),
-      agentSocket: plan.agentSocket, passphraseProvider: plan.passphraseProvider,
-      now: plan.options.certificateClock)
-    verifier = KnownHostsVerifier(path: plan.knownHostsPath, policy: plan.hostKeyPolicy)
+    let passphrases = PassphraseCache()
+    credentials = plan.hops.map {
+      HopCredentials(
+        identities: SSHIdentity.resolve(identityFiles: $0.identityPaths, certificateFiles: $0.certificatePaths),
+        identitiesAreDefaults: $0.identityPathsAreDefaults, identitiesOnly: $0.identitiesOnly,
+        agentSocket: $0.agentSocket, passphraseProvider: plan.passphraseProvider, passphrases: passphrases,
+        now: plan.options.certificateClock)
+    }
+    verifiers = plan.hops.map { KnownHostsVerifier(paths: $0.knownHostsPaths, policy: plan.hostKeyPolicy) }
     streamMessage = Self.directTCPIPMessage(host: plan.target.host, port: plan.target.port)
     scratch = .allocate(byteCount: plan.options.readBufferSize, alignment: 16)
   }
@@ -170,8 +181,8 @@ final class ForwardingLoop {
     if let connectDeadline { deadlines.append(connectDeadline) }
     if let first = streamQueue.map(\.deadline).min() { deadlines.append(first) }
     if machine.state == .forwarding {
-      for hop in hops {
-        if let next = hop.nextKeepaliveCheck(interval: plan.keepalive) { deadlines.append(next) }
+      for (i, hop) in hops.enumerated() {
+        if let next = hop.nextKeepaliveCheck(interval: plan.hops[i].keepalive) { deadlines.append(next) }
       }
     }
     guard let soonest = deadlines.min() else { return -1 }
@@ -217,8 +228,9 @@ final class ForwardingLoop {
       for _ in 0..<expired { handle(.streamResolved) }
     }
     if machine.state == .forwarding {
-      for hop in hops {
-        if let reason = hop.checkKeepalive(now: now, interval: plan.keepalive, countMax: plan.options.keepaliveCountMax)
+      for (i, hop) in hops.enumerated() {
+        if let reason = hop.checkKeepalive(
+          now: now, interval: plan.hops[i].keepalive, countMax: plan.options.keepaliveCountMax)
         {
           pathLost(reason)
           break
@@ -350,9 +362,10 @@ final class ForwardingLoop {
   private func beginConnect() {
     lastConnectStart = .now
     tearDownPath()
-    hops = plan.hops.enumerated().map { index, endpoint in
+    hops = plan.hops.enumerated().map { index, hop in
       HopConnection(
-        index: index, count: plan.hops.count, endpoint: endpoint, verifier: verifier, credentials: credentials)
+        index: index, count: plan.hops.count, endpoint: hop.endpoint, hostKeyName: hop.hostKeyName,
+        verifier: verifiers[index], credentials: credentials[index])
     }
     connectDeadline = .now + plan.options.connectTimeout
     if case .failed(let error) = hops[0].beginTCPConnect() { connectFailed(error) }
@@ -567,7 +580,7 @@ final class ForwardingLoop {
   private func shutDown() {
     if machine.state != .stopped { handle(.stopRequested) }
     tearDownPath()
-    credentials.forget()
+    for hop in credentials { hop.forget() }
     for command in mailbox.close() {
       if case .open(let request) = command {
         request.fail(SSHError(.sshConnection, "the tunnel is stopping", retryable: false), events: events)

@@ -2,42 +2,68 @@ import CLibSSH2
 import Foundation
 import TunnelCore
 
-/// How hops log in; shared by every hop of a forwarder and owned by its I/O thread.
+/// How one hop logs in (`SSHHop`'s keys and certificates, made into paths), owned by the
+/// forwarder's I/O thread.
 final class HopCredentials {
   /// Key files in the order they are tried (after the agent), each with its certificate.
   let identities: [SSHIdentity]
-  /// `SSH_AUTH_SOCK` to use, or nil for no agent.
+  /// `identities` come from OpenSSH's default list: with none of them present, the message says so.
+  let identitiesAreDefaults: Bool
+  /// `IdentitiesOnly`: only agent keys that match an identity's `.pub` (or a certificate) are offered.
+  let identitiesOnly: Bool
+  /// The agent socket to use (`SSH_AUTH_SOCK` or the hop's `IdentityAgent`), or nil for no agent.
   let agentSocket: String?
   let passphraseProvider: PassphraseProvider
   /// The clock certificates' validity windows are checked against.
   let now: @Sendable () -> Date
-  /// Asked once per key file, then kept in memory for reconnects. Zeroed on `forget`.
-  private var passphrases: [String: [UInt8]] = [:]
+  /// Shared by every hop of the forwarder, so a key used at two hops is asked for once.
+  let passphrases: PassphraseCache
 
   init(
-    identities: [SSHIdentity], agentSocket: String?, passphraseProvider: @escaping PassphraseProvider,
-    now: @escaping @Sendable () -> Date = { Date() }
+    identities: [SSHIdentity], identitiesAreDefaults: Bool = false, identitiesOnly: Bool = false,
+    agentSocket: String?, passphraseProvider: @escaping PassphraseProvider,
+    passphrases: PassphraseCache = PassphraseCache(), now: @escaping @Sendable () -> Date = { Date() }
   ) {
     self.identities = identities
+    self.identitiesAreDefaults = identitiesAreDefaults
+    self.identitiesOnly = identitiesOnly
     self.agentSocket = agentSocket
     self.passphraseProvider = passphraseProvider
+    self.passphrases = passphrases
     self.now = now
   }
 
   func passphrase(for path: String) -> [UInt8]? {
-    if let known = passphrases[path] { return known }
+    if let known = passphrases.values[path] { return known }
     let asked = passphraseProvider(path)
-    passphrases[path] = asked
+    if let asked { passphrases.values[path] = asked }
     return asked
   }
 
   /// Zeroes and drops the passphrase of `path` (a wrong one), or of every key.
   func forget(_ path: String? = nil) {
-    for key in Array(passphrases.keys) where path == nil || key == path {
-      passphrases[key]?.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-      passphrases.removeValue(forKey: key)
-    }
+    if let path { passphrases.drop(path) } else { passphrases.forget() }
   }
+
+  /// For `IdentitiesOnly`: the public key blobs of the identities (their `.pub`) and of their certificates.
+  private(set) lazy var offeredKeyBlobs: Set<[UInt8]> = Set(
+    identities.flatMap { [$0.keyPath + ".pub"] + ($0.certificatePath.map { [$0] } ?? []) }.compactMap { path in
+      (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: " ").dropFirst().first
+        .flatMap { Data(base64Encoded: String($0)) }.map { [UInt8]($0) }
+    })
+}
+
+/// Key passphrases asked so far, by key path; kept in memory for reconnects, zeroed on `forget()`.
+final class PassphraseCache {
+  var values: [String: [UInt8]] = [:]
+
+  /// Zeroes and drops the passphrase of `path` (it was wrong).
+  func drop(_ path: String) {
+    values[path]?.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    values.removeValue(forKey: path)
+  }
+
+  func forget() { for path in Array(values.keys) { drop(path) } }
 
   deinit { forget() }
 }
@@ -168,6 +194,12 @@ final class HopAuthenticator {
         }
         agentIdentity = next
         agentKeysListed += 1
+        if credentials.identitiesOnly,
+          !credentials.offeredKeyBlobs.contains(
+            next.pointee.blob.map { Array(UnsafeBufferPointer(start: $0, count: next.pointee.blob_len)) } ?? [])
+        {
+          continue
+        }
         if let skip = prepareAgentKey(next.pointee) {
           attempts.append(skip)
         } else {
@@ -213,7 +245,10 @@ final class HopAuthenticator {
   /// Each identity's certificate, then its plain key.
   private func planFileAttempts() -> [FileAttempt] {
     guard !credentials.identities.isEmpty else {
-      attempts.append("identity file (none configured: ssh.identity is empty)")
+      attempts.append(
+        credentials.identitiesAreDefaults
+          ? "identity file (no IdentityFile configured, and none of OpenSSH's default keys exists)"
+          : "identity file (none configured: ssh.identity is empty)")
       return []
     }
     var plan: [FileAttempt] = []

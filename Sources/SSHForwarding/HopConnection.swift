@@ -57,9 +57,16 @@ final class HopConnection {
   private var addressIndex = 0
   private var lastConnectError: Int32 = 0
 
-  init(index: Int, count: Int, endpoint: SSHEndpoint, verifier: KnownHostsVerifier, credentials: HopCredentials) {
+  /// Where the host key is looked up in known_hosts: the address, or `HostKeyAlias`.
+  let hostKeyName: HostPort
+
+  init(
+    index: Int, count: Int, endpoint: SSHEndpoint, hostKeyName: HostPort? = nil, verifier: KnownHostsVerifier,
+    credentials: HopCredentials
+  ) {
     self.index = index
     self.endpoint = endpoint
+    self.hostKeyName = hostKeyName ?? endpoint.address
     self.user = endpoint.user ?? HopConnection.currentUser()
     self.label = "hop \(index + 1)/\(count) \(endpoint.user == nil ? "\(HopConnection.currentUser())@" : "")\(endpoint)"
     self.verifier = verifier
@@ -188,7 +195,7 @@ final class HopConnection {
     _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes256-ctr,aes192-ctr")
     _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_MAC_CS, "hmac-sha2-256,hmac-sha2-512,hmac-sha1")
     _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_MAC_SC, "hmac-sha2-256,hmac-sha2-512,hmac-sha1")
-    if let algorithms = verifier.preferredAlgorithms(for: endpoint.address, session: session) {
+    if let algorithms = verifier.preferredAlgorithms(for: hostKeyName, session: session) {
       _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_HOSTKEY, algorithms)
     }
     libssh2_keepalive_config(session.raw, 1, 1)
@@ -217,7 +224,7 @@ final class HopConnection {
           fix: "check that \(endpoint.address) is an SSH server and that its algorithms are not too old or too new"))
     }
     do {
-      hostKey = try verifier.verify(session: session, address: endpoint.address, hop: label)
+      hostKey = try verifier.verify(session: session, address: hostKeyName, hop: label)
     } catch {
       return .failed(error)
     }

@@ -39,8 +39,22 @@ enum HostKeyFingerprint {
 /// rewrite of the whole file, which would drop lines libssh2 cannot read). A changed key is refused
 /// under every policy. Used on the I/O thread only.
 struct KnownHostsVerifier {
-  var path: String
+  /// Every file is read; a new key (`accept-new`) is recorded in the first, as OpenSSH does with
+  /// `UserKnownHostsFile`.
+  var paths: [String]
   var policy: HostKeyPolicy
+
+  init(paths: [String], policy: HostKeyPolicy) {
+    self.paths = paths
+    self.policy = policy
+  }
+
+  init(path: String, policy: HostKeyPolicy) { self.init(paths: [path], policy: policy) }
+
+  /// The file new keys go to, and the name messages use.
+  var path: String { paths.first ?? "(no known_hosts file: UserKnownHostsFile none)" }
+  /// All files, for messages.
+  private var pathList: String { paths.count <= 1 ? path : paths.joined(separator: ", ") }
 
   /// Verifies the host key of `session`, which just finished its handshake with `address`.
   /// `hop` names the hop in error messages.
@@ -59,7 +73,7 @@ struct KnownHostsVerifier {
     if revoked.contains(Data(key.blob).base64EncodedString()) {
       throw SSHError(
         .hostKeyVerification,
-        "\(hop): host key \(key.algorithmName) \(key.fingerprint) is marked @revoked in \(path)",
+        "\(hop): host key \(key.algorithmName) \(key.fingerprint) is marked @revoked in \(pathList)",
         fix: "the host key was revoked; ask the server's administrator for its current key", retryable: false)
     }
     let typeMask =
@@ -79,7 +93,7 @@ struct KnownHostsVerifier {
       throw SSHError(
         .hostKeyVerification,
         "\(hop): the host key has CHANGED: the server offers \(key.algorithmName) \(key.fingerprint), which does not "
-          + "match \(path). Someone may be intercepting the connection, or the host was reinstalled. Nothing was sent.",
+          + "match \(pathList). Someone may be intercepting the connection, or the host was reinstalled. Nothing was sent.",
         fix:
           "confirm the new fingerprint with the server's administrator, then run: ssh-keygen -R '\(name)' -f \(path)",
         retryable: false)
@@ -90,13 +104,13 @@ struct KnownHostsVerifier {
       }
       throw SSHError(
         .hostKeyVerification,
-        "\(hop): the host key is unknown: \(key.algorithmName) \(key.fingerprint) is not in \(path). Nothing was sent.",
+        "\(hop): the host key is unknown: \(key.algorithmName) \(key.fingerprint) is not in \(pathList). Nothing was sent.",
         fix:
           "check the fingerprint with the server's administrator, then add it (ssh -o StrictHostKeyChecking=accept-new "
           + "-p \(address.port) \(address.host) records it), or set host_key_policy = \"accept-new\" in [ssh]",
         retryable: false)
     default:
-      throw SSHError(.hostKeyVerification, "\(hop): cannot check the host key against \(path)", session: session)
+      throw SSHError(.hostKeyVerification, "\(hop): cannot check the host key against \(pathList)", session: session)
     }
   }
 
@@ -135,6 +149,12 @@ struct KnownHostsVerifier {
   /// known host into an unknown one. Lines end at LF, CRLF or a lone CR; a line holding a NUL
   /// is skipped whole rather than cut short at it.
   private func load(into hosts: KnownHostsHandle) -> Set<String> {
+    var revoked: Set<String> = []
+    for path in paths { revoked.formUnion(load(path, into: hosts)) }
+    return revoked
+  }
+
+  private func load(_ path: String, into hosts: KnownHostsHandle) -> Set<String> {
     guard let data = FileManager.default.contents(atPath: path) else { return [] }
     var revoked: Set<String> = []
     for rawLine in data.split(whereSeparator: { $0 == 0x0A || $0 == 0x0D }) {
@@ -167,6 +187,11 @@ struct KnownHostsVerifier {
 
   /// Appends `key` for `name` to the file (created 0600, parent directory 0700).
   private func append(_ key: HostKey, name: String, hosts: KnownHostsHandle, hop: String) throws(SSHError) {
+    guard let path = paths.first else {
+      throw SSHError(
+        .hostKeyVerification, "\(hop): the host key is unknown and there is no known_hosts file to record it in",
+        fix: "set UserKnownHostsFile for this host in the ssh config, or ssh.known_hosts", retryable: false)
+    }
     var entry: UnsafeMutablePointer<libssh2_knownhost>?
     let typeMask =
       Int32(LIBSSH2_KNOWNHOST_TYPE_PLAIN) | Int32(LIBSSH2_KNOWNHOST_KEYENC_RAW) | Self.knownHostKeyBits(key.type)

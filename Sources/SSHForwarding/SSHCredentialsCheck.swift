@@ -2,11 +2,11 @@ import CLibSSH2
 import Foundation
 import TunnelCore
 
-/// What the hops can log in with, found without connecting anywhere (`mcp-tunnel doctor`): the
-/// ssh-agent named by `SSH_AUTH_SOCK` and how many keys (and certificates) it holds, and
-/// `ssh.identity` when set, with its certificate (`ssh.certificate` or `<identity>-cert.pub`) and
-/// that certificate's validity window and principals. Hops try the agent first, then the key file,
-/// as `HopAuthenticator` does.
+/// What the hops can log in with, found without connecting anywhere (`mcp-tunnel doctor`): each
+/// hop's ssh-agent (`SSH_AUTH_SOCK` or `IdentityAgent`) and how many keys (and certificates) it
+/// holds, and each hop's identity files with their certificates (`ssh.certificate`,
+/// `CertificateFile` or `<identity>-cert.pub`) and each certificate's validity window and
+/// principals. Hops try the agent first, then the key files, as `HopAuthenticator` does.
 public enum SSHCredentialsCheck {
   /// One line naming every usable credential, e.g. "ssh-agent at /tmp/agent.sock (2 keys); key
   /// file ~/.ssh/id_ed25519". Throws when none is usable, naming what was tried and the fix.
@@ -14,9 +14,33 @@ public enum SSHCredentialsCheck {
   public static func describe(
     settings: SSHSettings, environment: [String: String] = ProcessInfo.processInfo.environment, now: Date = Date()
   ) throws(SSHError) -> String {
+    try describe(route: SSHRoute(settings: settings), environment: environment, now: now)
+  }
+
+  /// As `describe(settings:)`, for hops resolved through the ssh config: each hop's `IdentityAgent`
+  /// and `IdentityFile`s (OpenSSH's default list only where those files exist).
+  public static func describe(
+    route: SSHRoute, environment: [String: String] = ProcessInfo.processInfo.environment, now: Date = Date()
+  ) throws(SSHError) -> String {
     var usable: [String] = []
     var problems: [String] = []
-    if let socket = environment["SSH_AUTH_SOCK"], !socket.isEmpty {
+    var sockets: [String] = []
+    let environmentSocket = environment["SSH_AUTH_SOCK"].flatMap { $0.isEmpty ? nil : $0 }
+    for hop in route.hops {
+      let socket: String? =
+        switch hop.identityAgent {
+        case nil: environmentSocket
+        case "none": nil
+        case .some(let path): IdentityFile.expandTilde(path, environment: environment)
+        }
+      if let socket, !sockets.contains(socket) { sockets.append(socket) }
+    }
+    if route.hops.allSatisfy({ $0.identityAgent == nil }) && environmentSocket == nil {
+      problems.append("SSH_AUTH_SOCK is not set (no ssh-agent)")
+    } else if sockets.isEmpty {
+      problems.append("no ssh-agent (IdentityAgent none)")
+    }
+    for socket in sockets {
       switch agentKeyTypes(socket: socket) {
       case .some(let types) where !types.isEmpty:
         let count = types.count
@@ -28,26 +52,30 @@ public enum SSHCredentialsCheck {
       case .some: problems.append("ssh-agent at \(socket) holds no keys")
       case .none: problems.append("ssh-agent at \(socket) does not answer")
       }
-    } else {
-      problems.append("SSH_AUTH_SOCK is not set (no ssh-agent)")
     }
-    let expand = { (path: String?) -> [String] in
-      guard let path, !path.isEmpty else { return [] }
-      return [IdentityFile.expandTilde(path, environment: environment)]
+    var files: [(identity: SSHIdentity, optional: Bool)] = []
+    for hop in route.hops {
+      let identities = SSHIdentity.resolve(
+        identityFiles: hop.identityFiles.filter { !$0.isEmpty }.map {
+          IdentityFile.expandTilde($0, environment: environment)
+        },
+        certificateFiles: hop.certificateFiles.map { IdentityFile.expandTilde($0, environment: environment) })
+      for identity in identities where !files.contains(where: { $0.identity == identity }) {
+        files.append((identity, hop.identityFilesAreDefaults))
+      }
     }
-    let identities = SSHIdentity.resolve(
-      identityFiles: expand(settings.identity), certificateFiles: expand(settings.certificate))
-    if identities.isEmpty { problems.append("ssh.identity is not set") }
-    for identity in identities {
+    let name = route.sshConfig == nil ? "ssh.identity" : "identity file"
+    for (identity, optional) in files {
       let path = identity.keyPath
       if !FileManager.default.fileExists(atPath: path) {
-        problems.append("ssh.identity \(path) does not exist")
+        if !optional { problems.append("\(name) \(path) does not exist") }
       } else if !FileManager.default.isReadableFile(atPath: path) {
-        problems.append("ssh.identity \(path) is not readable")
+        problems.append("\(name) \(path) is not readable")
       } else {
         usable.append("key file \(path)" + certificateNote(identity, now: now))
       }
     }
+    if files.isEmpty { problems.append("ssh.identity is not set") }
     guard usable.isEmpty else { return usable.joined(separator: "; ") }
     throw SSHError(
       .sshConnection, "no SSH credentials to log in with: " + problems.joined(separator: "; "),

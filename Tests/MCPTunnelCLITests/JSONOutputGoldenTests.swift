@@ -57,6 +57,25 @@ struct JSONOutputGoldenTests {
     #expect(tcp.text == "ready: tcp://127.0.0.1:7701 → db.internal:5432 via \(Self.path) (Ctrl-C to stop)")
   }
 
+  @Test("ready and status with hop origins (ssh config): hop_origins beside hops, origin in each status hop")
+  func readyWithOrigins() throws {
+    let ready = ReadyEvent(
+      TunnelRuntime.Ready(
+        mode: .tcp, listen: try Self.address("127.0.0.1:7701"), url: nil, tenant: nil, hops: Self.hops,
+        target: try Self.address("db.internal:5432"), tokenExpiresAt: nil, session: "8e4b0d",
+        hopOrigins: ["~/.ssh/config:1: Host bastion (ProxyJump of inner)", "~/.ssh/config:5: Host inner"]))
+    #expect(
+      ready.jsonLine
+        == #"{"event":"ready","hop_origins":["~/.ssh/config:1: Host bastion (ProxyJump of inner)","~/.ssh/config:5: Host inner"],"hops":["alice@bastion.example.com:22","svc@inner:2222"],"listen":"127.0.0.1:7701","mode":"tcp","target":"db.internal:5432","tenant":null,"token_expires_at":null}"#
+    )
+    #expect(ready.text == "ready: tcp://127.0.0.1:7701 → db.internal:5432 via \(Self.path) (Ctrl-C to stop)")
+    let hop = TunnelStatus.Hop(name: "alice@bastion.example.com:22", state: "connected", origin: "ssh.jump[0]")
+    let data = try JSONOutput.encoder.encode(hop)
+    #expect(
+      String(decoding: data, as: UTF8.self)
+        == #"{"name":"alice@bastion.example.com:22","origin":"ssh.jump[0]","state":"connected"}"#)
+  }
+
   @Test("reconnecting, reconnected, token_minted, tenant_switched, stopped")
   func pathAndTokenEvents() {
     let reconnecting = ReconnectingEvent(
@@ -445,22 +464,26 @@ struct JSONOutputGoldenTests {
         defaultTenant: "acme"),
       ssh: ProfileDocument.SSH(
         jump: ["alice@bastion.example.com:22"], host: nil, target: "mcp.internal:8080",
-        knownHosts: "~/.ssh/known_hosts", identity: nil, keepaliveSeconds: 30, hostKeyPolicy: "strict"),
+        knownHosts: "~/.ssh/known_hosts", identity: nil, certificate: nil, keepaliveSeconds: 30,
+        hostKeyPolicy: "strict",
+        sshConfig: "~/.ssh/config"),
       listen: ProfileDocument.Listen(address: "127.0.0.1:7700", mode: "http", peers: "same-user"))
     #expect(
       full.jsonLine
-        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","target":"mcp.internal:8080"}}"#
+        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"certificate":null,"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","ssh_config":"~/.ssh/config","target":"mcp.internal:8080"}}"#
     )
 
     let bare = ProfileDocument(
       profile: "db", configFile: "/etc/mcp.toml", idp: nil, session: nil,
       ssh: ProfileDocument.SSH(
         jump: [], host: "bob@db-gw:2222", target: "db.internal:5432", knownHosts: "/etc/ssh/known_hosts",
-        identity: "/home/alice/.ssh/id_ed25519", keepaliveSeconds: 15, hostKeyPolicy: "accept-new"),
+        identity: "/home/alice/.ssh/id_ed25519", certificate: nil,
+        keepaliveSeconds: 15, hostKeyPolicy: "accept-new",
+        sshConfig: "none"),
       listen: ProfileDocument.Listen(address: "127.0.0.1:7701", mode: "tcp", peers: "any-local-user"))
     #expect(
       bare.jsonLine
-        == #"{"config_file":"/etc/mcp.toml","idp":null,"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","target":"db.internal:5432"}}"#
+        == #"{"config_file":"/etc/mcp.toml","idp":null,"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"certificate":null,"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","ssh_config":"none","target":"db.internal:5432"}}"#
     )
   }
 

@@ -14,13 +14,14 @@ extension AppEnvironment {
     makeSecretStore: (@Sendable () -> any SecretStore)? = nil,
     makeIdentityProvider: (@Sendable (IdentityProviderSettings) -> any IdentityProvider)? = nil,
     makeSessionMinter: (@Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter)? = nil,
-    makePortForwarder: (@Sendable (SSHSettings, [String: String]) throws -> any PortForwarder)? = nil,
+    makePortForwarder: (@Sendable (SSHRoute, [String: String]) throws -> any PortForwarder)? = nil,
+    sshConfigResolver: (any SSHConfigResolver)? = nil,
     makeRefreshLock: (@Sendable (String, XDGPaths) throws -> any CrossProcessLock)? = nil,
     openBrowser: (@Sendable (URL) -> Bool)? = nil,
     makeAuditSink: (@Sendable (String, XDGPaths) throws -> any AuditSink)? = nil,
     makePeerLookup: (@Sendable () -> any PeerCredentialLookup)? = nil,
     checkSessionBus: (@Sendable ([String: String]) throws -> String)? = nil,
-    checkSSHCredentials: (@Sendable (SSHSettings, [String: String]) throws -> String)? = nil,
+    checkSSHCredentials: (@Sendable (SSHRoute, [String: String]) throws -> String)? = nil,
     onTerminationSignal: (@Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void)? = nil
   ) -> AppEnvironment {
     AppEnvironment(
@@ -41,6 +42,8 @@ extension AppEnvironment {
           return InMemorySessionTokenMinter()
         },
       makePortForwarder: makePortForwarder ?? { _, _ in throw undeclared("makePortForwarder") },
+      // A twin with no config files: `ssh_config` then means nothing, as when ~/.ssh/config is absent.
+      sshConfigResolver: sshConfigResolver ?? InMemorySSHConfigResolver(),
       makeRefreshLock: makeRefreshLock ?? { _, _ in throw undeclared("makeRefreshLock") },
       openBrowser: openBrowser
         ?? { _ in

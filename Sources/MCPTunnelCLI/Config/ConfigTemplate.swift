@@ -36,18 +36,24 @@ enum ConfigTemplate {
 
     # ── Transport: the SSH path to the MCP server ────────────────────────────────────────────
     [profiles.prod.ssh]
-    # Bastions in order, as in `ssh -J`: "[user@]host[:port]".
+    # Bastions in order, as in `ssh -J`: "[user@]host[:port]". A name may be a Host of your ssh
+    # config: its HostName, User, Port, IdentityFile, ProxyJump… apply as `ssh -G` prints them;
+    # a user@ or :port written here wins.
     jump        = ["alice@bastion.example.com:22"]
-    # Optional final SSH host reached through the jumps.
+    # Optional final SSH host reached through the jumps (or through its own ProxyJump).
     # host      = "alice@mcp-node.internal:22"
     # The MCP server as seen from the last SSH hop.
     target      = "127.0.0.1:8080"
-    known_hosts = "~/.ssh/known_hosts"
-    # Key file, tried after the agent (SSH_AUTH_SOCK).
+    # The OpenSSH client config the names above are looked up in; "none" to use them as written.
+    # ssh_config = "~/.ssh/config"
+    # Default: each hop's UserKnownHostsFile, else ~/.ssh/known_hosts. Written here, it wins for every hop.
+    # known_hosts = "~/.ssh/known_hosts"
+    # Key file, tried after the agent (SSH_AUTH_SOCK); written here, it replaces every hop's IdentityFile.
     # identity  = "~/.ssh/id_ed25519"
     # OpenSSH user certificate for that key; by default <identity>-cert.pub when it exists.
     # certificate = "~/.ssh/id_ecdsa-cert.pub"
-    keepalive   = "15s"
+    # Default: each hop's ServerAliveInterval, else 15s. Written here, it wins for every hop.
+    # keepalive = "15s"
     # "strict" refuses unknown keys; "accept-new" records them. A changed key is always refused.
     host_key_policy = "strict"
 

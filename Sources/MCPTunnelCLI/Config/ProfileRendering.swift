@@ -40,9 +40,10 @@ enum ProfileRendering {
     section(
       "ssh",
       [
-        ("jump", list(p.ssh.jump.map(\.description))),
-        ("host", p.ssh.host.map { quote($0.description) }),
+        ("jump", list(p.ssh.jump.indices.map { p.ssh.hopText($0) })),
+        ("host", p.ssh.host.map { _ in quote(p.ssh.hopText(p.ssh.jump.count)) }),
         ("target", quote(p.ssh.target.description)),
+        ("ssh_config", quote(p.ssh.sshConfig ?? "none")),
         ("known_hosts", quote(p.ssh.knownHosts)),
         ("identity", p.ssh.identity.map(quote)),
         ("certificate", p.ssh.certificate.map(quote)),

@@ -11,8 +11,9 @@ struct Doctor: AsyncParsableCommand {
     discussion: """
       Runs, in order: the configuration file and profile; the D-Bus session bus; the Secret \
       Service (running, default keyring unlocked); the login (a refresh token is stored; the \
-      identity provider is not asked); identity provider discovery; SSH credentials (ssh-agent \
-      keys, ssh.identity); whether the listen address is free (or held by this profile's own \
+      identity provider is not asked); identity provider discovery; the SSH path (each hop as \
+      ssh.ssh_config resolves it with `ssh -G`, and the config line it came from); SSH credentials \
+      (ssh-agent keys, identity files); whether the listen address is free (or held by this profile's own \
       `up`), naming the holder when it is not; then it builds the SSH path once: each hop's host \
       key against known_hosts, and a channel to ssh.target through the hops. A check whose layer \
       below failed is skipped and says why. Nothing is stored, refreshed or rotated.

@@ -64,7 +64,8 @@ struct DoctorRunner {
     let keyringUp = record(await checkSecretService(busUp: bus.outcome == .pass)).outcome == .pass
     guard let profile else {
       for (id, name) in [
-        ("login", "login"), ("idp_discovery", "identity provider"), ("ssh_credentials", "ssh credentials"),
+        ("login", "login"), ("idp_discovery", "identity provider"), ("ssh_config", "ssh path"),
+        ("ssh_credentials", "ssh credentials"),
         ("listen_port", "local port"), ("target", "target"),
       ] {
         record(.skip(id, name, "needs a valid configuration"))
@@ -74,9 +75,16 @@ struct DoctorRunner {
     let context = profile.idp == nil ? nil : try? LoginContext(profile: profile, environment: environment)
     record(await checkLogin(context, profile: profile, keyringUp: keyringUp))
     record(await checkDiscovery(context, profile: profile))
-    record(await checkCredentials(profile))
+    let route = await checkRoute(profile)
+    guard let route else {
+      record(.skip("ssh_credentials", "ssh credentials", "needs the SSH path resolved"))
+      record(await checkListenPort(profile))
+      record(.skip("target", "target", "needs the SSH path resolved"))
+      return
+    }
+    record(await checkCredentials(route))
     record(await checkListenPort(profile))
-    for check in await checkPath(profile) { record(check) }
+    for check in await checkPath(profile, route: route) { record(check) }
   }
 
   @discardableResult
@@ -153,9 +161,28 @@ struct DoctorRunner {
     }
   }
 
-  private func checkCredentials(_ profile: Profile) async -> DoctorCheck {
+  /// The hops after `ssh.ssh_config` (`ssh -G`), each with where it came from; what the ssh config
+  /// sets but mcp-tunnel does not apply is named. Fails (2) on ProxyCommand or a config ssh refuses.
+  private mutating func checkRoute(_ profile: Profile) async -> SSHRoute? {
+    do {
+      let route = try await environment.sshRoute(for: profile.ssh)
+      let names = UpEventReporter.hopLabels(route)
+      let hops = route.hops.indices.map { "\(names[$0]) (\(route.hops[$0].origin ?? "ssh"))" }
+      let source =
+        route.sshConfig.map { "resolved with \($0)" }
+        ?? (profile.ssh.sshConfig == nil ? "ssh_config = \"none\"" : "no \(profile.ssh.sshConfig ?? "") file")
+      let warnings = route.warnings.map { "; warning: \($0)" }.joined()
+      record(.pass("ssh_config", "ssh path", "\(source): " + hops.joined(separator: " → ") + warnings))
+      return route
+    } catch {
+      record(.fail("ssh_config", "ssh path", error))
+      return nil
+    }
+  }
+
+  private func checkCredentials(_ route: SSHRoute) async -> DoctorCheck {
     let check = environment.checkSSHCredentials
-    let (ssh, variables) = (profile.ssh, environment.environment)
+    let (ssh, variables) = (route, environment.environment)
     do {
       return .pass("ssh_credentials", "ssh credentials", try await runOffPool { try check(ssh, variables) })
     } catch {
@@ -183,15 +210,15 @@ struct DoctorRunner {
 
   /// Builds the SSH path once: each hop's host key, then a channel to the target. A failure is
   /// placed on the hop and stage `SSHError.failedHop` names; hops after it are not reached.
-  private func checkPath(_ profile: Profile) async -> [DoctorCheck] {
-    let labels = UpEventReporter.hopLabels(profile.ssh)
-    let knownHosts = profile.ssh.knownHosts
+  private func checkPath(_ profile: Profile, route: SSHRoute) async -> [DoctorCheck] {
+    let labels = UpEventReporter.hopLabels(route)
+    func knownHostsOf(_ i: Int) -> String { route.hops[i].knownHostsFiles.joined(separator: ", ") }
     func hopName(_ i: Int) -> String { "known_hosts hop \(i + 1)/\(labels.count) \(labels[i])" }
     let targetName = "target \(profile.ssh.target) through \(labels.count) hop\(labels.count == 1 ? "" : "s")"
     var results: [DoctorCheck] = []
     let forwarder: any PortForwarder
     do {
-      forwarder = try environment.makePortForwarder(profile.ssh, environment.environment)
+      forwarder = try environment.makePortForwarder(route, environment.environment)
     } catch {
       return [.fail("target", targetName, error)]
     }
@@ -204,7 +231,7 @@ struct DoctorRunner {
         let hop = i + 1
         switch failed {
         case .some(let f) where hop < f.index, .some(let f) where hop == f.index && f.stage == .authentication:
-          results.append(.pass("known_hosts", hopName(i), "host key matches \(knownHosts)", hop: hop))
+          results.append(.pass("known_hosts", hopName(i), "host key matches \(knownHostsOf(i))", hop: hop))
         case .some(let f) where hop == f.index && f.stage == .hostKey:
           results.append(.fail("known_hosts", hopName(i), error, hop: hop))
         case .some(let f) where hop == f.index:
@@ -223,7 +250,7 @@ struct DoctorRunner {
       return results
     }
     for i in labels.indices {
-      results.append(.pass("known_hosts", hopName(i), "host key matches \(knownHosts)", hop: i + 1))
+      results.append(.pass("known_hosts", hopName(i), "host key matches \(knownHostsOf(i))", hop: i + 1))
     }
     do {
       let stream = try await forwarder.openStream()

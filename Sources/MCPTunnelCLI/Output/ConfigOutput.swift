@@ -51,8 +51,12 @@ struct ProfileDocument: JSONOutputLine, Equatable {
     var target: String
     var knownHosts: String
     @NullWhenAbsent var identity: String?
+    /// `ssh.certificate` as written (the `<identity>-cert.pub` default is not shown).
+    @NullWhenAbsent var certificate: String?
     var keepaliveSeconds: Int64
     var hostKeyPolicy: String
+    /// `ssh.ssh_config` as written, "none" when off.
+    var sshConfig: String
   }
 
   struct Listen: Encodable, Equatable {
@@ -85,9 +89,12 @@ extension ProfileDocument {
           tenants: $0.tenants.map(\.rawValue), defaultTenant: $0.defaultTenant?.rawValue)
       },
       ssh: SSH(
-        jump: p.ssh.jump.map(\.description), host: p.ssh.host?.description, target: p.ssh.target.description,
-        knownHosts: p.ssh.knownHosts, identity: p.ssh.identity, keepaliveSeconds: p.ssh.keepalive.components.seconds,
-        hostKeyPolicy: p.ssh.hostKeyPolicy.rawValue),
+        jump: p.ssh.jump.indices.map { p.ssh.hopText($0) },
+        host: p.ssh.host.map { _ in p.ssh.hopText(p.ssh.jump.count) },
+        target: p.ssh.target.description,
+        knownHosts: p.ssh.knownHosts, identity: p.ssh.identity, certificate: p.ssh.certificate,
+        keepaliveSeconds: p.ssh.keepalive.components.seconds, hostKeyPolicy: p.ssh.hostKeyPolicy.rawValue,
+        sshConfig: p.ssh.sshConfig ?? "none"),
       listen: Listen(
         address: p.listen.address.description, mode: p.listen.mode.rawValue, peers: p.listen.peers.rawValue))
   }

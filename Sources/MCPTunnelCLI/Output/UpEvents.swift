@@ -16,6 +16,8 @@ struct ReadyEvent: JSONOutputLine, TextRenderable, Equatable {
   var target: String
   @NullWhenAbsent var tokenExpiresAt: String?
   var session: String?
+  /// Where each hop came from (`~/.ssh/config:3: Host bastion`, `ssh.host`), parallel to `hops`.
+  var hopOrigins: [String]?
 
   var text: String {
     let path = hops.joined(separator: " → ")
@@ -34,11 +36,13 @@ extension ReadyEvent {
       self.init(
         listen: ready.listen.description, url: ready.url ?? "http://\(ready.listen)/mcp", mode: "http",
         tenant: ready.tenant?.rawValue ?? "", hops: ready.hops, target: ready.target.description,
-        tokenExpiresAt: ready.tokenExpiresAt.map(Timestamp.string), session: ready.session)
+        tokenExpiresAt: ready.tokenExpiresAt.map(Timestamp.string), session: ready.session,
+        hopOrigins: ready.hopOrigins.isEmpty ? nil : ready.hopOrigins)
     case .tcp:
       self.init(
         listen: ready.listen.description, url: nil, mode: "tcp", tenant: nil, hops: ready.hops,
-        target: ready.target.description, tokenExpiresAt: nil, session: nil)
+        target: ready.target.description, tokenExpiresAt: nil, session: nil,
+        hopOrigins: ready.hopOrigins.isEmpty ? nil : ready.hopOrigins)
     }
   }
 }

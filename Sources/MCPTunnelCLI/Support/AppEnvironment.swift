@@ -18,8 +18,10 @@ public struct AppEnvironment: Sendable {
   public var makeIdentityProvider: @Sendable (IdentityProviderSettings) -> any IdentityProvider
   /// The RFC 8693 endpoint for a profile's `[session]` (`method = "token-exchange"`).
   public var makeSessionMinter: @Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter
-  /// The SSH path for a profile's `[ssh]`.
-  public var makePortForwarder: @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder
+  /// The SSH path for a profile's `[ssh]`, its hops resolved (`sshRoute(for:)`).
+  public var makePortForwarder: @Sendable (SSHRoute, [String: String]) throws -> any PortForwarder
+  /// What OpenSSH's client config says about a host (`ssh -G`), for `ssh.ssh_config`.
+  public var sshConfigResolver: any SSHConfigResolver
   /// The cross-process refresh lock for a profile (SPEC §6).
   public var makeRefreshLock: @Sendable (_ profile: String, _ paths: XDGPaths) throws -> any CrossProcessLock
   /// Opens a URL in the user's browser; returns false when it could not.
@@ -31,7 +33,7 @@ public struct AppEnvironment: Sendable {
   /// `doctor`: describes the D-Bus session bus that answers, or throws with the fix.
   public var checkSessionBus: @Sendable (_ environment: [String: String]) throws -> String
   /// `doctor`: describes the SSH credentials the hops can use, or throws with the fix.
-  public var checkSSHCredentials: @Sendable (SSHSettings, _ environment: [String: String]) throws -> String
+  public var checkSSHCredentials: @Sendable (SSHRoute, _ environment: [String: String]) throws -> String
   /// `up`: calls the handler with the signal's name on SIGINT/SIGTERM (instead of dying) until the
   /// returned cancel function is called.
   public var onTerminationSignal: @Sendable (_ handler: @escaping @Sendable (String) -> Void) -> @Sendable () -> Void
@@ -44,13 +46,14 @@ public struct AppEnvironment: Sendable {
     makeSecretStore: @escaping @Sendable () -> any SecretStore,
     makeIdentityProvider: @escaping @Sendable (IdentityProviderSettings) -> any IdentityProvider,
     makeSessionMinter: @escaping @Sendable (SessionSettings, IdentityProviderSettings) -> any SessionTokenMinter,
-    makePortForwarder: @escaping @Sendable (SSHSettings, [String: String]) throws -> any PortForwarder,
+    makePortForwarder: @escaping @Sendable (SSHRoute, [String: String]) throws -> any PortForwarder,
+    sshConfigResolver: any SSHConfigResolver,
     makeRefreshLock: @escaping @Sendable (String, XDGPaths) throws -> any CrossProcessLock,
     openBrowser: @escaping @Sendable (URL) -> Bool,
     makeAuditSink: @escaping @Sendable (String, XDGPaths) throws -> any AuditSink,
     makePeerLookup: @escaping @Sendable () -> any PeerCredentialLookup,
     checkSessionBus: @escaping @Sendable ([String: String]) throws -> String,
-    checkSSHCredentials: @escaping @Sendable (SSHSettings, [String: String]) throws -> String,
+    checkSSHCredentials: @escaping @Sendable (SSHRoute, [String: String]) throws -> String,
     onTerminationSignal: @escaping @Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void
   ) {
     self.environment = environment
@@ -60,6 +63,7 @@ public struct AppEnvironment: Sendable {
     self.makeIdentityProvider = makeIdentityProvider
     self.makeSessionMinter = makeSessionMinter
     self.makePortForwarder = makePortForwarder
+    self.sshConfigResolver = sshConfigResolver
     self.makeRefreshLock = makeRefreshLock
     self.openBrowser = openBrowser
     self.makeAuditSink = makeAuditSink
@@ -81,13 +85,14 @@ public struct AppEnvironment: Sendable {
       makeSecretStore: { SecretServiceKeyring() },
       makeIdentityProvider: { providers.provider(for: $0) },
       makeSessionMinter: { TokenExchangeClient(endpoint: $0.endpoint, provider: providers.provider(for: $1)) },
-      makePortForwarder: { try BastionPortForwarder(settings: $0, environment: $1) },
+      makePortForwarder: { try BastionPortForwarder(route: $0, environment: $1) },
+      sshConfigResolver: OpenSSHConfigResolver(),
       makeRefreshLock: { try FileLock.refreshLock(profile: $0, paths: $1) },
       openBrowser: BrowserLauncher.open,
       makeAuditSink: { try AuditFileWriter(paths: $1, profile: $0) },
       makePeerLookup: { SocketDiagPeerLookup() },
       checkSessionBus: { try SessionBusCheck.describe(environment: $0) },
-      checkSSHCredentials: { try SSHCredentialsCheck.describe(settings: $0, environment: $1) },
+      checkSSHCredentials: { try SSHCredentialsCheck.describe(route: $0, environment: $1) },
       onTerminationSignal: TerminationSignals.install)
   }
 
@@ -113,5 +118,18 @@ extension AppEnvironment {
     } catch {
       output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
     }
+  }
+}
+
+extension AppEnvironment {
+  /// The profile's hops as they will be connected: `[ssh]` with each name looked up in
+  /// `ssh.ssh_config` (`ssh -G`), the TOML's own values winning (`SSHRoutePlanner`).
+  func sshRoute(for settings: SSHSettings) async throws(CoreError) -> SSHRoute {
+    var host = [CChar](repeating: 0, count: 256)
+    let localHostName = gethostname(&host, host.count) == 0 ? String(cString: host) : "localhost"
+    return try await SSHRoutePlanner(
+      resolver: sshConfigResolver, environment: environment, localUser: UpEventReporter.currentUser(),
+      localHostName: localHostName, userID: Int(getuid())
+    ).route(for: settings)
   }
 }

@@ -14,7 +14,9 @@ struct Up: AsyncParsableCommand {
       Connects through every [ssh] jump host (ProxyJump semantics) and the optional final host, \
       verifying each host key against known_hosts, then listens on a loopback address. If the SSH \
       path drops, it is reconnected with backoff while the listener stays bound. SIGINT or SIGTERM \
-      closes everything and exits 0.
+      closes everything and exits 0. A jump or host may be a Host alias of ~/.ssh/config \
+      (ssh.ssh_config): it is resolved with `ssh -G` (HostName, User, Port, IdentityFile, ProxyJump, \
+      UserKnownHostsFile, HostKeyAlias…); what [ssh] writes itself wins.
 
       In http mode (the default) the listener is an MCP proxy: point your MCP client at \
       http://127.0.0.1:7700/mcp. Each request gets Authorization: Bearer <tenant token> — a token \
@@ -99,7 +101,7 @@ struct Up: AsyncParsableCommand {
       ? Self.httpRuntime(
         profile: profile, listen: address, tenant: try Self.tenant(tenant, profile: profile), environment: env,
         json: global.json, verbose: global.verbose, peers: peers)
-      : Self.tcpRuntime(
+      : await Self.tcpRuntime(
         profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose, peers: peers)
     let stopHandlingSignals = env.onTerminationSignal { runtime.end(.signal($0)) }
     defer { stopHandlingSignals() }
@@ -145,6 +147,7 @@ extension Up {
     }
     let context = try LoginContext(profile: profile, environment: env)
     try TokenBroker.checkAllowed(tenant, settings: settings, profile: profile.name)
+    let route = try await sshRoute(profile: profile, environment: env)
     let login = try context.session()
     let subject = try await login.currentLogin()?.subject  // throws when the keyring is unusable (exit 4)
     let listener = try LoopbackListener.bind(listen)
@@ -156,15 +159,15 @@ extension Up {
       logger: logger("mcp-tunnel.proxy", verbose: verbose),
       peerCheck: peerCheck(peers ?? profile.listen.peers, environment: env))
     let services = TunnelRuntime.Services(
-      forwarder: try env.makePortForwarder(profile.ssh, env.environment), frontEnd: frontEnd,
+      forwarder: try env.makePortForwarder(route, env.environment), frontEnd: frontEnd,
       tokens: TunnelRuntime.Tokens(
         settings: settings, login: login,
         minter: settings.method == .tokenExchange ? env.makeSessionMinter(settings, context.idp) : nil, tenant: tenant),
       control: controlSocket ? controlStarter(profile: profile.name, environment: env, verbose: verbose) : nil,
       audit: audit)
     return runtime(
-      profile: profile, subject: subject, services: services, environment: env, json: json, verbose: verbose,
-      onEvent: onEvent)
+      profile: profile, route: route, subject: subject, services: services, environment: env, json: json,
+      verbose: verbose, onEvent: onEvent)
   }
 
   /// `up --mode tcp`: every accepted connection becomes a direct-tcpip channel to ssh.target; no
@@ -174,16 +177,27 @@ extension Up {
   static func tcpRuntime(
     profile: Profile, listen: HostPort, environment env: AppEnvironment, json: Bool, verbose: Bool,
     peers: ListenPeers? = nil
-  ) throws -> TunnelRuntime {
+  ) async throws -> TunnelRuntime {
+    let route = try await sshRoute(profile: profile, environment: env)
     let listener = try LoopbackListener.bind(listen)
     try PrivateDirectory.ensure(env.paths.runtimeDirectory)
     let audit = try auditSink(profile: profile, environment: env)
     let services = TunnelRuntime.Services(
-      forwarder: try env.makePortForwarder(profile.ssh, env.environment),
+      forwarder: try env.makePortForwarder(route, env.environment),
       frontEnd: TCPForwardFrontEnd(
         listener: listener, peerCheck: peerCheck(peers ?? profile.listen.peers, environment: env)),
       control: controlStarter(profile: profile.name, environment: env, verbose: verbose), audit: audit)
-    return runtime(profile: profile, subject: nil, services: services, environment: env, json: json, verbose: verbose)
+    return runtime(
+      profile: profile, route: route, subject: nil, services: services, environment: env, json: json,
+      verbose: verbose)
+  }
+
+  /// The profile's hops after `ssh.ssh_config`; what the ssh config sets but mcp-tunnel does not
+  /// apply is said on stderr (never silently dropped).
+  static func sshRoute(profile: Profile, environment env: AppEnvironment) async throws -> SSHRoute {
+    let route = try await env.sshRoute(for: profile.ssh)
+    for warning in route.warnings { env.output.writeDiagnostic("warning: \(warning)\n") }
+    return route
   }
 
   /// The profile's audit log behind a queue: writes never block the listener (the queue is
@@ -202,13 +216,15 @@ extension Up {
   }
 
   private static func runtime(
-    profile: Profile, subject: String?, services: TunnelRuntime.Services, environment env: AppEnvironment,
-    json: Bool, verbose: Bool, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
+    profile: Profile, route: SSHRoute, subject: String?, services: TunnelRuntime.Services,
+    environment env: AppEnvironment, json: Bool, verbose: Bool,
+    onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
   ) -> TunnelRuntime {
     let reporter = UpEventReporter(output: env.output, json: json, verbose: verbose)
     return TunnelRuntime(
       settings: TunnelRuntime.Settings(
-        profile: profile, sessionID: newSessionID(), subject: subject, hops: UpEventReporter.hopLabels(profile.ssh),
+        profile: profile, sessionID: newSessionID(), subject: subject, hops: UpEventReporter.hopLabels(route),
+        hopOrigins: route.hops.map { $0.origin ?? "" },
         tokenFingerprint: TokenFingerprint.of),
       services: services, onEvent: onEvent ?? { reporter.render($0) })
   }

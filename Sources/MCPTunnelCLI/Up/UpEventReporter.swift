@@ -85,9 +85,7 @@ struct UpEventReporter: Sendable {
   }
 
   /// Each hop as `user@host:port`, the local user standing in where the config names none.
-  static func hopLabels(_ ssh: SSHSettings) -> [String] {
-    ssh.hops.map { SSHEndpoint(user: $0.user ?? currentUser(), address: $0.address).description }
-  }
+  static func hopLabels(_ route: SSHRoute) -> [String] { route.hopNames(localUser: currentUser()) }
 
   static func currentUser() -> String {
     if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return String(cString: name) }

@@ -191,9 +191,23 @@ public struct ConfigurationDecoder: Sendable {
       }
       policy = p
     }
+    var sshConfig: String? = SSHSettings.defaultSSHConfig
+    if let text = try r.string("ssh_config") {
+      guard !text.isEmpty, !text.contains(where: { HostPort.isControl($0) }) else {
+        throw r.error(
+          at: r.line(of: "ssh_config"), "ssh_config \(TOMLDocument.quoted(text)) is not a file path or \"none\"",
+          fix: "use \"~/.ssh/config\" (the default), another OpenSSH client config file, or \"none\"")
+      }
+      sshConfig = text == "none" ? nil : text
+    }
+    let hopTexts = (try r.stringArray("jump") ?? []) + (host == nil ? [] : [try r.string("host") ?? ""])
+    let written = SSHSettings.WrittenKeys(
+      knownHosts: try r.string("known_hosts").map { !$0.isEmpty } ?? false,
+      keepalive: r.line(of: "keepalive") != nil,
+      hopsWithoutPort: Set(hopTexts.indices.filter { SSHDestinationText.parse(hopTexts[$0])?.port == nil }))
     return SSHSettings(
       jump: jump, host: host, target: target, knownHosts: knownHosts, identity: identity, certificate: certificate,
-      keepalive: keepalive, hostKeyPolicy: policy)
+      keepalive: keepalive, hostKeyPolicy: policy, sshConfig: sshConfig, written: written)
   }
 
   private func decodeListen(_ r: inout TableReader) throws(CoreError) -> ListenSettings {

@@ -128,11 +128,39 @@ public struct SSHSettings: Sendable, Equatable {
   /// Zero disables keepalive probes.
   public var keepalive: Duration
   public var hostKeyPolicy: HostKeyPolicy
+  /// `ssh.ssh_config`: the OpenSSH client config whose `Host` entries `jump`/`host` may name,
+  /// resolved as `ssh -G` does (`SSHRoutePlanner`); as written, `~/` expanded at use. Nil for
+  /// `"none"`, and for settings built in code: then the hops are used exactly as given.
+  public var sshConfig: String?
+  /// What the TOML wrote itself, so that it wins over the ssh config (as options on ssh's command
+  /// line win over its config file).
+  public var written: WrittenKeys
+
+  /// The TOML keys that `~/.ssh/config` could also set, and whether each was written.
+  public struct WrittenKeys: Sendable, Equatable {
+    public var knownHosts: Bool
+    public var keepalive: Bool
+    /// Indexes into `hops` of the entries written without `:port`.
+    public var hopsWithoutPort: Set<Int>
+
+    public init(knownHosts: Bool, keepalive: Bool, hopsWithoutPort: Set<Int>) {
+      self.knownHosts = knownHosts
+      self.keepalive = keepalive
+      self.hopsWithoutPort = hopsWithoutPort
+    }
+
+    /// Everything as given: what settings built in code mean.
+    public static let all = WrittenKeys(knownHosts: true, keepalive: true, hopsWithoutPort: [])
+  }
+
+  /// The value `ssh.ssh_config` has when it is not written.
+  public static let defaultSSHConfig = "~/.ssh/config"
 
   public init(
     jump: [SSHEndpoint] = [], host: SSHEndpoint? = nil, target: HostPort,
     knownHosts: String = "~/.ssh/known_hosts", identity: String? = nil, certificate: String? = nil,
-    keepalive: Duration = .seconds(15), hostKeyPolicy: HostKeyPolicy = .strict
+    keepalive: Duration = .seconds(15), hostKeyPolicy: HostKeyPolicy = .strict, sshConfig: String? = nil,
+    written: WrittenKeys = .all
   ) {
     self.jump = jump
     self.host = host
@@ -142,10 +170,20 @@ public struct SSHSettings: Sendable, Equatable {
     self.certificate = certificate
     self.keepalive = keepalive
     self.hostKeyPolicy = hostKeyPolicy
+    self.sshConfig = sshConfig
+    self.written = written
   }
 
   /// Every SSH hop in connection order: the jumps, then the final host when there is one.
   public var hops: [SSHEndpoint] { jump + (host.map { [$0] } ?? []) }
+
+  /// Hop `index` of `hops` as the TOML wrote it: `:port` only when it was written.
+  public func hopText(_ index: Int) -> String {
+    let hop = hops[index]
+    guard written.hopsWithoutPort.contains(index) else { return hop.description }
+    let host = hop.address.host.contains(":") ? "[\(hop.address.host)]" : hop.address.host
+    return (hop.user.map { "\($0)@" } ?? "") + host
+  }
 }
 
 /// What the local listener does with a connection.

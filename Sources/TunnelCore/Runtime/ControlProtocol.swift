@@ -88,10 +88,13 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
   public struct Hop: Codable, Equatable, Sendable {
     public var name: String
     public var state: String
+    /// Where the hop came from (`~/.ssh/config:3: Host bastion`, `ssh.jump[0]`); absent from older `up`s.
+    public var origin: String?
 
-    public init(name: String, state: String) {
+    public init(name: String, state: String, origin: String? = nil) {
       self.name = name
       self.state = state
+      self.origin = origin
     }
   }
 

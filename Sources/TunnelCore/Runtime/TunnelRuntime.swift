@@ -37,17 +37,20 @@ public final class TunnelRuntime: Sendable {
     public var subject: String?
     /// Each hop as `user@host:port`.
     public var hops: [String]
+    /// Where each hop came from (`SSHHop.origin`), parallel to `hops`; empty when unknown.
+    public var hopOrigins: [String]
     /// A short one-way identifier of a token for the audit log (never the token).
     public var tokenFingerprint: @Sendable (AccessToken) -> String
 
     public init(
-      profile: Profile, sessionID: String, subject: String?, hops: [String],
+      profile: Profile, sessionID: String, subject: String?, hops: [String], hopOrigins: [String] = [],
       tokenFingerprint: @escaping @Sendable (AccessToken) -> String
     ) {
       self.profile = profile
       self.sessionID = sessionID
       self.subject = subject
       self.hops = hops
+      self.hopOrigins = hopOrigins
       self.tokenFingerprint = tokenFingerprint
     }
   }
@@ -98,6 +101,8 @@ public final class TunnelRuntime: Sendable {
     public var target: HostPort
     public var tokenExpiresAt: Date?
     public var session: String
+    /// Where each hop came from, parallel to `hops` (empty when unknown).
+    public var hopOrigins: [String] = []
   }
 
   /// Something the user may want to know, in the order it happened.
@@ -242,7 +247,8 @@ public final class TunnelRuntime: Sendable {
     let ready = Ready(
       mode: frontEnd.mode, listen: frontEnd.address,
       url: frontEnd.mode == .http ? "http://\(frontEnd.address)/mcp" : nil, tenant: tenant, hops: settings.hops,
-      target: settings.profile.ssh.target, tokenExpiresAt: expiresAt, session: settings.sessionID)
+      target: settings.profile.ssh.target, tokenExpiresAt: expiresAt, session: settings.sessionID,
+      hopOrigins: settings.hopOrigins)
     audit(
       AuditEvent(
         event: .tunnelUp, profile: profileName, tenant: tenant?.rawValue, actor: settings.subject,
@@ -479,8 +485,10 @@ public final class TunnelRuntime: Sendable {
       listen: frontEnd.address.description,
       url: frontEnd.mode == .http ? "http://\(frontEnd.address)/mcp" : nil,
       target: settings.profile.ssh.target.description, state: pathState,
-      hops: settings.hops.map {
-        TunnelStatus.Hop(name: $0, state: pathState == "forwarding" ? "connected" : pathState)
+      hops: settings.hops.indices.map { i in
+        TunnelStatus.Hop(
+          name: settings.hops[i], state: pathState == "forwarding" ? "connected" : pathState,
+          origin: i < settings.hopOrigins.count ? settings.hopOrigins[i] : nil)
       },
       tenant: snapshot?.tenant.rawValue, tokenExpiresAt: snapshot?.expiresAt.map(Timestamp.string),
       startedAt: Timestamp.string(startedAt),
