@@ -51,6 +51,7 @@ public final class InMemorySSHConfigResolver: SSHConfigResolver {
       "hostname": [query.host], "user": [localUser], "port": ["22"],
       "identityfile": SSHRoutePlanner.openSSHDefaultIdentityFiles, "identitiesonly": ["no"],
       "userknownhostsfile": ["\(home)/.ssh/known_hosts \(home)/.ssh/known_hosts2"],
+      "globalknownhostsfile": ["/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"],
       "stricthostkeychecking": ["ask"], "serveraliveinterval": ["0"],
     ]
     for (key, values) in set.options { options[key] = values }

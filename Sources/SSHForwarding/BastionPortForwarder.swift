@@ -124,7 +124,7 @@ public final class BastionPortForwarder: PortForwarder {
         endpoint: SSHEndpoint(user: hop.endpoint.user ?? localUser, address: hop.endpoint.address),
         identityPaths: identities, identityPathsAreDefaults: hop.identityFilesAreDefaults,
         identitiesOnly: hop.identitiesOnly, certificatePaths: hop.certificateFiles.map(expand),
-        knownHostsPaths: hop.knownHostsFiles.map(expand),
+        knownHostsPaths: hop.knownHostsFiles.map(expand), globalKnownHostsPaths: hop.globalKnownHostsFiles.map(expand),
         hostKeyName: hop.hostKeyAlias.map { HostPort(host: $0, port: 22) } ?? hop.endpoint.address,
         keepalive: hop.keepalive, agentSocket: agent)
     }

@@ -23,6 +23,8 @@ struct PlannedHop: Sendable {
   var identitiesOnly: Bool
   var certificatePaths: [String]
   var knownHostsPaths: [String]
+  /// Read after `knownHostsPaths`, never written (`GlobalKnownHostsFile`).
+  var globalKnownHostsPaths: [String]
   /// The name the host key is looked up under: `HostKeyAlias` (as OpenSSH: the bare alias), else host:port.
   var hostKeyName: HostPort
   var keepalive: Duration
@@ -88,7 +90,10 @@ final class ForwardingLoop {
         agentSocket: $0.agentSocket, passphraseProvider: plan.passphraseProvider, passphrases: passphrases,
         now: plan.options.certificateClock)
     }
-    verifiers = plan.hops.map { KnownHostsVerifier(paths: $0.knownHostsPaths, policy: plan.hostKeyPolicy) }
+    verifiers = plan.hops.map {
+      KnownHostsVerifier(
+        paths: $0.knownHostsPaths, readOnlyPaths: $0.globalKnownHostsPaths, policy: plan.hostKeyPolicy)
+    }
     streamMessage = Self.directTCPIPMessage(host: plan.target.host, port: plan.target.port)
     scratch = .allocate(byteCount: plan.options.readBufferSize, alignment: 16)
   }

@@ -42,10 +42,13 @@ struct KnownHostsVerifier {
   /// Every file is read; a new key (`accept-new`) is recorded in the first, as OpenSSH does with
   /// `UserKnownHostsFile`.
   var paths: [String]
+  /// Read after `paths` and never written, as OpenSSH does with `GlobalKnownHostsFile`.
+  var readOnlyPaths: [String]
   var policy: HostKeyPolicy
 
-  init(paths: [String], policy: HostKeyPolicy) {
+  init(paths: [String], readOnlyPaths: [String] = [], policy: HostKeyPolicy) {
     self.paths = paths
+    self.readOnlyPaths = readOnlyPaths
     self.policy = policy
   }
 
@@ -54,7 +57,10 @@ struct KnownHostsVerifier {
   /// The file new keys go to, and the name messages use.
   var path: String { paths.first ?? "(no known_hosts file: UserKnownHostsFile none)" }
   /// All files, for messages.
-  private var pathList: String { paths.count <= 1 ? path : paths.joined(separator: ", ") }
+  private var pathList: String {
+    let existingGlobal = readOnlyPaths.filter { FileManager.default.fileExists(atPath: $0) }
+    return paths.count <= 1 && existingGlobal.isEmpty ? path : (paths + existingGlobal).joined(separator: ", ")
+  }
 
   /// Verifies the host key of `session`, which just finished its handshake with `address`.
   /// `hop` names the hop in error messages.
@@ -150,7 +156,7 @@ struct KnownHostsVerifier {
   /// is skipped whole rather than cut short at it.
   private func load(into hosts: KnownHostsHandle) -> Set<String> {
     var revoked: Set<String> = []
-    for path in paths { revoked.formUnion(load(path, into: hosts)) }
+    for path in paths + readOnlyPaths { revoked.formUnion(load(path, into: hosts)) }
     return revoked
   }
 

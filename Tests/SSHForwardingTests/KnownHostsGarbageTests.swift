@@ -173,6 +173,34 @@ struct KnownHostsGarbageTests {
     }
   }
 
+  @Test("GlobalKnownHostsFile: a key listed only there verifies; accept-new records in the user file, never there")
+  func globalKnownHostsFile() throws {
+    let directory = try LabDirectory(prefix: "kh")
+    let user = directory.path("known_hosts")
+    let global = directory.path("ssh_known_hosts")
+    try Data("bastion.example.test \(Self.k1.name) \(Self.k1.base64)\n".utf8).write(to: URL(fileURLWithPath: global))
+    let globalBefore = try Data(contentsOf: URL(fileURLWithPath: global))
+    func check(_ key: TestKey, address: HostPort, policy: HostKeyPolicy) -> Result<HostKey, SSHError> {
+      Result { () throws(SSHError) -> HostKey in
+        let session = try SessionHandle(abstract: nil)
+        return try KnownHostsVerifier(
+          paths: [user], readOnlyPaths: [global, directory.path("missing")], policy: policy
+        )
+        .check(key.hostKey, address: address, hop: "hop 1 (bastion.example.test)", session: session)
+      }
+    }
+    _ = try check(Self.k1, address: Self.host, policy: .strict).get()
+    #expect(!FileManager.default.fileExists(atPath: user), "a verified key is not copied anywhere")
+    let other = HostPort(host: "127.0.0.1", port: 2222)
+    _ = try check(Self.k3, address: other, policy: .acceptNew).get()
+    #expect(try Data(contentsOf: URL(fileURLWithPath: global)) == globalBefore, "the global file is never written")
+    let recorded = try String(contentsOfFile: user, encoding: .utf8)
+    #expect(recorded == "[127.0.0.1]:2222 \(Self.k3.name) \(Self.k3.base64)\n")
+    if case .success = check(Self.k2, address: Self.host, policy: .acceptNew) {
+      Issue.record("a key other than the global file's for the same host must be refused as changed")
+    }
+  }
+
   @Test("accept-new appends after a garbage last line with no newline, keeps the garbage, and strict then verifies")
   func acceptNewAfterGarbage() throws {
     let directory = try LabDirectory(prefix: "kh")

@@ -60,6 +60,7 @@ struct SSHRoutePlannerTests {
     #expect(hop.identityFiles == ["~/.ssh/id_bastion"] && !hop.identityFilesAreDefaults && hop.identitiesOnly)
     #expect(hop.certificateFiles == ["~/.ssh/id_bastion-cert.pub"])
     #expect(hop.knownHostsFiles == ["/home/dev/.ssh/known_hosts_corp"])
+    #expect(hop.globalKnownHostsFiles == ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"])
     #expect(hop.keepalive == .seconds(30))
     #expect(hop.origin == "~/.ssh/config:1: Host bastion")
     #expect(route.sshConfig == "~/.ssh/config" && route.warnings.isEmpty)
@@ -82,6 +83,7 @@ struct SSHRoutePlannerTests {
     #expect(hop.endpoint.description == "root@bastion.example.com:22")
     #expect(hop.identityFiles == ["~/.ssh/mine"])
     #expect(hop.knownHostsFiles == ["/tmp/kh"])
+    #expect(hop.globalKnownHostsFiles.isEmpty, "a written known_hosts replaces GlobalKnownHostsFile too")
     #expect(hop.keepalive == .seconds(5))
     #expect(
       hop.certificateFiles == ["~/.ssh/id_bastion-cert.pub"], "what the TOML does not write still comes from the config"

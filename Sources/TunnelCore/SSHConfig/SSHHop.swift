@@ -20,6 +20,9 @@ public struct SSHHop: Sendable, Equatable {
   public var certificateFiles: [String]
   /// The hop's known_hosts files, in order; an `accept-new` key is recorded in the first.
   public var knownHostsFiles: [String]
+  /// `GlobalKnownHostsFile`s (e.g. a company-wide `/etc/ssh/ssh_known_hosts`): read after
+  /// `knownHostsFiles`, never written; a missing one counts as empty.
+  public var globalKnownHostsFiles: [String]
   /// `HostKeyAlias`: the host key is looked up (and recorded) under this name instead of host:port.
   public var hostKeyAlias: String?
   /// How long the hop may be silent before a keepalive probe (`ServerAliveInterval`, else
@@ -34,7 +37,8 @@ public struct SSHHop: Sendable, Equatable {
   public init(
     endpoint: SSHEndpoint, identityFiles: [String] = [], identityFilesAreDefaults: Bool = false,
     identitiesOnly: Bool = false, certificateFiles: [String] = [], knownHostsFiles: [String] = ["~/.ssh/known_hosts"],
-    hostKeyAlias: String? = nil, keepalive: Duration = .seconds(15), identityAgent: String? = nil,
+    globalKnownHostsFiles: [String] = [], hostKeyAlias: String? = nil, keepalive: Duration = .seconds(15),
+    identityAgent: String? = nil,
     origin: String? = nil
   ) {
     self.endpoint = endpoint
@@ -43,6 +47,7 @@ public struct SSHHop: Sendable, Equatable {
     self.identitiesOnly = identitiesOnly
     self.certificateFiles = certificateFiles
     self.knownHostsFiles = knownHostsFiles
+    self.globalKnownHostsFiles = globalKnownHostsFiles
     self.hostKeyAlias = hostKeyAlias
     self.keepalive = keepalive
     self.identityAgent = identityAgent

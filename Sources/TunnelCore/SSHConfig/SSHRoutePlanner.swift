@@ -199,10 +199,17 @@ public struct SSHRoutePlanner: Sendable {
       }
     }
     var knownHosts = [settings.knownHosts]
-    if !settings.written.knownHosts, let files = config.value("userknownhostsfile") {
-      knownHosts = []
-      for file in files.split(separator: " ").map(String.init) where file.lowercased() != "none" {
-        knownHosts.append(try expand(file, "UserKnownHostsFile"))
+    var globalKnownHosts: [String] = []
+    if !settings.written.knownHosts {
+      if let files = config.value("userknownhostsfile") {
+        knownHosts = []
+        for file in files.split(separator: " ").map(String.init) where file.lowercased() != "none" {
+          knownHosts.append(try expand(file, "UserKnownHostsFile"))
+        }
+      }
+      for file in (config.value("globalknownhostsfile") ?? "").split(separator: " ").map(String.init)
+      where file.lowercased() != "none" {
+        globalKnownHosts.append(try expand(file, "GlobalKnownHostsFile"))
       }
     }
     var keepalive = settings.keepalive
@@ -225,7 +232,8 @@ public struct SSHRoutePlanner: Sendable {
       endpoint: SSHEndpoint(user: user, address: HostPort(host: hostName, port: port)), identityFiles: identities,
       identityFilesAreDefaults: settings.identity == nil && configured == Self.openSSHDefaultIdentityFiles,
       identitiesOnly: ["yes", "true"].contains(config.value("identitiesonly")?.lowercased() ?? "no"),
-      certificateFiles: certificates, knownHostsFiles: knownHosts, hostKeyAlias: alias, keepalive: keepalive,
+      certificateFiles: certificates, knownHostsFiles: knownHosts, globalKnownHostsFiles: globalKnownHosts,
+      hostKeyAlias: alias, keepalive: keepalive,
       identityAgent: agent, origin: origin)
   }
 
