@@ -9,11 +9,29 @@ import TunnelCore
 /// get `TCP_NODELAY` (interactive MCP traffic must not wait for Nagle).
 ///
 /// Thread safety: `accept()` may block one thread while another calls `close()`, which wakes it.
+/// The descriptor is closed only when no `accept()` is inside the system call any more (by
+/// `close()`, or else by the last `accept()` to return), so an accept never runs on a number that
+/// was closed and handed out again by the process — it would take another listener's connection.
 public final class LoopbackListener: Sendable {
   /// The bound address, with the real port when 0 was asked for.
   public let address: HostPort
   private let descriptor: Int32
-  private let closed = Atomic<Bool>(false)
+  private let state = Mutex(State())
+
+  private struct State {
+    enum Phase {
+      /// Ours, listening.
+      case listening
+      /// `close()` was called; the descriptor is closed once `accepting` is 0.
+      case closed
+      /// Moved out by `takeDescriptor()`: someone else closes it.
+      case taken
+    }
+
+    var phase = Phase.listening
+    /// Threads inside `accept(2)` on the descriptor right now.
+    var accepting = 0
+  }
 
   private init(descriptor: Int32, address: HostPort) {
     self.descriptor = descriptor
@@ -91,37 +109,64 @@ public final class LoopbackListener: Sendable {
   /// Blocks until a client connects; nil once `close()` was called. Call it on a thread of its
   /// own, never on the cooperative pool.
   public func accept() -> StreamSocket? {
-    while !closed.load(ordering: .acquiring) {
+    while true {
+      let entered = state.withLock { state -> Bool in
+        guard state.phase == .listening else { return false }
+        state.accepting += 1
+        return true
+      }
+      guard entered else { return nil }
       // off-pool: accept() runs on the accept thread (TCPForwardSession)
       let client = Glibc.accept(descriptor, nil, nil)
+      let error = errno
+      let open = state.withLock { state -> Bool in
+        state.accepting -= 1
+        guard state.phase == .listening else {
+          // close() came while we were in accept(2) and left the descriptor to the last one out.
+          if state.phase == .closed && state.accepting == 0 { Glibc.close(descriptor) }
+          return false
+        }
+        return true
+      }
       if client >= 0 {
+        let accepted = StreamSocket(adopting: client)
+        guard open else { return nil }  // closes the late client
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         var one: Int32 = 1
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        return StreamSocket(adopting: client)
+        return accepted
       }
-      if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+      guard open else { return nil }
+      if error == EINTR || error == ECONNABORTED || error == EMFILE || error == ENFILE {
         // off-pool: accept() runs on the accept thread
-        if errno == EMFILE || errno == ENFILE { usleep(10_000) }
+        if error == EMFILE || error == ENFILE { usleep(10_000) }
         continue
       }
       return nil
     }
-    return nil
   }
 
   /// Moves the listening socket out of this object (for NIO's `ServerBootstrap.withBoundSocket`):
   /// from then on the caller closes it, and `accept()`/`close()` here do nothing. Nil when it was
-  /// already taken or closed.
+  /// already taken or closed, or while an `accept()` is using it.
   func takeDescriptor() -> Int32? {
-    closed.exchange(true, ordering: .acquiringAndReleasing) ? nil : descriptor
+    state.withLock { state -> Int32? in
+      guard state.phase == .listening, state.accepting == 0 else { return nil }
+      state.phase = .taken
+      return descriptor
+    }
   }
 
-  /// Stops listening and wakes a blocked `accept()`. Idempotent.
+  /// Stops listening and wakes a blocked `accept()` (`shutdown` makes it fail with `EINVAL`).
+  /// Closes the descriptor now, or leaves that to the last `accept()` still inside the call.
+  /// Idempotent.
   public func close() {
-    guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    shutdown(descriptor, Int32(SHUT_RDWR))
-    Glibc.close(descriptor)
+    state.withLock { state in
+      guard state.phase == .listening else { return }
+      state.phase = .closed
+      shutdown(descriptor, Int32(SHUT_RDWR))
+      if state.accepting == 0 { Glibc.close(descriptor) }
+    }
   }
 
   deinit { close() }

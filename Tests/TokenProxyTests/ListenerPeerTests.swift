@@ -17,17 +17,20 @@ import TunnelCore
 @Suite("listener peers: the live look-up and both front ends", .offPool, .timeLimit(.minutes(3)))
 struct ListenerPeerTests {
   /// A connected loopback pair: `client` as a plain socket of this process, `accepted` as the
-  /// listener handed it over.
+  /// listener handed it over. Both ends are `StreamSocket`s, so a test that closes the client early
+  /// and `close()` at its end close each descriptor exactly once: a second `close(2)` of a number
+  /// the process has meanwhile reused (a NIO channel of a test running in parallel) would pull a
+  /// socket from under its owner.
   struct Pair {
     let listener: LoopbackListener
-    let client: Int32
+    let client: StreamSocket
     let accepted: StreamSocket
 
     var connection: AcceptedConnection { SocketDiagPeerLookup.acceptedConnection(ofSocket: accepted.descriptor) }
     var tuple: SocketDiagPeerLookup.PeerTuple? { SocketDiagPeerLookup.PeerTuple(connection) }
 
     func close() {
-      Glibc.close(client)
+      client.close()
       accepted.close()
       listener.close()
     }
@@ -44,6 +47,7 @@ struct ListenerPeerTests {
     let v6 = host.contains(":")
     let fd = makeSocket(v6 ? AF_INET6 : AF_INET)
     try #require(fd >= 0, "socket: errno \(errno)")
+    let client = StreamSocket(adopting: fd)
     var storage = sockaddr_storage()
     let length: socklen_t
     if v6 {
@@ -68,7 +72,7 @@ struct ListenerPeerTests {
     try #require(connected == 0, "connect: errno \(errno)")
     // off-pool: the suite runs on the off-pool executor; the connection is already queued
     let accepted = try #require(listener.accept())
-    return Pair(listener: listener, client: fd, accepted: accepted)
+    return Pair(listener: listener, client: client, accepted: accepted)
   }
 
   // MARK: the live look-up
@@ -112,7 +116,7 @@ struct ListenerPeerTests {
     let pair = try Self.pair("127.0.0.1")
     defer { pair.close() }
     let connection = pair.connection
-    Glibc.close(pair.client)  // its socket is orphaned at once: no inode, whatever its TCP state
+    pair.client.close()  // its socket is orphaned at once: no inode, whatever its TCP state
     #expect(try SocketDiagPeerLookup().owner(of: connection) == .closed)
     let tuple = try #require(pair.tuple)
     #expect(SocketDiagPeerLookup.scanProcNet(tuple) == .owner(.closed))
@@ -200,6 +204,18 @@ struct ListenerPeerTests {
       await frontEnd.stop()
       await forwarder.stop()
     }
+  }
+
+  @Test("close() wakes an accept() on another thread; the listening socket is closed once: its port binds again")
+  func closeWakesAccept() async throws {
+    let listener = try LoopbackListener.bind(HostPort(host: "127.0.0.1", port: 0))
+    async let accepted = runOffPool { listener.accept() }
+    listener.close()  // before or during that accept(2): either way it returns nil
+    #expect(try await accepted == nil)
+    #expect(listener.accept() == nil, "a closed listener accepts nothing")
+    // A listening socket still open (by either side) would make this EADDRINUSE.
+    let again = try LoopbackListener.bind(listener.address)
+    again.close()
   }
 
   /// Sends `bytes` and reads until as many came back or the connection closed; what came back.
