@@ -23,8 +23,9 @@ struct Stdio: AsyncParsableCommand {
       else (diagnostics go to stderr). When `mcp-tunnel up` runs for the profile, its tunnel is \
       used; otherwise stdio opens its own (SSH path, token, loopback port chosen by the system, no \
       control socket) and closes it on exit. It never starts a login: a request it cannot forward \
-      (not logged in, SSH path down) is answered with a JSON-RPC error naming the fix. End of stdin \
-      ends the MCP session (DELETE) and exits 0.
+      (not logged in, SSH path down) is answered with a JSON-RPC error naming the fix. End of stdin, \
+      SIGTERM or SIGINT ends the MCP session (DELETE) and exits 0 within 2 s. Calls are audited like \
+      calls through up, marked "via":"stdio".
 
       Claude Desktop entry (claude_desktop_config.json; see client-config --client claude-desktop):
         {"mcpServers":{"mcp-tunnel-prod":{"command":"/usr/local/bin/mcp-tunnel",
