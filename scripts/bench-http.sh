@@ -9,7 +9,10 @@
 # session (split into BENCH_MCP_ROUNDS rounds that alternate between the paths, so a machine that
 # gets busier during the run does not favour one path), BENCH_MCP_SESSIONS concurrent sessions of
 # BENCH_MCP_SESSION_CALLS calls each (errors, seconds), and the tunnel process's peak RSS (VmHWM, with
-# its children), then prints a table with ratios and the targets.
+# its children), then prints a table with ratios and the targets. In the same rounds, the same calls go
+# through `mcp-tunnel stdio` (the SDK-less stdio session of mcp_load.py stdio-rtt, which uses the
+# running up's tunnel): a second table compares stdio with up, p50/p95, ratio and the time the bridge
+# adds (target: at most 1 ms at p50).
 #
 # The static header's token is a tenant token (acme) the script mints itself: its own device login at
 # glewlwyd (approved like Tests/Lab/lab.sh approve), then an RFC 8693 exchange at the lab STS. Tokens
@@ -160,20 +163,29 @@ mcp_load() {  # mcp_load PATH ARGS… — the load generator on PATH's URL, with
   fi
 }
 
-for name in "${paths[@]}"; do result[$name.rtt_errors]=0; : >"$work/rtt.$name"; done
+rtt_paths=("${paths[@]}"); [[ -n "$up_pid" ]] && rtt_paths+=(stdio)
+for name in "${rtt_paths[@]}"; do result[$name.rtt_errors]=0; : >"$work/rtt.$name"; done
+stdio_load() {  # stdio_load ARGS… — mcp_load.py stdio-rtt through `mcp-tunnel stdio` (which finds the running up)
+  "$python" "$load" stdio-rtt "$@" -- "$MCP_TUNNEL_BIN" stdio --profile lab </dev/null 2>>"$work/load.stdio.err" || true
+}
 for round in $(seq 1 "$ROUNDS"); do
-  order=("${paths[@]}")
-  if (( round % 2 == 0 )); then order=(); for ((i = ${#paths[@]} - 1; i >= 0; i--)); do order+=("${paths[i]}"); done; fi
+  order=("${rtt_paths[@]}")
+  if (( round % 2 == 0 )); then order=(); for ((i = ${#rtt_paths[@]} - 1; i >= 0; i--)); do order+=("${rtt_paths[i]}"); done; fi
   for name in "${order[@]}"; do
     echo "== round $round/$ROUNDS: $name, $per_round tools/call round trips" >&2
-    read -r tag _ _ errors < <(mcp_load "$name" rtt --warmup "$WARMUP" --samples "$work/rtt.$name" "${url[$name]}" "$per_round"; echo)
+    if [[ $name == stdio ]]; then
+      read -r tag _ _ errors < <(stdio_load --warmup "$WARMUP" --samples "$work/rtt.$name" "$per_round"; echo)
+    else
+      read -r tag _ _ errors < <(mcp_load "$name" rtt --warmup "$WARMUP" --samples "$work/rtt.$name" "${url[$name]}" "$per_round"; echo)
+    fi
     [[ $tag == rtt ]] || { errors=$((per_round + WARMUP + 3)); echo "bench-http: $name: load generator failed" >&2; }
     result[$name.rtt_errors]=$(( ${result[$name.rtt_errors]} + errors ))
   done
 done
-for name in "${paths[@]}"; do
-  read -r _ p50 p99 count slow < <("$python" "$load" stats "$work/rtt.$name")
-  result[$name.p50]=$p50; result[$name.p99]=$p99; result[$name.count]=$count
+for name in "${rtt_paths[@]}"; do
+  read -r _ p50 p99 count slow p95 fast_p50 < <("$python" "$load" stats "$work/rtt.$name")
+  result[$name.p50]=$p50; result[$name.p99]=$p99; result[$name.p95]=$p95; result[$name.count]=$count
+  result[$name.fast_p50]=$fast_p50
   result[$name.slow]=$(awk -v s="$slow" -v n="$count" 'BEGIN { if (n + 0 == 0) print "-"; else printf "%.1f", 100 * s / n }')
 done
 for name in "${paths[@]}"; do
@@ -185,7 +197,7 @@ done
 result[direct.rss]="-"
 result[openssh.rss]=$(( $(peak_rss_kib "$ssh_pid") / 1024 ))
 [[ -z "$up_pid" ]] || result[mcp-tunnel.rss]=$(( $(peak_rss_kib "$up_pid") / 1024 ))
-for name in "${paths[@]}"; do
+for name in "${rtt_paths[@]}"; do
   if [[ -s "$work/load.$name.err" ]] && grep -qv '^mcp_load: response types' "$work/load.$name.err"; then
     echo "bench-http: $name: first failures:" >&2; grep -v '^mcp_load: response types' "$work/load.$name.err" | head -5 >&2
   fi
@@ -219,6 +231,18 @@ row "$SESSIONS sessions errors" "$(get direct.conc_errors)" "$(get openssh.conc_
 row "$SESSIONS sessions seconds" "$(get direct.secs)" "$(get openssh.secs)" "$(get mcp-tunnel.secs)" "$(ratio "$(get mcp-tunnel.secs)" "$(get openssh.secs)")" "" ""
 row "peak RSS MiB" "$(get direct.rss)" "$(get openssh.rss)" "$(get mcp-tunnel.rss)" "$(ratio "$(get mcp-tunnel.rss)" "$(get openssh.rss)")" "<= 40 MiB" "$(met "$(get mcp-tunnel.rss)" "<=" 40)"
 [[ -z "$tunnel_note" ]] || echo "$tunnel_note"
+if [[ -n "$up_pid" ]]; then
+  added=$(awk -v a="$(get stdio.p50)" -v b="$(get mcp-tunnel.p50)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%+d", a - b }')
+  echo
+  printf "mcp-tunnel stdio vs up: the same tools/call echo, same run (stdio uses the running up's tunnel)\n"
+  row "metric" "up" "stdio" "stdio/up" "stdio - up" "target" "met"
+  row "tools/call p50 us" "$(get mcp-tunnel.p50)" "$(get stdio.p50)" "$(ratio "$(get stdio.p50)" "$(get mcp-tunnel.p50)")" "$added" "<= +1000" "$(met "${added#+}" "<=" 1000)"
+  fast_added=$(awk -v a="$(get stdio.fast_p50)" -v b="$(get mcp-tunnel.fast_p50)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%+d", a - b }')
+  row "p50 of calls <= 30 ms us" "$(get mcp-tunnel.fast_p50)" "$(get stdio.fast_p50)" "$(ratio "$(get stdio.fast_p50)" "$(get mcp-tunnel.fast_p50)")" "$fast_added" "<= +1000" "$(met "${fast_added#+}" "<=" 1000)"
+  row "tools/call p95 us" "$(get mcp-tunnel.p95)" "$(get stdio.p95)" "$(ratio "$(get stdio.p95)" "$(get mcp-tunnel.p95)")" "" "" ""
+  row "tools/call > 30 ms %" "$(get mcp-tunnel.slow)" "$(get stdio.slow)" "" "" "" ""
+  row "tools/call errors" "$(get mcp-tunnel.rtt_errors)" "$(get stdio.rtt_errors)" "" "" "0" "$(met "$(get stdio.rtt_errors)" "==" 0)"
+fi
 echo "(openssh = ssh -J -L + a static Authorization header, RSS = ssh + its ProxyJump child; mcp-tunnel injects the token itself;"
 echo " client: scripts/bench/mcp_load.py, raw HTTP/1.1 keep-alive; ${types:-response types: -};"
 echo " calls > 30 ms: sshd holds part of a response ~40 ms (Nagle + delayed ACK) on both tunnelled paths; when that"

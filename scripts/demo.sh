@@ -103,6 +103,17 @@ note "A second up for the same profile does not fight for the port (exit 8):"
 say "mcp-tunnel up --profile lab --listen 127.0.0.1:$port"
 mcp-tunnel up --profile lab --listen "127.0.0.1:$port" || echo "(exit $?)"
 
+note "7b. Clients that can only start a command (Claude Desktop) get mcp-tunnel stdio: JSON-RPC on"
+note "    stdin/stdout, forwarded through the running up's tunnel (its tenant, its token)."
+run mcp-tunnel client-config --profile lab --client claude-desktop
+# The official MCP SDK's stdio_client starts `mcp-tunnel stdio` as Claude Desktop would; the
+# environment it passes the child comes on stdin (the script's convention).
+stdio_call() { env_json | "$python" Tests/Lab/mcp/stdio_client.py call "$@" -- "$bin" stdio --profile lab; }
+env_json() { python3 -c 'import json, os; print(json.dumps(dict(os.environ)))'; }
+say "mcp-stdio-client call whoami -- mcp-tunnel stdio --profile lab"
+stdio_call whoami 2>"$demo/stdio.err" | jq -c .result
+grep '^stdio:' "$demo/stdio.err" || true
+
 note "The MCP server saw only tenant tokens from the exchange endpoint, never the IdP token:"
 say "jq -c '.token | {iss, tenant}' \$LAB_DIR/mcp/requests.jsonl | sort | uniq -c"
 jq -c 'select(.token) | .token | {iss, tenant}' "$lab/mcp/requests.jsonl" | sort | uniq -c
@@ -111,6 +122,11 @@ note "SIGTERM closes everything cleanly (exit 0) and says so:"
 kill -TERM "$up_pid"
 wait "$up_pid" && echo "up exited $?"
 cat "$demo/up.err"
+
+note "Without a running up, stdio opens a tunnel of its own for the session (and closes it at the end of stdin):"
+say "mcp-stdio-client call whoami -- mcp-tunnel stdio --profile lab"
+stdio_call whoami 2>"$demo/stdio.err" | jq -c .result
+grep '^stdio:' "$demo/stdio.err" || true
 
 note "8. Ports are loopback only, and a taken port names its holder:"
 say "mcp-tunnel up --profile lab --listen 0.0.0.0:$port"
@@ -131,4 +147,7 @@ run mcp-tunnel status --profile lab
 
 note "10. Every call, the session and the tenant switch are in the hash-chained audit log:"
 run mcp-tunnel audit tail --profile lab
+note "Calls that came through stdio carry \"via\":\"stdio\" (a label, not an authentication):"
+say "mcp-tunnel audit tail --profile lab --json -n 100 | jq -c 'select(.via and .tool) | {tenant, via, tool, outcome}'"
+mcp-tunnel audit tail --profile lab --json -n 100 | jq -c 'select(.via and .tool) | {tenant, via, tool, outcome}'
 run mcp-tunnel audit verify --profile lab

@@ -16,6 +16,11 @@ public struct BridgeSession: Sendable, Equatable {
 
   public static let accept = "application/json, text/event-stream"
 
+  /// The internal header every request of the bridge carries to the local proxy, so the audit
+  /// record says `"via":"stdio"`; the proxy strips it before forwarding. A label, not an
+  /// authentication.
+  public static let via = (name: "MCP-Tunnel-Via", value: "stdio")
+
   /// The headers every request of this session carries (besides Accept and Content-Type).
   public var headers: [(String, String)] {
     var headers: [(String, String)] = []

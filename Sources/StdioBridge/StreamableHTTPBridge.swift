@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// `mcp-tunnel stdio`'s bridge: newline-delimited JSON-RPC from the client (stdin) to MCP Streamable
 /// HTTP at one URL, and every server message back as one line (stdout), following the transport's
@@ -25,12 +26,17 @@ public final class StreamableHTTPBridge: Sendable {
   private let log: @Sendable (String) -> Void
   private let state = SessionState()
   private let client: HTTPClient
+  /// How long an `initialize` may wait for its answer before it gets a JSON-RPC error (a server
+  /// that accepts the request and never answers must not hang the client forever).
+  private let initializeDeadline: Duration
 
   public init(
-    upstream: Upstream, unreachableFix: String, output: LineWriter, log: @escaping @Sendable (String) -> Void
+    upstream: Upstream, unreachableFix: String, output: LineWriter, initializeDeadline: Duration = .seconds(60),
+    log: @escaping @Sendable (String) -> Void
   ) {
     self.upstream = upstream
     self.unreachableFix = unreachableFix
+    self.initializeDeadline = initializeDeadline
     self.output = output
     self.log = log
     var configuration = HTTPClient.Configuration()
@@ -47,7 +53,12 @@ public final class StreamableHTTPBridge: Sendable {
       for await line in input {
         let message = JSONRPCMessage(line)
         let before = ordered
-        if message.method == "initialize" || message.method == "notifications/initialized" {
+        if message.method == "initialize" {
+          ordered = Task {
+            await before?.value
+            await self.forwardWithDeadline(message)
+          }
+        } else if message.method == "notifications/initialized" {
           ordered = Task {
             await before?.value
             await self.forward(message)
@@ -72,6 +83,7 @@ public final class StreamableHTTPBridge: Sendable {
     let session = await state.current()
     if case .url(let url) = upstream, let id = session.sessionID {
       var request = HTTPClientRequest(url: url)
+      request.headers.add(name: BridgeSession.via.name, value: BridgeSession.via.value)
       request.method = .DELETE
       request.headers.add(name: "Mcp-Session-Id", value: id)
       if let version = session.protocolVersion { request.headers.add(name: "MCP-Protocol-Version", value: version) }
@@ -84,9 +96,36 @@ public final class StreamableHTTPBridge: Sendable {
 
   // MARK: One message
 
-  func forward(_ message: JSONRPCMessage) async {
+  /// `forward`, bounded by `initializeDeadline`: past it the request is abandoned and answered with
+  /// a JSON-RPC error instead (exactly one answer either way: `gate`).
+  func forwardWithDeadline(_ message: JSONRPCMessage) async {
+    let gate = AnswerGate()
+    let deadline = initializeDeadline
+    let answeredInTime = await withTaskGroup(of: Bool.self) { group in
+      group.addTask {
+        await self.forward(message, gate: gate)
+        return true
+      }
+      group.addTask {
+        try? await Task.sleep(for: deadline)
+        return Task.isCancelled
+      }
+      let first = await group.next() ?? true
+      group.cancelAll()
+      return first
+    }
+    if !answeredInTime, !Task.isCancelled {
+      log("stdio: \(message.method ?? "a request") got no answer within \(deadline); answering with an error")
+      answerUnforwardable(
+        message,
+        "mcp-tunnel: the MCP server did not answer \(message.method ?? "the request") within \(deadline); "
+          + unreachableFix, gate: gate)
+    }
+  }
+
+  func forward(_ message: JSONRPCMessage, gate: AnswerGate? = nil) async {
     guard case .url(let url) = upstream else {
-      return answerUnforwardable(message, unavailableMessage)
+      return answerUnforwardable(message, unavailableMessage, gate: gate)
     }
     if message.kind == .invalid {
       log("stdio: a line from the client is not a JSON-RPC message; forwarded as is")
@@ -96,7 +135,7 @@ public final class StreamableHTTPBridge: Sendable {
     while !Task.isCancelled {
       let session = await state.current()
       do {
-        switch try await post(message, to: url, session: session, swallowResponse: false) {
+        switch try await post(message, to: url, session: session, swallowResponse: false, gate: gate) {
         case .done:
           return
         case .sessionGone where !retried && message.method != "initialize":
@@ -105,22 +144,22 @@ public final class StreamableHTTPBridge: Sendable {
           guard await state.reinitialize(failed: session.sessionID, perform: { await self.newSession(url) }) else {
             return answerUnforwardable(
               message, "mcp-tunnel: the MCP session expired and a new one could not be started; \(unreachableFix)",
-              status: 404)
+              status: 404, gate: gate)
           }
         case .sessionGone:
           return answerUnforwardable(
-            message, "mcp-tunnel: the MCP server does not know this session (HTTP 404)", status: 404)
+            message, "mcp-tunnel: the MCP server does not know this session (HTTP 404)", status: 404, gate: gate)
         case .failed(let status, let body):
           if let id = message.idJSON, message.kind == .request, BridgeErrorResponse.isResponse(body, for: id) {
-            return output.write(singleLine(body))
+            return writeAnswer(singleLine(body), gate: gate)
           }
           let text = BridgeErrorResponse.message(status: status, body: body, fallbackFix: unreachableFix)
-          return answerUnforwardable(message, text, status: status)
+          return answerUnforwardable(message, text, status: status, gate: gate)
         }
       } catch {
         if Task.isCancelled { return }
         return answerUnforwardable(
-          message, "mcp-tunnel: cannot reach the tunnel at \(url) (\(error)); \(unreachableFix)")
+          message, "mcp-tunnel: cannot reach the tunnel at \(url) (\(error)); \(unreachableFix)", gate: gate)
       }
     }
   }
@@ -132,12 +171,23 @@ public final class StreamableHTTPBridge: Sendable {
 
   /// A request that cannot be forwarded gets a JSON-RPC error with its id; anything else is only
   /// reported on stderr (a notification or response has nobody waiting for an answer).
-  private func answerUnforwardable(_ message: JSONRPCMessage, _ text: String, status: Int? = nil) {
+  private func answerUnforwardable(
+    _ message: JSONRPCMessage, _ text: String, status: Int? = nil, gate: AnswerGate? = nil
+  ) {
     let ids = message.requestIDs
     if ids.isEmpty {
       log("stdio: could not forward \(message.method ?? "a response"): \(text)")
     }
-    for id in ids { output.write(singleLine(BridgeErrorResponse.line(id: id, message: text, httpStatus: status))) }
+    for id in ids {
+      writeAnswer(singleLine(BridgeErrorResponse.line(id: id, message: text, httpStatus: status)), gate: gate)
+    }
+  }
+
+  /// Writes the answer to a request, unless its gate already let one through (an initialize
+  /// answered by its deadline's error gets nothing more).
+  private func writeAnswer(_ line: [UInt8], gate: AnswerGate?) {
+    guard gate?.claim() ?? true else { return }
+    output.write(line)
   }
 
   enum PostOutcome {
@@ -148,9 +198,10 @@ public final class StreamableHTTPBridge: Sendable {
 
   /// One POST of `message`; the answer is written (or swallowed: a replayed initialize).
   private func post(
-    _ message: JSONRPCMessage, to url: String, session: BridgeSession, swallowResponse: Bool
+    _ message: JSONRPCMessage, to url: String, session: BridgeSession, swallowResponse: Bool, gate: AnswerGate? = nil
   ) async throws -> PostOutcome {
     var request = HTTPClientRequest(url: url)
+    request.headers.add(name: BridgeSession.via.name, value: BridgeSession.via.value)
     request.method = .POST
     request.headers.add(name: "Accept", value: BridgeSession.accept)
     request.headers.add(name: "Content-Type", value: "application/json")
@@ -174,22 +225,26 @@ public final class StreamableHTTPBridge: Sendable {
       var answered = false
       for try await chunk in response.body {
         for event in parser.feed(chunk.readableBytesView) where event.type == "message" {
-          if await deliver(Array(event.data.utf8), for: message, swallow: swallowResponse) { answered = true }
+          if await deliver(Array(event.data.utf8), for: message, swallow: swallowResponse, gate: gate) {
+            answered = true
+          }
         }
       }
       parser.finish()
       if !answered, message.kind == .request, let last = parser.lastEventID {
-        answered = await resume(after: last, retry: parser.retryMilliseconds, for: message, url: url)
+        answered = await resume(after: last, retry: parser.retryMilliseconds, for: message, url: url, gate: gate)
       }
       if !answered, message.kind == .request, !swallowResponse {
-        answerUnforwardable(message, "mcp-tunnel: the MCP server closed its event stream before answering; retry")
+        answerUnforwardable(
+          message, "mcp-tunnel: the MCP server closed its event stream before answering; retry", gate: gate)
       }
     } else {
       let body = Array(buffer: try await response.body.collect(upTo: 64 << 20))
       if !body.isEmpty, contentType.hasPrefix("application/json") {
-        _ = await deliver(body, for: message, swallow: swallowResponse)
+        _ = await deliver(body, for: message, swallow: swallowResponse, gate: gate)
       } else if message.kind == .request, !swallowResponse {
-        answerUnforwardable(message, "mcp-tunnel: the MCP server answered HTTP \(status) without a JSON-RPC response")
+        answerUnforwardable(
+          message, "mcp-tunnel: the MCP server answered HTTP \(status) without a JSON-RPC response", gate: gate)
       }
     }
     if message.method == "notifications/initialized" {
@@ -201,20 +256,28 @@ public final class StreamableHTTPBridge: Sendable {
 
   /// One server message: noted (an initialize result's protocol version) and written, unless it is
   /// the answer to a replayed initialize. Returns whether it answered `message`.
-  private func deliver(_ data: [UInt8], for message: JSONRPCMessage, swallow: Bool) async -> Bool {
+  private func deliver(
+    _ data: [UInt8], for message: JSONRPCMessage, swallow: Bool, gate: AnswerGate? = nil
+  ) async -> Bool {
     if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return false }  // a priming event
     let server = ServerMessage(data)
     let answers = server.responseID != nil && server.responseID == message.idJSON
     if answers, message.method == "initialize", let version = server.protocolVersion {
       await state.observe(protocolVersion: version)
     }
-    if !(answers && swallow) { output.write(singleLine(data)) }
+    if answers {
+      if !swallow { writeAnswer(singleLine(data), gate: gate) }
+    } else {
+      output.write(singleLine(data))
+    }
     return answers
   }
 
   /// A POST's event stream ended without the answer: GET with `Last-Event-ID` (twice at most,
   /// after the server's `retry` delay, else one second).
-  private func resume(after lastID: String, retry: Int?, for message: JSONRPCMessage, url: String) async -> Bool {
+  private func resume(
+    after lastID: String, retry: Int?, for message: JSONRPCMessage, url: String, gate: AnswerGate?
+  ) async -> Bool {
     var parser = SSEParser()
     var last = lastID
     var delay = retry ?? 1000
@@ -223,6 +286,7 @@ public final class StreamableHTTPBridge: Sendable {
       if Task.isCancelled { return false }
       let session = await state.current()
       var request = HTTPClientRequest(url: url)
+      request.headers.add(name: BridgeSession.via.name, value: BridgeSession.via.value)
       request.headers.add(name: "Accept", value: "text/event-stream")
       request.headers.add(name: "Last-Event-ID", value: last)
       for (name, value) in session.headers { request.headers.add(name: name, value: value) }
@@ -233,7 +297,7 @@ public final class StreamableHTTPBridge: Sendable {
       do {
         for try await chunk in response.body {
           for event in parser.feed(chunk.readableBytesView) where event.type == "message" {
-            if await deliver(Array(event.data.utf8), for: message, swallow: false) { answered = true }
+            if await deliver(Array(event.data.utf8), for: message, swallow: false, gate: gate) { answered = true }
           }
         }
       } catch {}
@@ -284,6 +348,7 @@ public final class StreamableHTTPBridge: Sendable {
       let session = await state.current()
       guard session.generation == generation else { return }
       var request = HTTPClientRequest(url: url)
+      request.headers.add(name: BridgeSession.via.name, value: BridgeSession.via.value)
       request.headers.add(name: "Accept", value: "text/event-stream")
       for (name, value) in session.headers { request.headers.add(name: name, value: value) }
       if let last = parser.lastEventID { request.headers.add(name: "Last-Event-ID", value: last) }
@@ -320,6 +385,19 @@ public final class StreamableHTTPBridge: Sendable {
         return
       }
       try? await Task.sleep(for: .milliseconds(parser.retryMilliseconds ?? 1000))
+    }
+  }
+}
+
+/// Lets exactly one answer to a request through: the server's, or the error its deadline wrote.
+final class AnswerGate: Sendable {
+  private let open = Mutex(true)
+  /// True for the first caller only.
+  func claim() -> Bool {
+    open.withLock { value in
+      let first = value
+      value = false
+      return first
     }
   }
 }

@@ -14,6 +14,22 @@ enum AuthorizationRewriter {
     "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade", "trailer",
   ]
 
+  /// The internal field `mcp-tunnel stdio` puts on each request it sends to the proxy, naming the
+  /// path the call came by for the audit log. Never forwarded upstream.
+  static let viaField = "mcp-tunnel-via"
+  /// The values of `MCP-Tunnel-Via` the audit log records; any other is dropped unrecorded.
+  static let knownVias: Set<String> = ["stdio"]
+
+  /// `via` for the request's record: `"stdio"` when the request carries exactly one
+  /// `MCP-Tunnel-Via: stdio`, else nil. A label, not an authentication (any local client may send it).
+  static func via(_ headers: HTTPHeaders) -> String? {
+    let values = headers[viaField]
+    guard values.count == 1, let value = values.first?.trimmingCharacters(in: .whitespaces),
+      knownVias.contains(value)
+    else { return nil }
+    return value
+  }
+
   /// Challenges from the upstream; relaying them would make an OAuth-capable client start its own
   /// flow against the MCP server's authorization server (USE-06).
   static let challengeFields: Set<String> = ["www-authenticate", "proxy-authenticate"]
@@ -28,13 +44,14 @@ enum AuthorizationRewriter {
 
   /// The head sent upstream: HTTP/1.1, `Host` set to what the MCP server expects (the SSH
   /// target's `host:port`), `Authorization: Bearer <token>`, `Transfer-Encoding: chunked` when the
-  /// client's body had no length. `Expect` is dropped: the proxy answers `100-continue` itself.
+  /// client's body had no length. `Expect` is dropped: the proxy answers `100-continue` itself, and
+  /// so is the internal `MCP-Tunnel-Via`.
   static func upstreamRequestHead(
     from client: HTTPRequestHead, token: AccessToken, upstreamHost: String, chunkedBody: Bool
   ) -> HTTPRequestHead {
     let dropped =
       clientCredentialFields.union(hopByHopFields).union(nominatedByConnection(client.headers))
-      .union(["host", "expect"])
+      .union(["host", "expect", viaField])
     var headers = HTTPHeaders()
     headers.add(name: "Host", value: upstreamHost)
     for (name, value) in client.headers where !dropped.contains(name.lowercased()) {

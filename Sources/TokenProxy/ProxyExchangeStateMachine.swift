@@ -167,6 +167,8 @@ struct ProxyExchangeStateMachine {
     let started: ContinuousClock.Instant
     let chunkedBody: Bool
     let expectsContinue: Bool
+    /// `MCP-Tunnel-Via` of the request, for its record.
+    let via: String?
     var closeAfter: Bool
     var phase = Phase.awaitingToken
     var requestEnded = false
@@ -204,6 +206,7 @@ struct ProxyExchangeStateMachine {
       self.chunkedBody = chunkedBody
       self.bodySummarizer = bodySummarizer
       expectsContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
+      via = AuthorizationRewriter.via(head.headers)
       // NIO's parser stops after a request that asks for an upgrade (it never parses the next
       // one); the proxy forwards it without the upgrade and closes after it.
       closeAfter = !head.isKeepAlive || head.version != .http1_1 || Self.asksForUpgrade(head)
@@ -723,7 +726,7 @@ struct ProxyExchangeStateMachine {
       requestBytes: ex.requestBytes, responseBytes: ex.responseBytes, rpcErrorCode: ex.errorCodeReader.errorCode,
       tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
       generation: ex.answeredBy == .upstream ? ex.token?.generation : nil, answeredBy: ex.answeredBy,
-      completed: completed, detail: ex.detail, retried: ex.retried)
+      completed: completed, detail: ex.detail, retried: ex.retried, via: ex.via)
     return .report(record, started: ex.started)
   }
 

@@ -47,6 +47,17 @@ struct AuditLineTests {
     #expect(AuditLine.decode(line.encode()) == line)
   }
 
+  @Test func viaFollowsConnectionAndRoundTrips() throws {
+    var event = sampleEvent(7)
+    event.connection = 2
+    event.via = "stdio"
+    let line = AuditLine(
+      sequence: 4, timestamp: "2026-11-21T10:00:00.123Z", body: .event(event), previousHash: AuditLine.genesisHash)
+    let text = String(decoding: line.encode(), as: UTF8.self)
+    #expect(text.contains(#""session":"s-1","connection":2,"via":"stdio","method":"tools/call""#), "\(text)")
+    #expect(AuditLine.decode(line.encode()) == line)
+  }
+
   @Test func everyEventKindAndOddCharactersRoundTrip() {
     for kind in AuditEventKind.allCases {
       let event = AuditEvent(

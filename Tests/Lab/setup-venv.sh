@@ -19,6 +19,6 @@ echo "setup-venv: building $venv" >&2
 rm -rf "$venv"
 python3 -m venv "$venv" >&2
 "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$req" </dev/null >&2
-"$venv/bin/python" -c 'import mcp.server.mcpserver, jwt, uvicorn, starlette, httpx2' >&2
+"$venv/bin/python" -c 'import mcp.server.mcpserver, jwt, uvicorn, starlette, httpx2, fastmcp' >&2
 echo "$want" >"$stamp"
 echo "$venv/bin/python"

@@ -22,6 +22,16 @@ public struct MCPClientLab: Sendable {
     return MCPClientResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
   }
 
+  /// Runs `Tests/Lab/mcp/fastmcp_client.py URL session`: the `fastmcp` library's own Streamable
+  /// HTTP client (a second client library beside the SDK's), no token.
+  public func fastMCPSession(url: String, timeout: Duration = .seconds(120)) throws -> MCPClientResult {
+    let result = try LabCommand.run(
+      try LabPaths.python(), [LabPaths.script("mcp/fastmcp_client.py"), url, "session"],
+      environment: ["PYTHONUNBUFFERED": "1", "HOME": NSTemporaryDirectory()], timeout: timeout)
+    if result.timedOut { throw LabError("fastmcp client timed out after \(timeout)\n\(labTail(result.stderr))") }
+    return MCPClientResult(status: result.status, stdout: result.stdout, stderr: result.stderr)
+  }
+
   public func whoami(url: String, token: String?) throws -> MCPClientResult {
     try run(url: url, token: token, ["call", "whoami"])
   }

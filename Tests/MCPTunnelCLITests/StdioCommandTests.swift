@@ -62,6 +62,24 @@ struct StdioCommandTests {
     let slow = (object["slow_elapsed"] as? NSNumber)?.doubleValue ?? 0
     #expect(fast < slow, "a slow call must not hold a fast one: fast \(fast), slow \(slow)")
     print("stdio: progress at \(progress) of \(elapsed) s; fast call \(fast) s beside a slow one of \(slow) s")
+    // A resource and a prompt, the lab server's other features.
+    #expect(object["resources"] as? [String] == ["lab://tenant-info"], "\(run.stdout)")
+    #expect((object["resource"] as? [String: Any])?["tenant"] as? String == "acme", "\(run.stdout)")
+    #expect((object["prompts"] as? [String])?.contains("greeting") == true, "\(run.stdout)")
+    #expect(object["prompt"] as? String == "Hello Ada, this is tenant acme.", "\(run.stdout)")
+  }
+
+  /// The audit records of calls that came through `stdio` carry `"via":"stdio"` (SPEC §9); every
+  /// MCP request of `methods` is among them.
+  func expectAuditedViaStdio(_ lab: CLILab, methods: [String]) throws {
+    let (records, _) = try lab.auditTrail(last: 500)
+    let calls = records.filter { $0["event"] as? String == "call" }
+    let viaStdio = calls.filter { $0["via"] as? String == "stdio" }
+    for method in methods {
+      #expect(viaStdio.contains { $0["method"] as? String == method }, "\(method) via stdio: \(calls)")
+    }
+    #expect(viaStdio.contains { $0["method"] as? String == "tools/call" && $0["tool"] as? String == "whoami" })
+    #expect(viaStdio.allSatisfy { $0["outcome"] as? String != nil && $0["tenant"] as? String != nil })
   }
 
   @Test("1: no up running, minimal environment: its own tunnel carries a whole session; two copies run side by side")
@@ -84,7 +102,10 @@ struct StdioCommandTests {
     let (records, _) = try lab.auditTrail(last: 200)
     let calls = records.filter { $0["event"] as? String == "call" && $0["method"] as? String == "tools/call" }
     #expect(calls.contains { $0["tool"] as? String == "whoami" }, "\(calls)")
+    #expect(calls.allSatisfy { $0["via"] as? String == "stdio" }, "every call came through stdio: \(calls)")
     #expect(records.contains { $0["event"] as? String == "tunnel_up" })
+    try expectAuditedViaStdio(
+      lab, methods: ["initialize", "notifications/initialized", "tools/list", "resources/read", "prompts/get"])
   }
 
   @Test("2: with up running, stdio uses up's tunnel")
@@ -95,6 +116,45 @@ struct StdioCommandTests {
       #expect(run.stderr.contains("running up"), "\(labTail(run.stderr))")
       let tunnel = try lab.json(["status"])["tunnel"] as? [String: Any]
       #expect(((tunnel?["counters"] as? [String: Any])?["requests"] as? Int ?? 0) >= 6, "\(String(describing: tunnel))")
+      #expect(up.isRunning)
+      try expectAuditedViaStdio(
+        lab, methods: ["initialize", "notifications/initialized", "tools/list", "resources/read", "prompts/get"])
+      // A plain HTTP client through the same up is not labelled.
+      let plain = try await offPool { try lab.lab.mcpClient.run(url: lab.url, ["call", "echo", #"{"text":"plain"}"#]) }
+      #expect(plain.ok, "\(plain)")
+      let (records, _) = try lab.auditTrail(last: 500)
+      let plainCalls = records.filter { $0["tool"] as? String == "echo" && $0["via"] == nil }
+      #expect(!plainCalls.isEmpty, "the plain client's call has no via: \(records.suffix(6))")
+    }
+  }
+
+  @Test("6: the running up switches tenant mid-session: the next call, resource and prompt are the new tenant's")
+  func tenantSwitch() async throws {
+    try await CLILab.withTunnel { lab, up in
+      let marker = lab.lab.directory.path("switch")
+      let client = Task { try await stdioClient(lab, ["switch", marker]) }
+      try await offPool {
+        try waitUntil(timeout: .seconds(120), "the first call through stdio") {
+          FileManager.default.fileExists(atPath: marker + ".ready")
+        }
+      }
+      let switched = try await offPool { try lab.run(["tenant", "use", "globex"]) }
+      #expect(switched.status == 0, "\(switched.output)")
+      _ = FileManager.default.createFile(atPath: marker + ".go", contents: nil)
+      let run = try await client.value
+      #expect(run.ok, "\(run)")
+      let object = run.object
+      #expect((object["before"] as? [String: Any])?["tenant"] as? String == "acme", "\(run.stdout)")
+      #expect((object["after"] as? [String: Any])?["tenant"] as? String == "globex", "\(run.stdout)")
+      #expect(object["after_error"] as? Bool == false, "\(run.stdout)")
+      #expect((object["resource"] as? [String: Any])?["tenant"] as? String == "globex", "\(run.stdout)")
+      #expect(object["prompt"] as? String == "Hello Ada, this is tenant globex.", "\(run.stdout)")
+      print("stdio across a tenant switch: \(labTail(run.stderr))")
+      let (records, _) = try lab.auditTrail(last: 500)
+      #expect(
+        records.contains {
+          $0["via"] as? String == "stdio" && $0["tool"] as? String == "whoami" && $0["tenant"] as? String == "globex"
+        }, "\(records.suffix(10))")
       #expect(up.isRunning)
     }
   }
@@ -130,7 +190,7 @@ struct StdioCommandTests {
       return server
     }
     defer { restarted.stop() }
-    FileManager.default.createFile(atPath: marker + ".go", contents: nil)
+    _ = FileManager.default.createFile(atPath: marker + ".go", contents: nil)
     let run = try await client.value
     #expect(run.ok, "\(run)")
     #expect((run.object["before"] as? [String: Any])?["tenant"] as? String == "acme", "\(run.stdout)")
@@ -144,26 +204,52 @@ struct StdioCommandTests {
     #expect(log.contains { $0["status"] as? Int == 404 }, "the old session got 404: \(log)")
   }
 
-  @Test("4: end of stdin: DELETE for the session, exit 0")
+  @Test(
+    "4: end of stdin, SIGTERM, SIGINT: DELETE for the session, exit 0 within 2 s; stdin closed while starting: prompt exit"
+  )
   func endOfInput() async throws {
     let lab = try await Self.lab(logIn: true)
     defer { lab.stop() }
-    let run = try await stdioClient(lab, ["eof"], minimalEnvironment: true)
-    #expect(run.ok, "\(run)")
-    let object = run.object
-    #expect((object["first_line"] as? String)?.contains("\"protocolVersion\"") == true, "\(run.stdout)")
-    #expect(object["exit"] as? Int == 0, "\(run.stdout)")
-    #expect(((object["exit_seconds"] as? NSNumber)?.doubleValue ?? 99) < 10, "exits promptly: \(run.stdout)")
-    print("stdio: exited \(object["exit_seconds"] ?? "?") s after the end of stdin")
-    #expect((object["rest"] as? String)?.isEmpty == true, "stdout holds only JSON-RPC: \(run.stdout)")
-    // The server logs a request once its response is over: wait for the lines, not for a time.
     let server = try lab.lab.mcp()
-    try? waitUntil(timeout: .seconds(30), "DELETE and GET in the server's request log") {
+    var deletes = 0
+    for how in ["eof", "sigterm", "sigint"] {
+      let run = try await stdioClient(lab, [how], minimalEnvironment: true)
+      #expect(run.ok, "\(run)")
+      let object = run.object
+      #expect((object["first_line"] as? String)?.contains("\"protocolVersion\"") == true, "\(how): \(run.stdout)")
+      #expect(object["exit"] as? Int == 0, "\(how): \(run.stdout)")
+      let seconds = (object["exit_seconds"] as? NSNumber)?.doubleValue ?? 99
+      #expect(seconds < 2, "\(how): exits within 2 s: \(run.stdout)")
+      print("stdio: exited \(seconds) s after \(how)")
+      #expect((object["rest"] as? String)?.isEmpty == true, "stdout holds only JSON-RPC: \(run.stdout)")
+      // The server logs a request once its response is over: wait for the line, not for a time.
+      deletes += 1
+      let expected = deletes
+      try? await offPool {
+        try waitUntil(timeout: .seconds(30), "DELETE \(expected) in the server's request log") {
+          server.requestLog().filter { $0["method"] as? String == "DELETE" }.count >= expected
+        }
+      }
       let log = server.requestLog()
-      return log.contains { $0["method"] as? String == "DELETE" } && log.contains { $0["method"] as? String == "GET" }
+      #expect(
+        log.filter { $0["method"] as? String == "DELETE" && $0["session"] as? Bool == true }.count == expected,
+        "\(how): DELETE for the session: \(log)")
     }
     let log = server.requestLog()
-    #expect(log.contains { $0["method"] as? String == "DELETE" && $0["session"] as? Bool == true }, "\(log)")
     #expect(log.contains { $0["method"] as? String == "GET" }, "the GET stream was opened after initialized")
+
+    // stdin closed at once, while its own tunnel is still starting: no waiting for the tunnel,
+    // the initialize gets its error, exit 0.
+    let early = try await stdioClient(lab, ["early-eof"], minimalEnvironment: true)
+    #expect(early.ok, "\(early)")
+    let object = early.object
+    #expect(object["exit"] as? Int == 0, "\(early.stdout)")
+    let seconds = (object["exit_seconds"] as? NSNumber)?.doubleValue ?? 99
+    #expect(seconds < 2, "exits promptly: \(early.stdout)")
+    print("stdio: exited \(seconds) s after stdin closed while the tunnel was starting")
+    let stderr = object["stderr"] as? String ?? ""
+    #expect(stderr.contains("before the tunnel was ready"), "\(stderr)")
+    let rest = (object["rest"] as? String ?? "").split(separator: "\n")
+    #expect(rest.count == 1 && rest.first?.contains(#""id":0,"error""#) == true, "the initialize is answered: \(rest)")
   }
 }

@@ -165,6 +165,24 @@ struct UpHTTPCommandTests {
     }
   }
 
+  @Test("4b: a second client library (fastmcp) through up: tools, calls with progress, a resource, a prompt")
+  func fastMCPClient() async throws {
+    try await CLILab.withTunnel { lab, _ in
+      let run = try await offPool { try lab.lab.mcpClient.fastMCPSession(url: lab.url) }
+      #expect(run.ok, "\(run)")
+      let object = run.object
+      #expect((object["tools"] as? [String])?.contains("whoami") == true, "\(run.stdout)")
+      #expect((object["whoami"] as? [String: Any])?["tenant"] as? String == "acme", "\(run.stdout)")
+      #expect((object["echo"] as? [String: Any])?["text"] as? String == "via fastmcp", "\(run.stdout)")
+      #expect((object["stream"] as? [String: Any])?["count"] as? Int == 2, "\(run.stdout)")
+      #expect((object["progress"] as? [Any])?.count == 2, "progress notifications reached fastmcp: \(run.stdout)")
+      #expect((object["resource"] as? [String: Any])?["tenant"] as? String == "acme", "\(run.stdout)")
+      #expect(object["prompt"] as? String == "Hello Ada, this is tenant acme.", "\(run.stdout)")
+      let (records, _) = try lab.auditTrail(last: 200)
+      #expect(records.contains { $0["tool"] as? String == "echo" && $0["outcome"] as? String == "ok" })
+    }
+  }
+
   @Test("5: bad Host/Origin → 403; not logged in → 503 JSON naming mcp-tunnel login; a login later heals it")
   func refusalsAndNotLoggedIn() async throws {
     try await CLILab.withTunnel(logIn: false) { lab, up in

@@ -220,6 +220,47 @@ struct EmbeddedRecordsTests {
     #expect(records.last?.rpcMessages == [Message(method: "tools/call", id: "7", target: .tool("whoami"))])
   }
 
+  // MARK: via
+
+  @Test(
+    "records: MCP-Tunnel-Via: stdio is recorded as via and never forwarded; other values and plain requests have none"
+  )
+  func recordVia() async throws {
+    let h = EmbeddedProxyHarness()
+    let cases: [[(String, String)]] = [
+      Self.json + [("MCP-Tunnel-Via", "stdio")],
+      Self.json + [("mcp-tunnel-via", "stdio")],
+      Self.json + [("MCP-Tunnel-Via", "up")],
+      Self.json + [("MCP-Tunnel-Via", "stdio"), ("MCP-Tunnel-Via", "stdio")],
+      Self.json,
+    ]
+    for headers in cases {
+      #expect(try await h.request("POST", "/mcp", headers: headers, body: Self.rpcBody)?.status == 200)
+    }
+    // A refused request keeps its label too (a denied record says which path it came by).
+    let refused = try await h.request(
+      "POST", "/mcp", headers: [("Host", "evil.example"), ("MCP-Tunnel-Via", "stdio")], body: Self.rpcBody)
+    #expect(refused?.status == 403)
+    let records = await h.waitForRecords(6)
+    #expect(records.map(\.via) == ["stdio", "stdio", nil, nil, nil, "stdio"])
+    #expect(h.upstream.requests.count == 5)
+    #expect(h.upstream.requests.allSatisfy { $0.headers["mcp-tunnel-via"].isEmpty })
+    #expect(h.upstream.requests.allSatisfy { $0.authorization != nil })
+  }
+
+  @Test("records: via reaches the audit record as via; a plain request's audit record has none")
+  func auditVia() {
+    let record = ProxyRequestRecord(
+      method: "POST", path: "/mcp", status: 200, duration: .milliseconds(3), bodyKind: .jsonRPC,
+      rpcMessages: [Message(method: "tools/call", id: "1", target: .tool("whoami"))], answeredBy: .upstream,
+      completed: true, via: "stdio")
+    var plain = record
+    plain.via = nil
+    let events = TunnelRuntime.auditEvents(for: record, profile: "dev", actor: "u", session: "s")
+    #expect(events.map(\.via) == ["stdio"])
+    #expect(TunnelRuntime.auditEvents(for: plain, profile: "dev", actor: "u", session: "s").map(\.via) == [nil])
+  }
+
   // MARK: connections
 
   @Test("records: requests on one keep-alive connection share a connectionID; another connection gets another")

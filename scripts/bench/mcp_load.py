@@ -2,6 +2,7 @@
 
 usage: mcp_load.py rtt [--token-stdin] [--client raw|httpx] [--timeout S] [--warmup N] [--samples FILE] URL N
        mcp_load.py conc [--token-stdin] [--client raw|httpx] [--timeout S] URL SESSIONS CALLS
+       mcp_load.py stdio-rtt [--timeout S] [--warmup N] [--samples FILE] N -- COMMAND [ARGS...]
        mcp_load.py stats [--slow-ms MS] FILE...
 
   rtt URL N                  one session on one keep-alive connection: initialize,
@@ -10,10 +11,15 @@ usage: mcp_load.py rtt [--token-stdin] [--client raw|httpx] [--timeout S] [--war
   conc URL SESSIONS CALLS    SESSIONS sessions at once, each on its own connection: initialize,
                              notifications/initialized, CALLS `tools/call echo`, DELETE; prints
                              "conc <errors> <seconds>"
+  stdio-rtt N -- COMMAND      the same session as rtt over MCP's stdio transport: starts COMMAND
+                             (`mcp-tunnel stdio --profile P`), writes JSON-RPC lines to its stdin,
+                             reads its stdout; ends it by closing stdin; prints "rtt <p50_us>
+                             <p99_us> <errors>"
   stats FILE...              p50/p99 over the latencies of --samples files (runs merged);
-                             prints "stats <p50_us> <p99_us> <count> <slow>", slow = calls over
-                             --slow-ms (30): through sshd a response's header and body writes are
-                             sometimes held ~40 ms apart (Nagle + delayed ACK), see bench-http.sh
+                             prints "stats <p50_us> <p99_us> <count> <slow> <p95_us> <fast_p50_us>",
+                             slow = calls over --slow-ms (30): through sshd a response's header and
+                             body writes are sometimes held ~40 ms apart (Nagle + delayed ACK), see
+                             bench-http.sh; fast_p50 = the p50 of the other calls
 
 A session is JSON-RPC over plain HTTP/1.1 with keep-alive, as the MCP spec's streamable HTTP
 transport (protocol 2025-06-18) has it: POST initialize, read the Mcp-Session-Id response header,
@@ -248,6 +254,51 @@ class Session:
             raise BenchError(f"DELETE: HTTP {status} {data[:200]!r}")
 
 
+class StdioSession(Session):
+    """The same calls over MCP's stdio transport: one JSON-RPC message a line each way; the
+    process's own notifications and server requests are skipped."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, stats: dict, timeout: float):
+        super().__init__(None, stats)
+        self.proc, self.timeout = proc, timeout
+
+    async def _send(self, message: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(message + b"\n")
+        await self.proc.stdin.drain()
+
+    async def call(self, method: str, params: dict) -> dict:
+        self.next_id += 1
+        rid = self.next_id
+        await self._send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params},
+                                    separators=(",", ":")).encode())
+        assert self.proc.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), self.timeout)
+            if not line:
+                raise BenchError(f"{method}: the stdio process closed its stdout")
+            msg = json.loads(line)
+            if isinstance(msg, dict) and msg.get("id") == rid and "method" not in msg:
+                self.stats["stdio"] = self.stats.get("stdio", 0) + 1
+                if "result" not in msg:
+                    raise BenchError(f"{method}: JSON-RPC error {msg.get('error')!r}")
+                return msg["result"]
+
+    async def initialize(self) -> None:
+        await self.call("initialize", {"protocolVersion": PROTOCOL_VERSION, "capabilities": {},
+                                       "clientInfo": {"name": "mcp-tunnel-bench", "version": "0"}})
+
+    async def initialized(self) -> None:
+        await self._send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
+
+    async def delete(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()  # the end of stdin ends the session (the bridge sends DELETE)
+        code = await asyncio.wait_for(self.proc.wait(), self.timeout)
+        if code != 0:
+            raise BenchError(f"the stdio process exited {code}")
+
+
 def connection(args, url: str, headers: dict[str, str]):
     cls = HttpxConnection if args.client == "httpx" else RawConnection
     return cls(url, headers, args.timeout)
@@ -264,8 +315,14 @@ async def step(failures: Failures, what: str, coro) -> bool:
 
 async def rtt(args, headers: dict[str, str]) -> None:
     failures, stats = Failures(), {}
-    conn = connection(args, args.url, headers)
-    s = Session(conn, stats)
+    if args.command == "stdio-rtt":
+        proc = await asyncio.create_subprocess_exec(*args.stdio_command, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE, limit=1 << 24)
+        conn = None
+        s = StdioSession(proc, stats, args.timeout)
+    else:
+        conn = connection(args, args.url, headers)
+        s = Session(conn, stats)
     lat: list[float] = []
     try:
         if not await step(failures, "initialize", s.initialize()):
@@ -285,7 +342,11 @@ async def rtt(args, headers: dict[str, str]) -> None:
                 print(f"mcp_load: {warm_failures} failures before the timed calls", file=sys.stderr)
             await step(failures, "DELETE", s.delete())
     finally:
-        await conn.close()
+        if conn is not None:
+            await conn.close()
+        elif s.proc.returncode is None:
+            s.proc.kill()
+            await s.proc.wait()
     if args.samples:
         with open(args.samples, "a") as f:
             f.write("".join(f"{x:.0f}\n" for x in lat))
@@ -329,8 +390,11 @@ def stats(args) -> None:
     lat = sorted(float(line) for path in args.files for line in open(path) if line.strip())
     p50 = f"{lat[len(lat) // 2]:.0f}" if lat else "-"
     p99 = f"{lat[int(len(lat) * 0.99)]:.0f}" if lat else "-"
+    p95 = f"{lat[int(len(lat) * 0.95)]:.0f}" if lat else "-"
     slow = sum(1 for x in lat if x > args.slow_ms * 1000)
-    print(f"stats {p50} {p99} {len(lat)} {slow}")
+    fast = [x for x in lat if x <= args.slow_ms * 1000]
+    fast_p50 = f"{fast[len(fast) // 2]:.0f}" if fast else "-"
+    print(f"stats {p50} {p99} {len(lat)} {slow} {p95} {fast_p50}")
 
 
 def main() -> int:
@@ -346,6 +410,11 @@ def main() -> int:
     r.add_argument("--samples", help="append every timed latency (us, one a line) to this file")
     r.add_argument("url")
     r.add_argument("n", type=int)
+    sr = sub.add_parser("stdio-rtt", parents=[common])
+    sr.add_argument("--warmup", type=int, default=100, help="untimed calls first (default 100)")
+    sr.add_argument("--samples", help="append every timed latency (us, one a line) to this file")
+    sr.add_argument("n", type=int)
+    sr.add_argument("stdio_command", nargs="+", help="-- COMMAND [ARGS...]: the stdio server to start")
     c = sub.add_parser("conc", parents=[common])
     c.add_argument("url")
     c.add_argument("sessions", type=int)
@@ -364,7 +433,7 @@ def main() -> int:
         if not token:
             ap.error("--token-stdin: no token on stdin")
         headers["Authorization"] = f"Bearer {token}"
-    asyncio.run(rtt(args, headers) if args.command == "rtt" else conc(args, headers))
+    asyncio.run(conc(args, headers) if args.command == "conc" else rtt(args, headers))
     return 0
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ struct Stdio: AsyncParsableCommand {
       else (diagnostics go to stderr). When `mcp-tunnel up` runs for the profile, its tunnel is \
       used; otherwise stdio opens its own (SSH path, token, loopback port chosen by the system, no \
       control socket) and closes it on exit. It never starts a login: a request it cannot forward \
-      (not logged in, SSH path down) is answered with a JSON-RPC error naming the fix. End of stdin \
-      ends the MCP session (DELETE) and exits 0.
+      (not logged in, SSH path down) is answered with a JSON-RPC error naming the fix. End of stdin, \
+      SIGTERM or SIGINT ends the MCP session (DELETE) and exits 0 within 2 s. Calls are audited like \
+      calls through up, marked "via":"stdio".
 
       Claude Desktop entry (claude_desktop_config.json; see client-config --client claude-desktop):
         {"mcpServers":{"mcp-tunnel-prod":{"command":"/usr/local/bin/mcp-tunnel",
@@ -53,26 +54,93 @@ struct Stdio: AsyncParsableCommand {
     let env = AppEnvironment.current
     let log: @Sendable (String) -> Void = { env.output.writeDiagnostic($0 + "\n") }
     let output = LineWriter()
-    let input = StdinLines.stream()
     let profileName = global.profile ?? env.environment["MCP_TUNNEL_PROFILE"] ?? "<profile>"
-    let found = await Self.upstream(global: global, tenant: tenant, environment: env, log: log)
-    let fix = "check: mcp-tunnel doctor --profile \(found.profile ?? profileName)"
-    let bridge = StreamableHTTPBridge(upstream: found.upstream, unreachableFix: fix, output: output, log: log)
-    let own = found.own
+
+    // The client's lines, ended by the end of stdin or by SIGINT/SIGTERM: either way the bridge
+    // ends the session (DELETE) and the process exits 0, within 2 s (the watchdog makes sure).
+    let (input, feed) = AsyncStream.makeStream(of: [UInt8].self)
+    let (inputEnded, announceEnd) = AsyncStream.makeStream(of: String.self)
+    let (watchdogStart, startWatchdog) = AsyncStream.makeStream(of: Void.self)
+    let end: @Sendable (String) -> Void = { reason in
+      feed.finish()
+      announceEnd.yield(reason)
+      announceEnd.finish()
+      startWatchdog.yield()
+      startWatchdog.finish()
+    }
+    let stdin = StdinLines.stream()
+    Task {
+      for await line in stdin { feed.yield(line) }
+      end("end of stdin")
+    }
     let stopSignals = env.onTerminationSignal { name in
-      Task {
-        log("stdio: \(name), stopping")
-        await own?.stop(within: .milliseconds(900))
+      log("stdio: \(name), ending the session")
+      end(name)
+    }
+    defer { stopSignals() }
+    Task {
+      for await _ in watchdogStart {
+        try? await Task.sleep(for: Self.exitWatchdog)
+        log("stdio: cleanup took longer than \(Self.exitWatchdog); exiting")
         Foundation.exit(0)
       }
     }
-    defer { stopSignals() }
+
+    // Find the tunnel, unless the input ends first: then nothing is forwarded and a tunnel still
+    // starting is ended at once (the client does not wait for it).
+    let (configFlag, profileFlag, verbose, tenant) = (global.config, global.profile, global.verbose, tenant)
+    let (found, endedFirst) = await Self.upstreamUnlessEnded(inputEnded) {
+      await Self.upstream(
+        configFlag: configFlag, profileFlag: profileFlag, verbose: verbose, tenant: tenant, environment: env,
+        log: log)
+    }
+    var upstream = found?.upstream ?? .unavailable("mcp-tunnel: no tunnel")
+    if let reason = endedFirst {
+      log("stdio: \(reason) before the tunnel was ready; nothing was forwarded")
+      upstream = .unavailable("mcp-tunnel: the session ended (\(reason)) before the tunnel was ready")
+    }
+    let fix = "check: mcp-tunnel doctor --profile \(found?.profile ?? profileName)"
+    let bridge = StreamableHTTPBridge(upstream: upstream, unreachableFix: fix, output: output, log: log)
     await bridge.run(input: input)
-    await own?.stop(within: .milliseconds(900))
+    await found?.own?.stop(within: .milliseconds(900))
     await output.close()
   }
 
-  struct Found {
+  /// From the end of input (stdin or a signal) to the exit, at most: clients kill a bridge that
+  /// lingers, and SPEC §9 gives it 2 s.
+  static let exitWatchdog = Duration.milliseconds(1800)
+
+  /// Runs `find` unless `ended` yields first; then `find` is cancelled (a tunnel of its own still
+  /// starting is ended) and the reason is returned beside whatever `find` still produced.
+  static func upstreamUnlessEnded(
+    _ ended: AsyncStream<String>, _ find: @escaping @Sendable () async -> Found
+  ) async -> (Found?, String?) {
+    enum Outcome: Sendable {
+      case found(Found)
+      case ended(String?)
+    }
+    return await withTaskGroup(of: Outcome.self) { group in
+      group.addTask { .found(await find()) }
+      group.addTask {
+        for await reason in ended { return .ended(reason) }
+        return .ended(nil)
+      }
+      var found: Found?
+      var endedFirst: String?
+      switch await group.next() {
+      case .found(let value): found = value
+      case .ended(let reason): endedFirst = reason ?? "end of input"
+      case nil: break
+      }
+      group.cancelAll()
+      for await outcome in group {
+        if case .found(let value) = outcome { found = value }
+      }
+      return (found, endedFirst)
+    }
+  }
+
+  struct Found: Sendable {
     var upstream: StreamableHTTPBridge.Upstream
     var own: OwnTunnel?
     var profile: String?
@@ -81,12 +149,13 @@ struct Stdio: AsyncParsableCommand {
   /// The running `up`'s URL, else a tunnel of its own; a failure becomes the text every request
   /// is answered with.
   static func upstream(
-    global: GlobalOptions, tenant: String?, environment env: AppEnvironment, log: @escaping @Sendable (String) -> Void
+    configFlag: String?, profileFlag: String?, verbose: Bool, tenant: String?, environment env: AppEnvironment,
+    log: @escaping @Sendable (String) -> Void
   ) async -> Found {
     var profileName: String?
     do {
-      let (path, configuration) = try env.loader.loadConfiguration(configFlag: global.config)
-      let profile = try env.loader.selectProfile(configuration, flag: global.profile, path: path)
+      let (path, configuration) = try env.loader.loadConfiguration(configFlag: configFlag)
+      let profile = try env.loader.selectProfile(configuration, flag: profileFlag, path: path)
       profileName = profile.name
       if case .success(let status?) = await Status.tunnel(profile: profile.name, environment: env),
         let url = status.url
@@ -95,7 +164,7 @@ struct Stdio: AsyncParsableCommand {
         return Found(upstream: .url(url), own: nil, profile: profile.name)
       }
       let own = try await OwnTunnel.start(
-        profile: profile, tenant: try Up.tenant(tenant, profile: profile), environment: env, verbose: global.verbose)
+        profile: profile, tenant: try Up.tenant(tenant, profile: profile), environment: env, verbose: verbose)
       log("stdio: opened a tunnel of its own (\(own.url))")
       return Found(upstream: .url(own.url), own: own, profile: profile.name)
     } catch {
@@ -147,19 +216,31 @@ final class OwnTunnel: Sendable {
       }
       continuation.finish()
     }
-    for await first in events {
-      switch first {
-      case .success(let url): return OwnTunnel(runtime: runtime, task: task, url: url)
-      case .failure(let error): throw error
-      }
+    // Cancelled (the input ended while the tunnel starts): the runtime is ended at once, even mid
+    // SSH handshake, and waited for briefly.
+    let first = await withTaskCancellationHandler {
+      var iterator = events.makeAsyncIterator()
+      return await iterator.next()
+    } onCancel: {
+      runtime.end(.signal("the session ended while the tunnel was starting"))
     }
-    throw CoreError(.internalError, "the tunnel ended before it was ready")
+    switch first {
+    case .success(let url)?: return OwnTunnel(runtime: runtime, task: task, url: url)
+    case .failure(let error)?: throw error
+    case nil:
+      await Self.wait(for: task, atMost: .milliseconds(900))
+      try Task.checkCancellation()
+      throw CoreError(.internalError, "the tunnel ended before it was ready")
+    }
   }
 
   /// Ends the runtime and waits for it, at most `limit` (the client kills a bridge that lingers).
   func stop(within limit: Duration) async {
     runtime.end(.signal("stdin closed"))
-    let task = self.task
+    await Self.wait(for: task, atMost: limit)
+  }
+
+  private static func wait(for task: Task<Void, Never>, atMost limit: Duration) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       let once = ResumeOnce(continuation)
       Task {

@@ -38,6 +38,9 @@ public struct AuditEvent: Sendable, Equatable {
   public var resource: String?
   /// The client connection a call came on (numbered per `up` session).
   public var connection: Int?
+  /// How the call reached the tunnel when not as an ordinary HTTP client: `"stdio"` for
+  /// `mcp-tunnel stdio`. A label, not an authentication.
+  public var via: String?
   /// JSON-RPC id as sent by the client, rendered as text (ids may be numbers or strings).
   public var rpcID: String?
   /// HTTP status returned to the client.
@@ -61,7 +64,7 @@ public struct AuditEvent: Sendable, Equatable {
     method: String? = nil, tool: String? = nil, rpcID: String? = nil, status: Int? = nil,
     outcome: AuditOutcome = .ok, durationMilliseconds: Int? = nil, tokenID: String? = nil, detail: String? = nil,
     prompt: String? = nil, resource: String? = nil, connection: Int? = nil, rpcError: Int? = nil,
-    bytesIn: Int? = nil, bytesOut: Int? = nil, peerUID: Int? = nil
+    bytesIn: Int? = nil, bytesOut: Int? = nil, via: String? = nil, peerUID: Int? = nil
   ) {
     self.event = event
     self.profile = profile
@@ -82,6 +85,7 @@ public struct AuditEvent: Sendable, Equatable {
     self.rpcError = rpcError
     self.bytesIn = bytesIn
     self.bytesOut = bytesOut
+    self.via = via
     self.peerUID = peerUID
   }
 }

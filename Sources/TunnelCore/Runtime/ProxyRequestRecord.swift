@@ -98,6 +98,10 @@ public struct ProxyRequestRecord: Sendable, Equatable {
   public var detail: String?
   /// Whether the token was re-minted and the request retried (USE-05).
   public var retried: Bool
+  /// The local path the request came by, from the bridge's `MCP-Tunnel-Via` request header
+  /// (`"stdio"`: `mcp-tunnel stdio`); nil for an ordinary HTTP client. A label for the audit log,
+  /// not an authentication: any local client could send the header.
+  public var via: String?
 
   /// `method` of the first JSON-RPC message (`tools/call`); nil otherwise.
   public var rpcMethod: String? { rpcMessages.first?.method }
@@ -116,7 +120,7 @@ public struct ProxyRequestRecord: Sendable, Equatable {
     connectionID: UInt64 = 0, method: String, path: String, status: Int?, duration: Duration,
     bodyKind: BodyKind = .empty, rpcMessages: [RPCMessage] = [], requestBytes: Int = 0, responseBytes: Int = 0,
     rpcErrorCode: Int? = nil, tenant: TenantID? = nil, generation: UInt64? = nil, answeredBy: AnsweredBy,
-    completed: Bool, detail: String? = nil, retried: Bool = false
+    completed: Bool, detail: String? = nil, retried: Bool = false, via: String? = nil
   ) {
     self.connectionID = connectionID
     self.method = method
@@ -134,6 +138,7 @@ public struct ProxyRequestRecord: Sendable, Equatable {
     self.completed = completed
     self.detail = detail
     self.retried = retried
+    self.via = via
   }
 }
 

@@ -392,7 +392,7 @@ public final class TunnelRuntime: Sendable {
       event: denied ? .denied : .call, profile: profile, tenant: record.tenant?.rawValue, actor: actor,
       session: session, status: record.status, outcome: denied ? .denied : (ok ? .ok : .error),
       durationMilliseconds: milliseconds, detail: record.detail, connection: Int(record.connectionID),
-      rpcError: record.rpcErrorCode, bytesIn: record.requestBytes, bytesOut: record.responseBytes)
+      rpcError: record.rpcErrorCode, bytesIn: record.requestBytes, bytesOut: record.responseBytes, via: record.via)
     guard !record.rpcMessages.isEmpty else {
       var event = base
       let body: String? =

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@testable import StdioBridge
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A server that takes connections (the kernel completes them: the socket listens) and never
+/// reads or answers: what an MCP server hung in its initialize looks like from the client.
+private final class SilentListener: Sendable {
+  let descriptor: Int32
+  let port: Int
+
+  init() throws {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+        bind(fd, socketAddress, length) == 0 && listen(fd, 16) == 0
+          && getsockname(fd, socketAddress, &length) == 0
+      }
+    }
+    guard bound else {
+      close(fd)
+      throw POSIXError(.EADDRNOTAVAIL)
+    }
+    descriptor = fd
+    port = Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  func stop() { close(descriptor) }
+}
+
+@Suite("stdio bridge: deadlines", .timeLimit(.minutes(1)))
+struct BridgeDeadlineTests {
+  @Test("an initialize whose answer never comes gets one JSON-RPC error after the deadline, naming the fix")
+  func initializeDeadline() async throws {
+    let server = try SilentListener()
+    defer { server.stop() }
+    var pipeEnds: [Int32] = [0, 0]
+    #expect(pipe(&pipeEnds) == 0)
+    let output = LineWriter(descriptor: pipeEnds[1])
+    let written = StdinLines.stream(descriptor: pipeEnds[0])
+    let bridge = StreamableHTTPBridge(
+      upstream: .url("http://127.0.0.1:\(server.port)/mcp"), unreachableFix: "check: mcp-tunnel doctor",
+      output: output, initializeDeadline: .milliseconds(300), log: { _ in })
+    let (input, feed) = AsyncStream.makeStream(of: [UInt8].self)
+    let running = Task { await bridge.run(input: input) }
+    feed.yield(Array(#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#.utf8))
+
+    var lines = written.makeAsyncIterator()
+    let line = try #require(await lines.next())
+    feed.finish()
+    await running.value
+    await output.close()
+    close(pipeEnds[1])
+    let rest = await lines.next()
+    close(pipeEnds[0])
+
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+    #expect(object["id"] as? Int == 0)
+    let error = try #require(object["error"] as? [String: Any])
+    #expect(error["code"] as? Int == BridgeErrorResponse.code)
+    let message = error["message"] as? String ?? ""
+    #expect(message.contains("did not answer initialize") && message.contains("check: mcp-tunnel doctor"), "\(message)")
+    #expect(rest == nil, "exactly one answer")
+  }
+
+  @Test("an answer gate lets exactly one answer through")
+  func answerGate() {
+    let gate = AnswerGate()
+    #expect(gate.claim())
+    #expect(!gate.claim())
+  }
+}
