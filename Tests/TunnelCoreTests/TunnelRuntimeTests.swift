@@ -304,5 +304,15 @@ struct TunnelRuntimeTests {
         completed: true, detail: "no SSH path"))
     #expect(opaque.first?.detail == "POST /mcp: body is not JSON-RPC: no SSH path" && opaque.first?.event == .call)
     #expect(opaque.first?.outcome == .error)
+    let stream = ProxyRequestRecord(
+      method: "GET", path: "/mcp", status: 200, duration: .seconds(30), answeredBy: .upstream, completed: false,
+      detail: "client_closed")
+    #expect(events(stream).first?.outcome == .ok, "the client ending its GET event stream is how that stream ends")
+    var brokenPost = stream
+    brokenPost.method = "POST"
+    #expect(events(brokenPost).first?.outcome == .error, "a POST whose answer the client abandoned is not ok")
+    var upstreamEnded = stream
+    upstreamEnded.detail = "upstream_closed"
+    #expect(events(upstreamEnded).first?.outcome == .error)
   }
 }

@@ -385,7 +385,12 @@ public final class TunnelRuntime: Sendable {
     for record: ProxyRequestRecord, profile: String, actor: String?, session: String
   ) -> [AuditEvent] {
     let denied = record.answeredBy == .proxy && record.status == 403
-    let ok = record.completed && (record.status.map { (200..<400).contains($0) } ?? false) && record.rpcErrorCode == nil
+    let answered = record.status.map { (200..<400).contains($0) } ?? false
+    // The GET event stream (MCP Streamable HTTP) has no end of its own: the client closing it is
+    // how it ends, not a failure.
+    let streamClosedByClient =
+      record.method == "GET" && record.answeredBy == .upstream && record.detail == "client_closed"
+    let ok = (record.completed || streamClosedByClient) && answered && record.rpcErrorCode == nil
     let duration = record.duration.components
     let milliseconds = Int(duration.seconds * 1000 + duration.attoseconds / 1_000_000_000_000_000)
     let base = AuditEvent(
