@@ -209,9 +209,10 @@ struct ListenerPeerTests {
   @Test("close() wakes an accept() on another thread; the listening socket is closed once: its port binds again")
   func closeWakesAccept() async throws {
     let listener = try LoopbackListener.bind(HostPort(host: "127.0.0.1", port: 0))
-    async let accepted = runOffPool { listener.accept() }
+    async let accepted = runOffPool { listener.accept() }  // off-pool: runOffPool's own thread
     listener.close()  // before or during that accept(2): either way it returns nil
     #expect(try await accepted == nil)
+    // off-pool: the suite runs on OffPoolExecutor (.offPool); a closed listener returns at once
     #expect(listener.accept() == nil, "a closed listener accepts nothing")
     // A listening socket still open (by either side) would make this EADDRINUSE.
     let again = try LoopbackListener.bind(listener.address)
