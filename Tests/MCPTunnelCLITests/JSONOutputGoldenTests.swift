@@ -107,6 +107,47 @@ struct JSONOutputGoldenTests {
     #expect(StoppedEvent(reason: "SIGINT").jsonLine == #"{"event":"stopped","reason":"SIGINT"}"#)
     #expect(StoppedEvent(reason: "SIGINT").text == "stopped (SIGINT)")
     #expect(StoppedEvent(reason: "failed").text == "stopped: the SSH path failed")
+    #expect(StoppedEvent(reason: "max_duration").jsonLine == #"{"event":"stopped","reason":"max_duration"}"#)
+    #expect(StoppedEvent(reason: "max_duration").text == "stopped: the session reached session.max_duration")
+    #expect(StoppedEvent(reason: "idle_timeout").text == "stopped: no call within session.idle_timeout")
+  }
+
+  @Test("session limits: ends_at and idle_ends_at in ready and status; session_ending on stdout and stderr")
+  func sessionLimits() throws {
+    let ready = ReadyEvent(
+      listen: "127.0.0.1:7701", url: nil, mode: "tcp", tenant: nil, hops: ["a@b:22"], target: "db:5432",
+      tokenExpiresAt: nil, session: nil, hopOrigins: nil, endsAt: "2026-05-01T12:00:00Z",
+      idleEndsAt: "2026-05-01T08:30:00Z")
+    #expect(
+      ready.jsonLine
+        == #"{"ends_at":"2026-05-01T12:00:00Z","event":"ready","hops":["a@b:22"],"idle_ends_at":"2026-05-01T08:30:00Z","listen":"127.0.0.1:7701","mode":"tcp","target":"db:5432","tenant":null,"token_expires_at":null}"#
+    )
+    #expect(
+      ready.text
+        == "ready: tcp://127.0.0.1:7701 → db:5432 via a@b:22, session ends at 2026-05-01T12:00:00Z, "
+        + "or at 2026-05-01T08:30:00Z if idle (Ctrl-C to stop)")
+
+    let ending = SessionEndingEvent(limit: "max_duration", endsAt: "2026-05-01T12:00:00Z")
+    #expect(ending.jsonLine == #"{"ends_at":"2026-05-01T12:00:00Z","event":"session_ending","limit":"max_duration"}"#)
+    let json = CapturingOutputSink()
+    UpEventReporter(output: json, json: true, verbose: false)
+      .render(.sessionEnding(limit: .idleTimeout, endsAt: Date(timeIntervalSince1970: 0)))
+    #expect(
+      json.stdout == #"{"ends_at":"1970-01-01T00:00:00Z","event":"session_ending","limit":"idle_timeout"}"# + "\n")
+    #expect(
+      json.stderr
+        == "warning: no call for a while: up stops at 1970-01-01T00:00:00Z (session.idle_timeout) unless a call "
+        + "comes first\n")
+
+    let status = TunnelStatus(
+      pid: 7, profile: "db", session: "s", mode: "tcp", listen: "127.0.0.1:7701", url: nil, target: "db:5432",
+      state: "forwarding", hops: [], tenant: nil, tokenExpiresAt: nil, startedAt: "2026-05-01T00:00:00Z",
+      counters: TunnelStatus.Counters(requests: 0, errors: 0, remints: 0, reconnects: 0, openConnections: 0),
+      endsAt: "2026-05-01T12:00:00Z")
+    let encoded = String(decoding: try ControlProtocol.encoder.encode(status), as: UTF8.self)
+    #expect(encoded.contains(#""ends_at":"2026-05-01T12:00:00Z""#) && !encoded.contains("idle_ends_at"))
+    #expect(
+      StatusResult.tunnelLines(status).contains("Session ends:  2026-05-01T12:00:00Z (session.max_duration)"))
   }
 
   @Test("token_error: whole seconds in retry_in_ms, the exact delay in the text; fix and retry left out when absent")
@@ -467,10 +508,11 @@ struct JSONOutputGoldenTests {
         knownHosts: "~/.ssh/known_hosts", identity: nil, certificate: nil, keepaliveSeconds: 30,
         hostKeyPolicy: "strict",
         sshConfig: "~/.ssh/config"),
-      listen: ProfileDocument.Listen(address: "127.0.0.1:7700", mode: "http", peers: "same-user"))
+      listen: ProfileDocument.Listen(address: "127.0.0.1:7700", mode: "http", peers: "same-user"),
+      limits: ProfileDocument.Limits(maxDurationSeconds: 43200, idleTimeoutSeconds: 0))
     #expect(
       full.jsonLine
-        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"certificate":null,"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","ssh_config":"~/.ssh/config","target":"mcp.internal:8080"}}"#
+        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"limits":{"idle_timeout_seconds":0,"max_duration_seconds":43200},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"certificate":null,"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","ssh_config":"~/.ssh/config","target":"mcp.internal:8080"}}"#
     )
 
     let bare = ProfileDocument(
@@ -480,10 +522,11 @@ struct JSONOutputGoldenTests {
         identity: "/home/alice/.ssh/id_ed25519", certificate: nil,
         keepaliveSeconds: 15, hostKeyPolicy: "accept-new",
         sshConfig: "none"),
-      listen: ProfileDocument.Listen(address: "127.0.0.1:7701", mode: "tcp", peers: "any-local-user"))
+      listen: ProfileDocument.Listen(address: "127.0.0.1:7701", mode: "tcp", peers: "any-local-user"),
+      limits: ProfileDocument.Limits(maxDurationSeconds: 0, idleTimeoutSeconds: 600))
     #expect(
       bare.jsonLine
-        == #"{"config_file":"/etc/mcp.toml","idp":null,"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"certificate":null,"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","ssh_config":"none","target":"db.internal:5432"}}"#
+        == #"{"config_file":"/etc/mcp.toml","idp":null,"limits":{"idle_timeout_seconds":600,"max_duration_seconds":0},"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"certificate":null,"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","ssh_config":"none","target":"db.internal:5432"}}"#
     )
   }
 

@@ -16,7 +16,7 @@ struct UpCommandTests {
 
   private func writeConfig(
     _ env: ForwarderLab, listen: Int, identity: String? = nil, knownHosts: String? = nil,
-    certificate: String? = nil
+    certificate: String? = nil, extra: String = ""
   ) throws -> String {
     let path = env.directory.path("config.toml")
     let text = """
@@ -32,6 +32,7 @@ struct UpCommandTests {
       [profiles.lab.listen]
       address = "127.0.0.1:\(listen)"
       mode = "tcp"
+      \(extra)
 
       """
     try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -88,6 +89,33 @@ struct UpCommandTests {
     #expect(status == 0, "\(up.stderr)")
     #expect(up.events.last?["event"] as? String == "stopped")
     #expect(!LabNetwork.isListening(port: port))
+  }
+
+  @Test("session.max_duration: ready shows ends_at, a session_ending warning, then up stops by itself with exit 0")
+  func maxDurationEndsTheSession() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let port = try LabNetwork.freePort()
+    let config = try writeConfig(env, listen: port, extra: "[profiles.lab.session]\nmax_duration = \"8s\"")
+    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    defer { up.kill() }
+    try waitUntil(timeout: .seconds(30), "the ready event") {
+      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
+    }
+    let ready = try #require(up.events.first { $0["event"] as? String == "ready" }, "\(up.stdout)\n\(up.stderr)")
+    #expect(ready["ends_at"] is String && ready["idle_ends_at"] == nil, "\(ready)")
+    // No signal: the limit alone ends the run (warning at half of 8 s, the end at 8 s).
+    let status = try up.waitForExit(timeout: .seconds(60))
+    #expect(status == 0, "\(up.stderr)")
+    let ending = try #require(up.events.first { $0["event"] as? String == "session_ending" }, "\(up.stdout)")
+    #expect(ending["limit"] as? String == "max_duration" && ending["ends_at"] as? String == ready["ends_at"] as? String)
+    #expect(up.events.last?["event"] as? String == "stopped" && up.events.last?["reason"] as? String == "max_duration")
+    #expect(up.stderr.contains("warning: the session ends at"), "\(up.stderr)")
+    #expect(!LabNetwork.isListening(port: port))
+    let audit = try String(
+      contentsOfFile: env.directory.url.path + "/xdg-state/mcp-tunnel/audit/lab.jsonl", encoding: .utf8)
+    let down = try #require(audit.split(separator: "\n").last { $0.contains("\"tunnel_down\"") }, "\(audit)")
+    #expect(down.contains("\"max_duration\"") && down.contains("\"outcome\":\"ok\""), "\(down)")
   }
 
   @Test("bastion restarted on the same port: reconnecting/reconnected events, new connections work")

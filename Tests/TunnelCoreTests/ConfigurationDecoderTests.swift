@@ -93,6 +93,13 @@ struct ConfigurationDecoderTests {
     ("resource = \"http://mcp.example.com/t/{tenant}/mcp\"", "[profiles.prod.session]", "is not an absolute https URI"),
     ("resource = \"/t/{tenant}/mcp\"", "[profiles.prod.session]", "is not an absolute https URI"),
     ("max_ttl = \"1h\"", "[profiles.prod.session]", "max_ttl 1h must be above 0 and at most 15m"),
+    ("max_duration = \"1s\"", "[profiles.prod.session]", "max_duration 1s is too short to warn before it ends"),
+    (
+      "idle_timeout = \"soon\"", "[profiles.prod.session]",
+      "profiles.prod.session.idle_timeout \"soon\" is not a duration"
+    ),
+    ("max_duration = 60", "[profiles.prod.session]", "profiles.prod.session.max_duration must be a duration string"),
+    ("idle_timout = \"5m\"", "[profiles.prod.session]", "unknown key \"profiles.prod.session.idle_timout\""),
     (
       "issuer = \"http://idp.example.com\"", "[profiles.prod.idp]",
       "must use https (http is allowed only for loopback hosts)"
@@ -119,6 +126,29 @@ struct ConfigurationDecoderTests {
     #expect(error?.summary.hasPrefix("config.toml:\(target + 1): ") == true, "\(error?.summary ?? "")")
     #expect(error?.summary.contains(expected) == true, "\(error?.summary ?? "") should contain \(expected)")
     #expect(error?.fix?.isEmpty == false)
+  }
+
+  @Test("session limits: 12h and never by default; written values; alone in [session] for a tcp profile")
+  func sessionLimits() throws {
+    #expect(try decoder.decode(sampleConfig).profiles["prod"]?.limits == SessionLimits(maxDuration: .seconds(43200)))
+    let written = sampleConfig.replacingOccurrences(
+      of: "max_ttl = \"10m\"", with: "max_ttl = \"10m\"\nmax_duration = \"20s\"\nidle_timeout = \"1h30m\"")
+    let p = try #require(try decoder.decode(written).profiles["prod"])
+    #expect(p.limits == SessionLimits(maxDuration: .seconds(20), idleTimeout: .seconds(5400)))
+    #expect(p.session?.maxTTL == .seconds(600))
+    let tcp = try decoder.decode(
+      "[profiles.lab.session]\nmax_duration = \"0s\"\nidle_timeout = \"10m\"\n[profiles.lab.ssh]\ntarget = \"127.0.0.1:8080\"\n"
+    )
+    let lab = try #require(tcp.profiles["lab"])
+    #expect(lab.session == nil)
+    #expect(lab.limits == SessionLimits(maxDuration: .zero, idleTimeout: .seconds(600)))
+    // Any token key makes it a full [session] table again, with its required keys.
+    let error = #expect(throws: CoreError.self) {
+      try decoder.decode(
+        "[profiles.lab.session]\nmax_duration = \"1h\"\nscope = \"x\"\n[profiles.lab.ssh]\ntarget = \"127.0.0.1:8080\"\n"
+      )
+    }
+    #expect(error?.summary.contains("resource") == true, "\(error?.summary ?? "")")
   }
 
   @Test func listenPeersAcceptsBothValues() throws {

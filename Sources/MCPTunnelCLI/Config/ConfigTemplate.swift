@@ -33,6 +33,11 @@ enum ConfigTemplate {
     max_ttl  = "15m"
     tenants  = ["acme", "globex"]
     default_tenant = "acme"
+    # `up` stops by itself (exit 0, the reason in `stopped`) this long after it started; "0s" = never.
+    # max_duration = "12h"
+    # `up` stops after this long without a call (tcp mode: without a connection); "0s" = never.
+    # These two may stand alone in [session] for a tcp-mode profile.
+    # idle_timeout = "0s"
 
     # ── Transport: the SSH path to the MCP server ────────────────────────────────────────────
     [profiles.prod.ssh]

@@ -35,6 +35,15 @@ enum ProfileRendering {
           ("max_ttl", quote(DurationText.format(s.maxTTL))),
           ("tenants", list(s.tenants.map(\.rawValue))),
           ("default_tenant", s.defaultTenant.map { quote($0.rawValue) }),
+          ("max_duration", quote(DurationText.format(p.limits.maxDuration))),
+          ("idle_timeout", quote(DurationText.format(p.limits.idleTimeout))),
+        ])
+    } else if p.limits != SessionLimits() {
+      section(
+        "session",
+        [
+          ("max_duration", quote(DurationText.format(p.limits.maxDuration))),
+          ("idle_timeout", quote(DurationText.format(p.limits.idleTimeout))),
         ])
     }
     section(

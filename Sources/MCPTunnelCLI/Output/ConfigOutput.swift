@@ -71,6 +71,13 @@ struct ProfileDocument: JSONOutputLine, Equatable {
   @NullWhenAbsent var session: Session?
   var ssh: SSH
   var listen: Listen
+  /// `session.max_duration` / `session.idle_timeout` in seconds (0 = never); in both modes.
+  var limits: Limits
+
+  struct Limits: Encodable, Equatable {
+    var maxDurationSeconds: Int64
+    var idleTimeoutSeconds: Int64
+  }
 }
 
 extension ProfileDocument {
@@ -96,6 +103,9 @@ extension ProfileDocument {
         keepaliveSeconds: p.ssh.keepalive.components.seconds, hostKeyPolicy: p.ssh.hostKeyPolicy.rawValue,
         sshConfig: p.ssh.sshConfig ?? "none"),
       listen: Listen(
-        address: p.listen.address.description, mode: p.listen.mode.rawValue, peers: p.listen.peers.rawValue))
+        address: p.listen.address.description, mode: p.listen.mode.rawValue, peers: p.listen.peers.rawValue),
+      limits: Limits(
+        maxDurationSeconds: p.limits.maxDuration.components.seconds,
+        idleTimeoutSeconds: p.limits.idleTimeout.components.seconds))
   }
 }

@@ -49,6 +49,15 @@ struct StatusResult: JSONOutputLine, TextRenderable, Equatable {
     }
     lines.append(
       "Path:          " + (tunnel.hops.map(\.name) + [tunnel.target]).joined(separator: " → ") + " (\(tunnel.state))")
+    if tunnel.endsAt != nil || tunnel.idleEndsAt != nil {
+      lines.append(
+        "Session ends:  "
+          + [
+            tunnel.endsAt.map { "\($0) (session.max_duration)" },
+            tunnel.idleEndsAt.map { "\($0) if idle (session.idle_timeout)" },
+          ]
+          .compactMap { $0 }.joined(separator: ", or "))
+    }
     let c = tunnel.counters
     if let peers = tunnel.peers {
       let who = peers == ListenPeers.sameUser.rawValue ? "only you may connect" : "every local user may connect"

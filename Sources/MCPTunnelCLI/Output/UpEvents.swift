@@ -18,14 +18,22 @@ struct ReadyEvent: JSONOutputLine, TextRenderable, Equatable {
   var session: String?
   /// Where each hop came from (`~/.ssh/config:3: Host bastion`, `ssh.host`), parallel to `hops`.
   var hopOrigins: [String]?
+  /// When `session.max_duration` ends the run (left out when it is "0s").
+  var endsAt: String?
+  /// When `session.idle_timeout` ends the run unless a call comes first (left out when "0s").
+  var idleEndsAt: String?
 
   var text: String {
     let path = hops.joined(separator: " → ")
+    let ends =
+      (endsAt.map { ", session ends at \($0)" } ?? "")
+      + (idleEndsAt.map { ", or at \($0) if idle" } ?? "")
     guard mode == ListenMode.http.rawValue else {
-      return "ready: tcp://\(listen) → \(target) via \(path) (Ctrl-C to stop)"
+      return "ready: tcp://\(listen) → \(target) via \(path)\(ends) (Ctrl-C to stop)"
     }
     return "ready: \(url ?? "") → tenant \(tenant ?? "")"
-      + (tokenExpiresAt.map { ", token valid until \($0)" } ?? ", no token yet") + " via \(path) (Ctrl-C to stop)"
+      + (tokenExpiresAt.map { ", token valid until \($0)" } ?? ", no token yet")
+      + " via \(path)\(ends) (Ctrl-C to stop)"
   }
 }
 
@@ -37,12 +45,14 @@ extension ReadyEvent {
         listen: ready.listen.description, url: ready.url ?? "http://\(ready.listen)/mcp", mode: "http",
         tenant: ready.tenant?.rawValue ?? "", hops: ready.hops, target: ready.target.description,
         tokenExpiresAt: ready.tokenExpiresAt.map(Timestamp.string), session: ready.session,
-        hopOrigins: ready.hopOrigins.isEmpty ? nil : ready.hopOrigins)
+        hopOrigins: ready.hopOrigins.isEmpty ? nil : ready.hopOrigins, endsAt: ready.endsAt.map(Timestamp.string),
+        idleEndsAt: ready.idleEndsAt.map(Timestamp.string))
     case .tcp:
       self.init(
         listen: ready.listen.description, url: nil, mode: "tcp", tenant: nil, hops: ready.hops,
         target: ready.target.description, tokenExpiresAt: nil, session: nil,
-        hopOrigins: ready.hopOrigins.isEmpty ? nil : ready.hopOrigins)
+        hopOrigins: ready.hopOrigins.isEmpty ? nil : ready.hopOrigins, endsAt: ready.endsAt.map(Timestamp.string),
+        idleEndsAt: ready.idleEndsAt.map(Timestamp.string))
     }
   }
 }
@@ -118,10 +128,31 @@ struct TenantSwitchedEvent: JSONOutputLine, TextRenderable, Equatable {
   var text: String { "tenant switched: \(from) → \(tenant); connections opened under \(from) were closed" }
 }
 
-/// The run is over: the signal's name, or `failed`.
+/// A session limit ends the run at `ends_at` (SPEC §10); stderr in both output modes.
+struct SessionEndingEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "session_ending"
+  /// `max_duration` or `idle_timeout`.
+  var limit: String
+  var endsAt: String
+
+  var text: String {
+    limit == SessionLimit.idleTimeout.rawValue
+      ? "warning: no call for a while: up stops at \(endsAt) (session.idle_timeout) unless a call comes first"
+      : "warning: the session ends at \(endsAt) (session.max_duration): up stops then; start it again to go on"
+  }
+}
+
+/// The run is over: the signal's name, `max_duration`, `idle_timeout`, or `failed`.
 struct StoppedEvent: JSONOutputLine, TextRenderable, Equatable {
   let event = "stopped"
   var reason: String
 
-  var text: String { reason == "failed" ? "stopped: the SSH path failed" : "stopped (\(reason))" }
+  var text: String {
+    switch reason {
+    case "failed": "stopped: the SSH path failed"
+    case SessionLimit.maxDuration.rawValue: "stopped: the session reached session.max_duration"
+    case SessionLimit.idleTimeout.rawValue: "stopped: no call within session.idle_timeout"
+    default: "stopped (\(reason))"
+    }
+  }
 }

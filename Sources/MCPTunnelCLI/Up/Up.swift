@@ -36,8 +36,13 @@ struct Up: AsyncParsableCommand {
       in status, audited as denied with the peer's uid, and reported once per uid on stderr. \
       --peers any-local-user (listen.peers = "any-local-user") lets every local user in.
 
+      In both modes the session ends by itself, cleanly with exit 0, after session.max_duration \
+      (default 12h) or after session.idle_timeout without a request or connection (default 0s: \
+      never); ready and status show when, and a warning comes 5 minutes before (or at half the \
+      limit, whichever is later).
+
       With --json, stdout carries one event per line: ready (first), reconnecting, reconnected, \
-      token_minted, token_error, tenant_switched, stopped.
+      token_minted, token_error, tenant_switched, session_ending, stopped.
 
       Example:
         $ mcp-tunnel up --tenant acme

@@ -41,6 +41,10 @@ struct UpEventReporter: Sendable {
       report(StoppedEvent(reason: reason))
     case .peerDenied(let denial):
       output.writeDiagnostic(Self.peerDeniedText(denial))
+    case .sessionEnding(let limit, let endsAt):
+      let line = SessionEndingEvent(limit: limit.rawValue, endsAt: Timestamp.string(endsAt))
+      if json { output.writeResult(line.jsonLine + "\n") }
+      output.writeDiagnostic(line.text + "\n")
     }
   }
 

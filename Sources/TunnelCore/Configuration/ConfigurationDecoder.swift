@@ -53,8 +53,13 @@ public struct ConfigurationDecoder: Sendable {
       try r.rejectUnknown()
     }
     var session: SessionSettings?
+    var limits = SessionLimits()
     if var r = try reader.table("session") {
-      session = try decodeSession(&r)
+      limits = try decodeLimits(&r)
+      // Only limits: a tcp-mode profile may end its sessions too, without any token settings.
+      if !r.table.keys.allSatisfy(SessionLimits.keys.contains) {
+        session = try decodeSession(&r)
+      }
       try r.rejectUnknown()
     }
     guard var sshReader = try reader.table("ssh") else {
@@ -71,7 +76,19 @@ public struct ConfigurationDecoder: Sendable {
       try r.rejectUnknown()
     }
     try reader.rejectUnknown()
-    return Profile(name: name, idp: idp, session: session, ssh: ssh, listen: listen)
+    return Profile(name: name, idp: idp, session: session, ssh: ssh, listen: listen, limits: limits)
+  }
+
+  private func decodeLimits(_ r: inout TableReader) throws(CoreError) -> SessionLimits {
+    let maxDuration = try r.duration("max_duration") ?? SessionLimits.defaultMaxDuration
+    let idleTimeout = try r.duration("idle_timeout") ?? .zero
+    for (key, value) in [("max_duration", maxDuration), ("idle_timeout", idleTimeout)]
+    where value != .zero && value < .seconds(2) {
+      throw r.error(
+        at: r.line(of: key), "\(key) \(DurationText.format(value)) is too short to warn before it ends",
+        fix: "use \"0s\" for never, or at least \"2s\", e.g. \"12h\" or \"30m\"")
+    }
+    return SessionLimits(maxDuration: maxDuration, idleTimeout: idleTimeout)
   }
 
   private func decodeIdP(_ r: inout TableReader) throws(CoreError) -> IdentityProviderSettings {

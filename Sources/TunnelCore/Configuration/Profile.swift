@@ -22,19 +22,43 @@ public struct Profile: Sendable, Equatable {
   public var session: SessionSettings?
   public var ssh: SSHSettings
   public var listen: ListenSettings
+  /// `session.max_duration` / `session.idle_timeout` (SPEC §10): apply in both modes.
+  public var limits: SessionLimits
 
   public init(
     name: String,
     idp: IdentityProviderSettings? = nil,
     session: SessionSettings? = nil,
     ssh: SSHSettings,
-    listen: ListenSettings = ListenSettings()
+    listen: ListenSettings = ListenSettings(),
+    limits: SessionLimits = SessionLimits()
   ) {
     self.name = name
     self.idp = idp
     self.session = session
     self.ssh = ssh
     self.listen = listen
+    self.limits = limits
+  }
+}
+
+/// When `up` ends by itself (SPEC §3, §10). The keys live in `[profiles.P.session]`; a
+/// `[session]` table holding only these keys is allowed in tcp mode (no tenant tokens), and they
+/// apply in both modes.
+public struct SessionLimits: Sendable, Equatable {
+  /// `max_duration` when not written.
+  public static let defaultMaxDuration: Duration = .seconds(12 * 3600)
+  /// The keys of `[session]` that are limits, not token settings.
+  static let keys: Set<String> = ["max_duration", "idle_timeout"]
+
+  /// `up` stops this long after it started; zero means never.
+  public var maxDuration: Duration
+  /// `up` stops after this long without a call (http) or connection (tcp); zero means never.
+  public var idleTimeout: Duration
+
+  public init(maxDuration: Duration = defaultMaxDuration, idleTimeout: Duration = .zero) {
+    self.maxDuration = maxDuration
+    self.idleTimeout = idleTimeout
   }
 }
 

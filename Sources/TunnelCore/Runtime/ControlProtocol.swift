@@ -146,11 +146,15 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
   public var counters: Counters
   /// `listen.peers` of the running listener: `same-user` or `any-local-user` (nil from an older `up`).
   public var peers: String?
+  /// When `session.max_duration` ends the run (nil: no limit, or an older `up`).
+  public var endsAt: String?
+  /// When `session.idle_timeout` ends the run if no call (tcp: connection) comes first.
+  public var idleEndsAt: String?
 
   public init(
     pid: Int32, profile: String, session: String, mode: String, listen: String, url: String?, target: String,
     state: String, hops: [Hop], tenant: String?, tokenExpiresAt: String?, startedAt: String, counters: Counters,
-    peers: String? = nil
+    peers: String? = nil, endsAt: String? = nil, idleEndsAt: String? = nil
   ) {
     self.pid = pid
     self.profile = profile
@@ -166,6 +170,8 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
     self.startedAt = startedAt
     self.counters = counters
     self.peers = peers
+    self.endsAt = endsAt
+    self.idleEndsAt = idleEndsAt
   }
 }
 

@@ -6,6 +6,14 @@ public enum TunnelEnding: Sendable, Equatable {
   case signal(String)
   /// A failure retrying cannot fix (a changed host key, a refused login), from the forwarder.
   case failed(FailureCategory, String)
+  /// `session.max_duration` or `session.idle_timeout` was reached: a clean end (exit 0).
+  case limit(SessionLimit)
+}
+
+/// The session limit that ends a run (SPEC §10); the raw value names it in `stopped` and the audit log.
+public enum SessionLimit: String, Sendable, Equatable {
+  case maxDuration = "max_duration"
+  case idleTimeout = "idle_timeout"
 }
 
 /// A failure reported by the running tunnel (after `ready`), carrying the adapter's category.
@@ -61,6 +69,7 @@ final class EndingLatch: Sendable {
   func start(_ forwarder: any PortForwarder) async -> StartOutcome {
     switch ending {
     case .signal(let name): return .interrupted(name)
+    case .limit(let limit): return .interrupted(limit.rawValue)
     case .failed(let category, let message): return .failed(TunnelFailure(category: category, summary: message))
     case nil: break
     }
@@ -77,6 +86,7 @@ final class EndingLatch: Sendable {
       Task {
         switch await self.wait() {
         case .signal(let name): once.resume(.interrupted(name))
+        case .limit(let limit): once.resume(.interrupted(limit.rawValue))
         case .failed(let category, let message):
           once.resume(.failed(TunnelFailure(category: category, summary: message)))
         }

@@ -103,6 +103,10 @@ public final class TunnelRuntime: Sendable {
     public var session: String
     /// Where each hop came from, parallel to `hops` (empty when unknown).
     public var hopOrigins: [String] = []
+    /// When `session.max_duration` ends the run; nil when it is "0s".
+    public var endsAt: Date?
+    /// When `session.idle_timeout` ends the run unless a call comes first; nil when it is "0s".
+    public var idleEndsAt: Date?
   }
 
   /// Something the user may want to know, in the order it happened.
@@ -125,7 +129,10 @@ public final class TunnelRuntime: Sendable {
     /// The listener refused a connection (`listen.peers`): the first one of each peer uid (or,
     /// without a uid, of each kind of failure). Later ones are audited and counted, not reported.
     case peerDenied(ListenerPeerCheck.Denial)
-    /// The run is over: the signal's name, or `failed`.
+    /// `limit` ends the run at `endsAt` (SPEC §10: 5 minutes before, or at half the limit,
+    /// whichever is later). An idle warning is repeated if a call moved the end and it nears again.
+    case sessionEnding(limit: SessionLimit, endsAt: Date)
+    /// The run is over: the signal's name, `max_duration`, `idle_timeout`, or `failed`.
     case stopped(reason: String)
   }
 
@@ -135,24 +142,29 @@ public final class TunnelRuntime: Sendable {
     var pathState = "forwarding"
     var reconnects = 0
     var lastWarning: (message: String, at: Date)?
+    /// The last call (http) or connection (tcp) seen, for `session.idle_timeout`.
+    var lastActivity: Date?
   }
 
   public let settings: Settings
   private let services: Services
   private let onEvent: @Sendable (Event) -> Void
   private let now: @Sendable () -> Date
+  private let sleep: @Sendable (Duration) async throws -> Void
   private let startedAt: Date
   private let ending = EndingLatch()
   private let fields = Mutex(Fields())
 
   public init(
     settings: Settings, services: Services, now: @escaping @Sendable () -> Date = { Date() },
+    sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
     onEvent: @escaping @Sendable (Event) -> Void
   ) {
     self.settings = settings
     self.services = services
     self.onEvent = onEvent
     self.now = now
+    self.sleep = sleep
     startedAt = now()
     if let tokens = services.tokens {
       let broker = TokenBroker(
@@ -242,13 +254,18 @@ public final class TunnelRuntime: Sendable {
       await shutDown()
       throw error
     }
-    fields.withLock { $0.ready = true }
+    let readyAt = now()
+    fields.withLock {
+      $0.ready = true
+      $0.lastActivity = readyAt
+    }
     let tenant = await broker?.tenant
     let ready = Ready(
       mode: frontEnd.mode, listen: frontEnd.address,
       url: frontEnd.mode == .http ? "http://\(frontEnd.address)/mcp" : nil, tenant: tenant, hops: settings.hops,
       target: settings.profile.ssh.target, tokenExpiresAt: expiresAt, session: settings.sessionID,
-      hopOrigins: settings.hopOrigins)
+      hopOrigins: settings.hopOrigins, endsAt: limitEnds().ends,
+      idleEndsAt: limitEnds().idle)
     audit(
       AuditEvent(
         event: .tunnelUp, profile: profileName, tenant: tenant?.rawValue, actor: settings.subject,
@@ -256,14 +273,17 @@ public final class TunnelRuntime: Sendable {
         detail: "\(ready.url ?? "tcp://\(ready.listen)") via \(settings.hops.joined(separator: " -> ")) to "
           + "\(settings.profile.ssh.target)"))
     onEvent(.ready(ready))
+    let limitTask = Task { [weak self] in await self?.watchLimits() }
 
     let ended = await ending.wait()
+    limitTask.cancel()
     eventTask.cancel()
     await shutDown()
     let finalTenant = await broker?.tenant
     let reason: String
     switch ended {
     case .signal(let name): reason = name
+    case .limit(let limit): reason = limit.rawValue
     case .failed: reason = "failed"
     }
     audit(
@@ -274,6 +294,68 @@ public final class TunnelRuntime: Sendable {
     onEvent(.stopped(reason: reason))
     if case .failed(let category, let message) = ended {
       throw TunnelFailure(category: category, summary: message)
+    }
+  }
+
+  // MARK: Session limits
+
+  /// When each limit ends the run as things stand (nil: that limit is "0s").
+  private func limitEnds() -> (ends: Date?, idle: Date?) {
+    let limits = settings.profile.limits
+    let last = fields.withLock { $0.lastActivity } ?? startedAt
+    return (
+      limits.maxDuration > .zero ? startedAt.addingTimeInterval(Self.seconds(limits.maxDuration)) : nil,
+      limits.idleTimeout > .zero ? last.addingTimeInterval(Self.seconds(limits.idleTimeout)) : nil
+    )
+  }
+
+  private static func seconds(_ d: Duration) -> TimeInterval {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+  }
+
+  /// Ends the run when a session limit is reached, after one `sessionEnding` warning (SPEC §10).
+  /// Sleeps through the injected clock port; while an idle timeout is set it looks at the front
+  /// end's counters at least once a second (a new request, or in tcp mode an open connection, is
+  /// activity), so a long-lived tcp connection keeps the session alive.
+  private func watchLimits() async {
+    let limits = settings.profile.limits
+    guard limits.maxDuration > .zero || limits.idleTimeout > .zero else { return }
+    var requests = services.frontEnd.counters.requests
+    var warned: (SessionLimit, Date)?
+    while !Task.isCancelled {
+      let now = now()
+      let counters = services.frontEnd.counters
+      if counters.requests != requests || (services.frontEnd.mode == .tcp && counters.openConnections > 0) {
+        requests = counters.requests
+        noteActivity(at: now)
+      }
+      let (ends, idle) = limitEnds()
+      let candidates: [(SessionLimit, Date, Duration)] =
+        [ends.map { (.maxDuration, $0, limits.maxDuration) }, idle.map { (.idleTimeout, $0, limits.idleTimeout) }]
+        .compactMap { $0 }
+      guard let (limit, endsAt, length) = candidates.min(by: { $0.1 < $1.1 }) else { return }
+      if now >= endsAt {
+        ending.yield(.limit(limit))
+        return
+      }
+      let warnAt = max(endsAt.addingTimeInterval(-300), endsAt.addingTimeInterval(-Self.seconds(length) / 2))
+      if now >= warnAt, warned.map({ $0.0 != limit || $0.1 != endsAt }) ?? true {
+        warned = (limit, endsAt)
+        onEvent(.sessionEnding(limit: limit, endsAt: endsAt))
+      }
+      var wait = (now < warnAt ? warnAt : endsAt).timeIntervalSince(now)
+      if limits.idleTimeout > .zero { wait = min(wait, 1) }
+      do {
+        try await sleep(.milliseconds(Int64(max(1, (wait * 1000).rounded(.up)))))
+      } catch {
+        return
+      }
+    }
+  }
+
+  private func noteActivity(at date: Date) {
+    fields.withLock { f in
+      if f.lastActivity.map({ $0 < date }) ?? true { f.lastActivity = date }
     }
   }
 
@@ -372,6 +454,7 @@ public final class TunnelRuntime: Sendable {
   /// a request without any (SSE `GET`, session `DELETE`, a body that is not JSON-RPC). Tool,
   /// prompt and resource are named; arguments never are. No header, query or body value.
   private func proxyRequest(_ record: ProxyRequestRecord) {
+    noteActivity(at: now())
     guard services.audit != nil else { return }
     for event in Self.auditEvents(
       for: record, profile: profileName, actor: settings.subject, session: settings.sessionID)
@@ -501,6 +584,7 @@ public final class TunnelRuntime: Sendable {
         requests: counters.requests, errors: counters.errors, remints: max(0, (snapshot?.mints ?? 1) - 1),
         reconnects: reconnects, openConnections: counters.openConnections,
         denied: frontEnd.peerCheck?.deniedConnections ?? 0),
-      peers: (frontEnd.peerCheck?.policy ?? .anyLocalUser).rawValue)
+      peers: (frontEnd.peerCheck?.policy ?? .anyLocalUser).rawValue,
+      endsAt: limitEnds().ends.map(Timestamp.string), idleEndsAt: limitEnds().idle.map(Timestamp.string))
   }
 }
