@@ -4,34 +4,46 @@ import Foundation
   import Glibc
 #endif
 
-/// stdin as an async sequence of lines, read by a thread of its own (a blocking `read(2)` never
-/// holds a cooperative-pool thread). Empty lines are skipped; a trailing CR is dropped. The stream
-/// finishes at end of file or on a read error.
+/// stdin as lines, read by a thread of its own (a blocking `read(2)` never holds a
+/// cooperative-pool thread). Empty lines are skipped; a trailing CR is dropped. Input ends at end
+/// of file or on a read error.
 public enum StdinLines {
+  /// An async sequence of the lines; it finishes when the input ends.
   public static func stream(descriptor: Int32 = 0) -> AsyncStream<[UInt8]> {
     let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+    read(descriptor: descriptor, line: { continuation.yield($0) }, end: { continuation.finish() })
+    return stream
+  }
+
+  /// Calls `line` for each line and then `end` once, all on the reader thread, in order. For a
+  /// caller that hands the lines on itself (`mcp-tunnel stdio` yields them straight into the
+  /// bridge's input): no task between the reader and the bridge, one thread hop less per message.
+  public static func read(
+    descriptor: Int32 = 0, line: @escaping @Sendable ([UInt8]) -> Void, end: @escaping @Sendable () -> Void
+  ) {
     let thread = Thread {
       var pending: [UInt8] = []
       var buffer = [UInt8](repeating: 0, count: 65536)
       while true {
         // off-pool: the stdin reader's own thread
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
         if count < 0, errno == EINTR { continue }
         if count <= 0 { break }
         pending.append(contentsOf: buffer[..<count])
-        while let newline = pending.firstIndex(of: 0x0A) {
-          var line = Array(pending[..<newline])
-          pending.removeSubrange(...newline)
-          if line.last == 0x0D { line.removeLast() }
-          if line.contains(where: { $0 != 0x20 && $0 != 0x09 }) { continuation.yield(line) }
+        var start = 0
+        while let newline = pending[start...].firstIndex(of: 0x0A) {
+          var text = Array(pending[start..<newline])
+          start = newline + 1
+          if text.last == 0x0D { text.removeLast() }
+          if text.contains(where: { $0 != 0x20 && $0 != 0x09 }) { line(text) }
         }
+        pending.removeSubrange(..<start)
       }
-      if pending.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) { continuation.yield(pending) }
-      continuation.finish()
+      if pending.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) { line(pending) }
+      end()
     }
     thread.name = "mcp-tunnel stdin"
     thread.start()
-    return stream
   }
 }
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// `mcp-tunnel stdio`'s bridge: newline-delimited JSON-RPC from the client (stdin) to MCP Streamable
@@ -26,6 +27,12 @@ public final class StreamableHTTPBridge: Sendable {
   private let log: @Sendable (String) -> Void
   private let state = SessionState()
   private let client: HTTPClient
+  /// One event loop for the HTTP client's connections and, as their task executor, the tasks that
+  /// forward messages: a message's POST, its answer and the line written for it stay on one thread
+  /// instead of hopping between the cooperative pool and NIO's threads several times per call (each
+  /// hop is a thread wake-up, which costs most on a busy machine).
+  private let loopGroup: MultiThreadedEventLoopGroup
+  private let executor: EventLoopTaskExecutor
   /// How long an `initialize` may wait for its answer before it gets a JSON-RPC error (a server
   /// that accepts the request and never answers must not hang the client forever).
   private let initializeDeadline: Duration
@@ -43,11 +50,20 @@ public final class StreamableHTTPBridge: Sendable {
     configuration.redirectConfiguration = .disallow
     // No read timeout: an SSE stream may be quiet for a long time; the client cancels what it wants.
     configuration.timeout = .init(connect: .seconds(10), read: nil)
-    client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    loopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    executor = EventLoopTaskExecutor(loopGroup.next())
+    client = HTTPClient(eventLoopGroupProvider: .shared(loopGroup), configuration: configuration)
   }
 
   /// Forwards every line of `input` until it ends, then ends the session (DELETE) and returns.
   public func run(input: AsyncStream<[UInt8]>) async {
+    await withTaskExecutorPreference(executor) { await self.forwardAll(input) }
+    await finish()
+  }
+
+  /// The loop of `run`: one task per message (the task group's children inherit the event loop as
+  /// their executor).
+  private func forwardAll(_ input: AsyncStream<[UInt8]>) async {
     await withTaskGroup(of: Void.self) { group in
       var ordered: Task<Void, Never>?
       for await line in input {
@@ -73,7 +89,6 @@ public final class StreamableHTTPBridge: Sendable {
       ordered?.cancel()
       group.cancelAll()
     }
-    await finish()
   }
 
   /// DELETE for the session (bounded: the client kills a bridge that does not exit), then the
@@ -92,6 +107,7 @@ public final class StreamableHTTPBridge: Sendable {
       }
     }
     try? await client.shutdown()
+    try? await loopGroup.shutdownGracefully()
   }
 
   // MARK: One message
@@ -386,6 +402,19 @@ public final class StreamableHTTPBridge: Sendable {
       }
       try? await Task.sleep(for: .milliseconds(parser.retryMilliseconds ?? 1000))
     }
+  }
+}
+
+/// Runs jobs on one NIO event loop (SE-0417 task executor): code that awaits the loop's channels
+/// resumes on the loop itself, with no wake-up of another thread.
+final class EventLoopTaskExecutor: TaskExecutor {
+  let loop: any EventLoop
+
+  init(_ loop: any EventLoop) { self.loop = loop }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
   }
 }
 

@@ -35,6 +35,12 @@ the session would have made: initialize, the notification, the calls (rtt: warm-
 One failure never stops the run; a broken connection is reopened for the next request. The first
 few failures are described on stderr.
 
+A timed call runs from sending the request to the moment the client holds the answer: over HTTP
+the read that completed the response's SSE event (the stream's closing chunk, which may come a
+packet later, is read after the clock stops, before the next call), over stdio the answer's line;
+JSON decoding and checking happen after the clock stops on both, so `rtt` and `stdio-rtt` measure
+the same span and only the transport between them differs.
+
 --client raw (default) is a minimal asyncio-streams HTTP/1.1 client (Content-Length and chunked
 bodies); --client httpx uses httpx.AsyncClient (HTTP/1.1, one connection per session) as a
 cross-check. Both paths of the benchmark use the same client, so only the difference matters.
@@ -90,6 +96,9 @@ class RawConnection:
         self.base = f"Host: {host}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        # perf_counter() when the body read so far first held a whole SSE event (or the whole body):
+        # the moment a client has the answer; what is read after it (the last chunk) is not timed.
+        self.answered_at: float | None = None
 
     async def close(self) -> None:
         if self.writer is not None:
@@ -108,6 +117,7 @@ class RawConnection:
             raise
 
     async def _request(self, method: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        self.answered_at = None
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = f"{method} {self.path} HTTP/1.1\r\n{self.base}"
@@ -139,6 +149,8 @@ class RawConnection:
                     break
                 chunks.append(await reader.readexactly(size))
                 await reader.readexactly(2)
+                if self.answered_at is None and (b"\n\n" in chunks[-1] or b"\r\n\r\n" in chunks[-1]):
+                    self.answered_at = time.perf_counter()
             data = b"".join(chunks)
         elif "content-length" in resp:
             data = await reader.readexactly(int(resp["content-length"]))
@@ -147,6 +159,8 @@ class RawConnection:
         else:
             data = await reader.read()  # delimited by close
             resp["connection"] = "close"
+        if self.answered_at is None:
+            self.answered_at = time.perf_counter()
         if resp.get("connection", "").lower() == "close":
             await self.close()
         return status, resp, data
@@ -159,6 +173,7 @@ class HttpxConnection:
         import httpx
 
         self.url = url
+        self.answered_at: float | None = None  # not known: the whole response is timed
         self.client = httpx.AsyncClient(headers=headers, timeout=timeout, http2=False,
                                         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
 
@@ -167,6 +182,7 @@ class HttpxConnection:
 
     async def request(self, method: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict, bytes]:
         r = await self.client.request(method, self.url, content=body, headers=headers)
+        self.answered_at = time.perf_counter()
         return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
 
 
@@ -196,6 +212,7 @@ class Session:
         self.conn, self.stats = conn, stats
         self.session_id: str | None = None
         self.next_id = 0
+        self.answered_at: float | None = None  # when the last call's answer was in hand
 
     def _headers(self) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
@@ -210,6 +227,7 @@ class Session:
         body = json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params},
                           separators=(",", ":")).encode()
         status, headers, data = await self.conn.request("POST", body, self._headers())
+        self.answered_at = self.conn.answered_at
         if status != 200:
             raise BenchError(f"{method}: HTTP {status} {data[:200]!r}")
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -275,6 +293,7 @@ class StdioSession(Session):
         assert self.proc.stdout is not None
         while True:
             line = await asyncio.wait_for(self.proc.stdout.readline(), self.timeout)
+            self.answered_at = time.perf_counter()
             if not line:
                 raise BenchError(f"{method}: the stdio process closed its stdout")
             msg = json.loads(line)
@@ -337,7 +356,7 @@ async def rtt(args, headers: dict[str, str]) -> None:
                 t0 = time.perf_counter()
                 ok = await step(failures, f"call {i}", s.echo(text))
                 if ok:
-                    lat.append((time.perf_counter() - t0) * 1e6)
+                    lat.append(((s.answered_at or time.perf_counter()) - t0) * 1e6)
             if warm_failures:
                 print(f"mcp_load: {warm_failures} failures before the timed calls", file=sys.stderr)
             await step(failures, "DELETE", s.delete())

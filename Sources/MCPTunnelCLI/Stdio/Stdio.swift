@@ -68,11 +68,8 @@ struct Stdio: AsyncParsableCommand {
       startWatchdog.yield()
       startWatchdog.finish()
     }
-    let stdin = StdinLines.stream()
-    Task {
-      for await line in stdin { feed.yield(line) }
-      end("end of stdin")
-    }
+    // Straight from the reader thread into the bridge's input: no relaying task in between.
+    StdinLines.read(line: { feed.yield($0) }, end: { end("end of stdin") })
     let stopSignals = env.onTerminationSignal { name in
       log("stdio: \(name), ending the session")
       end(name)
