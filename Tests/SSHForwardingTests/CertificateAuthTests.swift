@@ -9,32 +9,6 @@ import TunnelCore
 /// the lab's user CA (`TrustedUserCAKeys`) and lists none of the certificate keys in authorized_keys.
 @Suite("Forwarder certificates and agent keys", .tags(.lab), .offPool, .serialized)
 struct CertificateAuthTests {
-  private func startFailure(_ forwarder: BastionPortForwarder) async throws -> SSHError {
-    do {
-      try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
-    } catch let error as SSHError {
-      await forwarder.stop()
-      return error
-    }
-    await forwarder.stop()
-    throw LabError("start() succeeded but should have failed")
-  }
-
-  private func roundTrip(_ forwarder: BastionPortForwarder, _ text: String = "ping") async throws -> Bool {
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = streamClient(stream)
-    try io.send(Array(text.utf8))
-    return try io.receive(exactly: text.utf8.count) == Array(text.utf8)
-  }
-
-  private func fingerprint(of publicKeyPath: String) throws -> String {
-    let r = try runTool("/usr/bin/ssh-keygen", ["-l", "-E", "sha256", "-f", publicKeyPath])
-    guard let field = r.output.split(separator: " ").first(where: { $0.hasPrefix("SHA256:") }) else {
-      throw LabError("no fingerprint in: \(r.output)")
-    }
-    return String(field)
-  }
-
   /// A real `ssh-agent -D` on a socket in the lab directory, holding `keys` (`ssh-add K` also loads
   /// `K-cert.pub` when it sits next to K). Stop it with `stop()`.
   private func startAgent(_ env: ForwarderLab, name: String, keys: [String]) throws -> (LabProcess, String) {

@@ -9,33 +9,6 @@ import TunnelCore
 /// Host keys, authentication, hop layouts and reconnects against the real OpenSSH lab.
 @Suite("Forwarder host keys, auth, hops and reconnect", .tags(.lab), .offPool, .serialized)
 struct ForwarderFailureTests {
-  /// The `SHA256:…` fingerprint of a public key file, as OpenSSH prints it.
-  private func fingerprint(of publicKeyPath: String) throws -> String {
-    let r = try runTool("/usr/bin/ssh-keygen", ["-l", "-E", "sha256", "-f", publicKeyPath])
-    guard let field = r.output.split(separator: " ").first(where: { $0.hasPrefix("SHA256:") }) else {
-      throw LabError("no fingerprint in: \(r.output)")
-    }
-    return String(field)
-  }
-
-  private func startFailure(_ forwarder: BastionPortForwarder) async throws -> SSHError {
-    do {
-      try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
-    } catch let error as SSHError {
-      await forwarder.stop()
-      return error
-    }
-    await forwarder.stop()
-    throw LabError("start() succeeded but should have failed")
-  }
-
-  private func roundTrip(_ forwarder: BastionPortForwarder, _ text: String = "ping") async throws -> Bool {
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
-    let io = streamClient(stream)
-    try io.send(Array(text.utf8))
-    return try io.receive(exactly: text.utf8.count) == Array(text.utf8)
-  }
-
   // MARK: host keys
 
   @Test("unknown host key: hostKeyVerification naming hop 1 and its SHA256 fingerprint; nothing sent")

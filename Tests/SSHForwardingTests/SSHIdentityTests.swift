@@ -1,4 +1,5 @@
 import Foundation
+import MCPTunnelTestSupport
 import Testing
 import TunnelCore
 
@@ -73,7 +74,7 @@ struct SSHIdentityTests {
 
   @Test("a certificate's fingerprint is its key's, as ssh-keygen -l and ssh-add -l print it")
   func fingerprints() throws {
-    let certificate = try SSHCertificate(publicKeyFileText: CertificateFixturesForForwarding.ecdsa)
+    let certificate = try SSHCertificate(publicKeyFileText: CertificateFixtures.ecdsa)
     #expect(SSHKeyBlob.type(of: certificate.blob) == "ecdsa-sha2-nistp256-cert-v01@openssh.com")
     #expect(SSHKeyBlob.fingerprint(of: certificate.blob) == "SHA256:5m/qqTS/9rTCsweTsPj/vTrD6LNoL+dUFqx0fYhds6k")
     #expect(
@@ -105,19 +106,4 @@ private final class AskedPaths: @unchecked Sendable {
   private var list: [String] = []
   func add(_ path: String) { lock.withLock { list.append(path) } }
   var paths: [String] { lock.withLock { list } }
-}
-
-/// The ECDSA fixture of TunnelCoreTests' `CertificateFixtures` (that target is not importable here).
-enum CertificateFixturesForForwarding {
-  static let ecdsa = [
-    "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAKGVjZHNhLXNoYTItbmlzdHAyNTYtY2VydC12MDFAb3BlbnNzaC5jb20",
-    "AAAAgL/tJbv4Nz8mJ+0jCmVHmin17VKuFEHXLKdGTl3bJgfwAAAAIbmlzdHAyNTYAAABBBHLWc0n9y5A03tmE3pMunun5lPbd6C+",
-    "KUSfkqHD1+JPeJwGRk7QRvDSocZAMzF5FInKqBgNGVDnMcpZmWTnhhh0AAAAAAAAAKgAAAAEAAAAKZml4dHVyZS1lYwAAABMAAAA",
-    "FYWxpY2UAAAAGZGVwbG95AAAAAGd0hYAAAAAAZ3STkAAAAEYAAAANZm9yY2UtY29tbWFuZAAAAA0AAAAJL2Jpbi90cnVlAAAADnN",
-    "vdXJjZS1hZGRyZXNzAAAADgAAAAoxMC4wLjAuMC84AAAAggAAABVwZXJtaXQtWDExLWZvcndhcmRpbmcAAAAAAAAAF3Blcm1pdC1",
-    "hZ2VudC1mb3J3YXJkaW5nAAAAAAAAABZwZXJtaXQtcG9ydC1mb3J3YXJkaW5nAAAAAAAAAApwZXJtaXQtcHR5AAAAAAAAAA5wZXJ",
-    "taXQtdXNlci1yYwAAAAAAAAAAAAAAMwAAAAtzc2gtZWQyNTUxOQAAACDl6QQb5eA2GRnJ1ZDTwz48QyI4bzTy0mosepsUenk40wA",
-    "AAFMAAAALc3NoLWVkMjU1MTkAAABAyK01bHkXxVsBOjEVt2W2N2CqTeciQ/Jx0RFIPkU0MbLQINW5TgAZs2MJNwNHzUa7RGn2HlY",
-    "71dZyNlVmu440Cg== alice@laptop",
-  ].joined()
 }

@@ -21,25 +21,7 @@ private final class CountingMCPServer: Sendable {
   var connections: Int { accepted.load(ordering: .acquiring) }
 
   init() throws {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-        bind(fd, socketAddress, length) == 0 && listen(fd, 16) == 0
-          && getsockname(fd, socketAddress, &length) == 0
-      }
-    }
-    guard bound else {
-      close(fd)
-      throw POSIXError(.EADDRNOTAVAIL)
-    }
-    descriptor = fd
-    port = Int(UInt16(bigEndian: address.sin_port))
+    (descriptor, port) = try listeningLoopbackSocket()
     let thread = Thread { [self] in acceptLoop() }
     thread.start()
   }
