@@ -86,8 +86,12 @@ public final class StreamableHTTPBridge: Sendable {
           }
         }
       }
+      // The input ended. What is still in flight is abandoned, but each task is awaited, so that a
+      // message that needs no network (an answer while no tunnel is available) is still answered
+      // before the session ends and the process exits.
       ordered?.cancel()
       group.cancelAll()
+      await ordered?.value
     }
   }
 

@@ -55,6 +55,31 @@ struct BridgeDeadlineTests {
     #expect(rest == nil, "exactly one answer")
   }
 
+  @Test("input ending right after an initialize, with no tunnel: the initialize is still answered, once")
+  func endOfInputStillAnswers() async throws {
+    var pipeEnds: [Int32] = [0, 0]
+    #expect(pipe(&pipeEnds) == 0)
+    let output = LineWriter(descriptor: pipeEnds[1])
+    let written = StdinLines.stream(descriptor: pipeEnds[0])
+    let bridge = StreamableHTTPBridge(
+      upstream: .unavailable("mcp-tunnel: the session ended before the tunnel was ready"),
+      unreachableFix: "check: mcp-tunnel doctor", output: output, log: { _ in })
+    let (input, feed) = AsyncStream.makeStream(of: [UInt8].self)
+    feed.yield(Array(#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#.utf8))
+    feed.finish()
+    await bridge.run(input: input)
+    await output.close()
+    close(pipeEnds[1])
+    var lines = written.makeAsyncIterator()
+    let line = await lines.next()
+    let rest = await lines.next()
+    close(pipeEnds[0])
+    let answer = try #require(line)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])
+    #expect(object["id"] as? Int == 0 && object["error"] != nil, "\(object)")
+    #expect(rest == nil, "exactly one answer")
+  }
+
   @Test("an answer gate lets exactly one answer through")
   func answerGate() {
     let gate = AnswerGate()
