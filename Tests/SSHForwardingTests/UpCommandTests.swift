@@ -47,17 +47,23 @@ struct UpCommandTests {
     ]
   }
 
+  /// `up --config CONFIG --json` of the built binary, returned once its ready event is out (or it exited).
+  func startUp(_ env: ForwarderLab, config: String) throws -> RunningCommand {
+    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    try waitUntil(timeout: .seconds(30), "the ready event") {
+      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
+    }
+    return up
+  }
+
   @Test("ready event, `status` shows the tcp tunnel, bytes both ways, SIGTERM stops it with exit 0 and a stopped event")
   func readyForwardAndStop() throws {
     let env = try ForwarderLab()
     defer { env.stop() }
     let port = try LabNetwork.freePort()
     let config = try writeConfig(env, listen: port)
-    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    let up = try startUp(env, config: config)
     defer { up.kill() }
-    try waitUntil(timeout: .seconds(30), "the ready event") {
-      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
-    }
     let ready = try #require(up.events.first { $0["event"] as? String == "ready" }, "\(up.stdout)\n\(up.stderr)")
     #expect(ready["listen"] as? String == "127.0.0.1:\(port)")
     #expect(ready["mode"] as? String == "tcp")
@@ -97,11 +103,8 @@ struct UpCommandTests {
     defer { env.stop() }
     let port = try LabNetwork.freePort()
     let config = try writeConfig(env, listen: port, extra: "[profiles.lab.session]\nmax_duration = \"8s\"")
-    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    let up = try startUp(env, config: config)
     defer { up.kill() }
-    try waitUntil(timeout: .seconds(30), "the ready event") {
-      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
-    }
     let ready = try #require(up.events.first { $0["event"] as? String == "ready" }, "\(up.stdout)\n\(up.stderr)")
     #expect(ready["ends_at"] is String && ready["idle_ends_at"] == nil, "\(ready)")
     // No signal: the limit alone ends the run (warning at half of 8 s, the end at 8 s).
@@ -201,11 +204,8 @@ struct UpCommandTests {
     defer { env.stop() }
     let port = try LabNetwork.freePort()
     let config = try writeConfig(env, listen: port)
-    let up = try RunningCommand(Self.binary, ["up", "--config", config, "--json"], environment: environment(env))
+    let up = try startUp(env, config: config)
     defer { up.kill() }
-    try waitUntil(timeout: .seconds(30), "the ready event") {
-      up.stdout.contains("\"event\":\"ready\"") || !up.isRunning
-    }
     let script = """
       import socket
       s = socket.create_connection(("127.0.0.1", \(port)), timeout=30)
