@@ -21,22 +21,10 @@ import sys
 import time
 
 import httpx2
-from lab_errors import error_leaves
+from lab_client import content_json, error_leaves
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-
-
-def content_json(content) -> object:
-    """A tool result's first text content, parsed as JSON when it is JSON."""
-    for item in content or []:
-        text = getattr(item, "text", None)
-        if text is not None:
-            try:
-                return json.loads(text)
-            except ValueError:
-                return text
-    return None
 
 
 async def run(args: argparse.Namespace, headers: dict[str, str], statuses: list[int]) -> dict:

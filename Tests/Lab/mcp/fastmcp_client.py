@@ -18,18 +18,7 @@ import time
 
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
-from lab_errors import error_leaves
-
-
-def first_json(items) -> object:
-    for item in items or []:
-        text = getattr(item, "text", None)
-        if text is not None:
-            try:
-                return json.loads(text)
-            except ValueError:
-                return text
-    return None
+from lab_client import content_json, error_leaves
 
 
 async def session(url: str) -> dict:
@@ -46,11 +35,11 @@ async def session(url: str) -> dict:
         started = time.monotonic()
         stream = await client.call_tool("slow_stream", {"count": 2, "delay_ms": 300}, progress_handler=on_progress)
         stream_elapsed = round(time.monotonic() - started, 3)
-        resource = first_json(await client.read_resource("lab://tenant-info"))
+        resource = content_json(await client.read_resource("lab://tenant-info"))
         prompt = await client.get_prompt("greeting", {"name": "Ada"})
         prompt_text = next((getattr(m.content, "text", None) for m in prompt.messages), None)
-        return {"tools": tools, "whoami": first_json(whoami.content), "echo": first_json(echo.content),
-                "stream": first_json(stream.content), "progress": progress, "stream_elapsed": stream_elapsed,
+        return {"tools": tools, "whoami": content_json(whoami.content), "echo": content_json(echo.content),
+                "stream": content_json(stream.content), "progress": progress, "stream_elapsed": stream_elapsed,
                 "resource": resource, "prompt": prompt_text}
 
 

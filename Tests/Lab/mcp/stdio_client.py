@@ -30,22 +30,11 @@ import subprocess
 import sys
 import time
 
-from lab_errors import error_leaves
+from lab_client import content_json, error_leaves
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 MINIMAL = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "DBUS_SESSION_BUS_ADDRESS")
-
-
-def content_json(content) -> object:
-    for item in content or []:
-        text = getattr(item, "text", None)
-        if text is not None:
-            try:
-                return json.loads(text)
-            except ValueError:
-                return text
-    return None
 
 
 async def wait_for(marker: str) -> None:
