@@ -7,6 +7,12 @@ public enum AuditEventKind: String, Sendable, Codable, CaseIterable {
   case tunnelDown = "tunnel_down"
   case tenantSwitch = "tenant_switch"
   case tokenMinted = "token_minted"
+  /// The MCP server refused a call for want of a stronger token (SPEC §10).
+  case stepUpRequired = "step_up_required"
+  /// An elevated token from `mcp-tunnel elevate` is in use for a tenant (SPEC §10).
+  case elevated
+  /// The elevated token is no longer used: expired, its window over, or a tenant switch.
+  case elevationEnded = "elevation_ended"
   /// Written by the audit writer itself, never by callers: records were lost before reaching the
   /// log (the write queue was full, or writing failed); `detail` says how many and why.
   case recordsDropped = "records_dropped"

@@ -10,12 +10,16 @@ public struct TenantSessionToken: Sendable, Equatable {
   /// request and is closed when the generation moves on (SPEC §4: connections opened under the
   /// old tenant are closed, and a token of one tenant is never sent for another).
   public var generation: UInt64
+  /// Whether this is an elevated token handed over by `mcp-tunnel elevate` (SPEC §10) rather than
+  /// the session's ordinary one.
+  public var elevated: Bool
 
-  public init(tenant: TenantID, token: AccessToken, expiresAt: Date, generation: UInt64) {
+  public init(tenant: TenantID, token: AccessToken, expiresAt: Date, generation: UInt64, elevated: Bool = false) {
     self.tenant = tenant
     self.token = token
     self.expiresAt = expiresAt
     self.generation = generation
+    self.elevated = elevated
   }
 }
 

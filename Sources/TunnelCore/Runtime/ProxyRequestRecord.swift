@@ -102,6 +102,11 @@ public struct ProxyRequestRecord: Sendable, Equatable {
   /// (`"stdio"`: `mcp-tunnel stdio`); nil for an ordinary HTTP client. A label for the audit log,
   /// not an authentication: any local client could send the header.
   public var via: String?
+  /// The step-up challenge the upstream answered with (SPEC §10), when it did; the proxy then
+  /// answered the client itself and did not retry.
+  public var stepUp: StepUpChallenge?
+  /// Whether the request carried an elevated token (`mcp-tunnel elevate`).
+  public var elevated: Bool
 
   /// `method` of the first JSON-RPC message (`tools/call`); nil otherwise.
   public var rpcMethod: String? { rpcMessages.first?.method }
@@ -120,7 +125,8 @@ public struct ProxyRequestRecord: Sendable, Equatable {
     connectionID: UInt64 = 0, method: String, path: String, status: Int?, duration: Duration,
     bodyKind: BodyKind = .empty, rpcMessages: [RPCMessage] = [], requestBytes: Int = 0, responseBytes: Int = 0,
     rpcErrorCode: Int? = nil, tenant: TenantID? = nil, generation: UInt64? = nil, answeredBy: AnsweredBy,
-    completed: Bool, detail: String? = nil, retried: Bool = false, via: String? = nil
+    completed: Bool, detail: String? = nil, retried: Bool = false, via: String? = nil,
+    stepUp: StepUpChallenge? = nil, elevated: Bool = false
   ) {
     self.connectionID = connectionID
     self.method = method
@@ -139,6 +145,8 @@ public struct ProxyRequestRecord: Sendable, Equatable {
     self.detail = detail
     self.retried = retried
     self.via = via
+    self.stepUp = stepUp
+    self.elevated = elevated
   }
 }
 

@@ -144,6 +144,8 @@ public final class TunnelRuntime: Sendable {
     var lastWarning: (message: String, at: Date)?
     /// The last call (http) or connection (tcp) seen, for `session.idle_timeout`.
     var lastActivity: Date?
+    /// The last step-up challenge per tenant (SPEC §10), for `elevate` to satisfy.
+    var stepUps: [TenantID: StepUpChallenge] = [:]
   }
 
   public let settings: Settings
@@ -455,6 +457,9 @@ public final class TunnelRuntime: Sendable {
   /// prompt and resource are named; arguments never are. No header, query or body value.
   private func proxyRequest(_ record: ProxyRequestRecord) {
     noteActivity(at: now())
+    if let challenge = record.stepUp, let tenant = record.tenant {
+      fields.withLock { $0.stepUps[tenant] = challenge }
+    }
     guard services.audit != nil else { return }
     for event in Self.auditEvents(
       for: record, profile: profileName, actor: settings.subject, session: settings.sessionID)
@@ -508,6 +513,11 @@ public final class TunnelRuntime: Sendable {
       }
       return event
     }
+  }
+
+  /// The last step-up challenge an MCP server sent for `tenant` through this tunnel, if any.
+  public func pendingStepUp(for tenant: TenantID) -> StepUpChallenge? {
+    fields.withLock { $0.stepUps[tenant] }
   }
 
   // MARK: Control socket
