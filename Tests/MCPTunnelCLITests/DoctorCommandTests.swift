@@ -78,7 +78,7 @@ struct DoctorCommandTests {
     #expect(
       ids == [
         "config", "session_bus", "secret_service", "login", "idp_discovery", "ssh_config", "ssh_credentials",
-        "listen_port", "known_hosts", "known_hosts", "target",
+        "listen_port", "listen_peers", "known_hosts", "known_hosts", "target",
       ])
     #expect(
       report.check("known_hosts", hop: 1)?["name"] as? String ?? ""
@@ -89,8 +89,8 @@ struct DoctorCommandTests {
     let text = try await offPool { try lab.run(["doctor"]) }
     #expect(text.status == 0)
     let lines = text.output.split(separator: "\n")
-    #expect(lines.filter { $0.hasPrefix("[ok]") }.count == 11, "\(text.output)")
-    #expect(text.output.contains("11 passed, 0 failed, 0 skipped"))
+    #expect(lines.filter { $0.hasPrefix("[ok]") }.count == 12, "\(text.output)")
+    #expect(text.output.contains("12 passed, 0 failed, 0 skipped"))
 
     // With this profile's own `up` holding the port, the port check still passes and says so.
     let up = try await offPool { try lab.up() }

@@ -22,7 +22,8 @@ struct DoctorRunnerTests {
   /// Runs `doctor --json` with a three-hop profile whose forwarder fails as told.
   static func doctor(
     startError: PathError? = nil, streamError: PathError? = nil, loggedIn: Bool = true,
-    bus: (@Sendable ([String: String]) throws -> String)? = nil
+    bus: (@Sendable ([String: String]) throws -> String)? = nil,
+    peers: InMemoryPeerCredentialLookup = InMemoryPeerCredentialLookup(unknown: .uid(geteuid()))
   ) async throws -> (status: Int32, checks: [[String: Any]], stderr: String) {
     let port = try LabNetwork.freePort()
     let config = """
@@ -50,7 +51,7 @@ struct DoctorRunnerTests {
       environment: ["HOME": "/home/dev", "XDG_CONFIG_HOME": "/home/dev/.config", "XDG_RUNTIME_DIR": "/nonexistent"],
       configurationStore: InMemoryConfigurationStore([defaultConfigPath: config]), output: output,
       makeSecretStore: { store }, makeIdentityProvider: { _ in InMemoryIdentityProvider(issuer: issuer) },
-      makePortForwarder: { _, _ in forwarder },
+      makePortForwarder: { _, _ in forwarder }, makePeerLookup: { peers },
       checkSessionBus: bus ?? { _ in "unix:path=/run/bus" }, checkSSHCredentials: { _, _ in "key file /k" })
     let status = await MCPTunnelCommand.run(arguments: ["doctor", "--json"], environment: env)
     let object = try #require(
@@ -138,5 +139,25 @@ struct DoctorRunnerTests {
       checks.map { ($0["check"] as? String ?? "", $0["status"] as? String ?? "") }, uniquingKeysWith: { a, _ in a })
     #expect(statuses["session_bus"] == "fail" && statuses["secret_service"] == "skip" && statuses["login"] == "skip")
     #expect(statuses["idp_discovery"] == "pass" && statuses["known_hosts"] == "fail")
+  }
+
+  @Test(
+    "listen.peers: a connection of doctor's own is looked up; its owner unseen (another namespace) fails with the fix"
+  )
+  func listenerPeers() async throws {
+    let seen = InMemoryPeerCredentialLookup(unknown: .uid(geteuid()))
+    let (okStatus, okChecks, _) = try await Self.doctor(peers: seen)
+    #expect(okStatus == 0)
+    let passed = okChecks.first { $0["check"] as? String == "listen_peers" }
+    #expect(passed?["status"] as? String == "pass", "\(okChecks)")
+    #expect(seen.lookups.count == 1, "one look-up, of a loopback connection: \(seen.lookups)")
+    #expect(seen.lookups.first.map { $0.remote.host == "127.0.0.1" && $0.local.host == "127.0.0.1" } == true)
+
+    let (status, checks, _) = try await Self.doctor(peers: InMemoryPeerCredentialLookup(unknown: .notFound))
+    #expect(status == 2, "a configuration the machine cannot serve, like a non-loopback listen address")
+    let failed = try #require(checks.first { $0["check"] as? String == "listen_peers" })
+    #expect(failed["status"] as? String == "fail")
+    #expect((failed["fix"] as? String ?? "").contains("any-local-user"), "\(failed)")
+    #expect(Self.target(checks) == "pass", "the other layers still run")
   }
 }

@@ -14,7 +14,8 @@ struct Doctor: AsyncParsableCommand {
       identity provider is not asked); identity provider discovery; the SSH path (each hop as \
       ssh.ssh_config resolves it with `ssh -G`, and the config line it came from); SSH credentials \
       (ssh-agent keys, identity files); whether the listen address is free (or held by this profile's own \
-      `up`), naming the holder when it is not; then it builds the SSH path once: each hop's host \
+      `up`), naming the holder when it is not; whether listen.peers = same-user can see who owns \
+      a local client's socket (a loopback connection to itself); then it builds the SSH path once: each hop's host \
       key against known_hosts, and a channel to ssh.target through the hops. A check whose layer \
       below failed is skipped and says why. Nothing is stored, refreshed or rotated.
 

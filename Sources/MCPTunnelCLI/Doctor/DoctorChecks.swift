@@ -66,7 +66,7 @@ struct DoctorRunner {
       for (id, name) in [
         ("login", "login"), ("idp_discovery", "identity provider"), ("ssh_config", "ssh path"),
         ("ssh_credentials", "ssh credentials"),
-        ("listen_port", "local port"), ("target", "target"),
+        ("listen_port", "local port"), ("listen_peers", "listener peers"), ("target", "target"),
       ] {
         record(.skip(id, name, "needs a valid configuration"))
       }
@@ -79,11 +79,13 @@ struct DoctorRunner {
     guard let route else {
       record(.skip("ssh_credentials", "ssh credentials", "needs the SSH path resolved"))
       record(await checkListenPort(profile))
+      record(await checkListenPeers(profile))
       record(.skip("target", "target", "needs the SSH path resolved"))
       return
     }
     record(await checkCredentials(route))
     record(await checkListenPort(profile))
+    record(await checkListenPeers(profile))
     for check in await checkPath(profile, route: route) { record(check) }
   }
 
@@ -205,6 +207,39 @@ struct DoctorRunner {
         return .pass("listen_port", name, "held by this profile's mcp-tunnel up (pid \(tunnel.pid))")
       }
       return .fail("listen_port", name, error)
+    }
+  }
+
+  /// `listen.peers = same-user` needs to learn who owns each client's socket: a connection to a
+  /// loopback listener of doctor's own must come out as this user's, or `up` would refuse every
+  /// client (fail closed).
+  private func checkListenPeers(_ profile: Profile) async -> DoctorCheck {
+    let name = "listener peers"
+    guard profile.listen.peers == .sameUser else {
+      return .pass(
+        "listen_peers", name, "listen.peers = \(profile.listen.peers.rawValue): every local user may connect")
+    }
+    let lookup = environment.makePeerLookup()
+    let uid = geteuid()
+    do {
+      let owner = try await runOffPool { try PeerLookupSelfTest.run(lookup) }
+      switch owner {
+      case .uid(let found) where found == uid:
+        return .pass(
+          "listen_peers", name, "same-user: the owner of a local client's socket can be looked up (uid \(uid))")
+      case .uid(let found):
+        throw CoreError(
+          .internalError, "a connection made by uid \(uid) was reported as uid \(found)'s, so up would refuse it",
+          fix: "report this; meanwhile listen.peers = \"any-local-user\" serves every local user")
+      case .closed, .notFound:
+        throw CoreError(
+          .usage,
+          "the owner of a local client's socket cannot be seen here (another network namespace or a filtered sock_diag), so up would refuse every connection",
+          fix: "run up in the same network namespace as its clients, "
+            + "or set listen.peers = \"any-local-user\" to serve every local user")
+      }
+    } catch {
+      return .fail("listen_peers", name, error)
     }
   }
 
