@@ -23,15 +23,16 @@ public enum PeerLookupSelfTest {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(listener.address.port).bigEndian)
     address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
-    // off-pool: the caller runs this on a thread of its own (doctor uses runOffPool)
     let connected = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        // off-pool: the caller runs this on a thread of its own (doctor: runOffPool)
         connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
       }
     }
     guard connected == 0 else {
       throw ProxyError(.internalError, "could not connect to a loopback listener of its own (errno \(errno))")
     }
+    // off-pool: as above; the connection is already queued, so accept returns at once
     guard let accepted = listener.accept() else {
       throw ProxyError(.internalError, "the loopback listener of its own accepted nothing")
     }
