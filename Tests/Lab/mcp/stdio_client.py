@@ -108,12 +108,17 @@ async def session_run(params: StdioServerParameters, command: str, args: list[st
             t0 = time.monotonic()
             fast_done: dict = {}
 
+            slow_running = asyncio.Event()
+
+            async def slow_progress(progress: float, total: float | None, message: str | None) -> None:
+                slow_running.set()
+
             async def slow() -> float:
-                await session.call_tool("slow_stream", {"count": 6, "delay_ms": 500})
+                await session.call_tool("slow_stream", {"count": 6, "delay_ms": 500}, progress_callback=slow_progress)
                 return time.monotonic() - t0
 
             async def fast() -> float:
-                await asyncio.sleep(0.5)
+                await slow_running.wait()  # the slow call's first progress event: it is in flight
                 r = await session.call_tool("echo", {"text": "fast"})
                 fast_done["result"] = content_json(r.content)
                 return time.monotonic() - t0
