@@ -33,7 +33,11 @@ public final class TCPEchoServer: Sendable {
   public var address: String { "127.0.0.1:\(port)" }
   private let listenFD: Int32
   private let behavior: Behavior
-  private let state = Mutex<(open: Set<Int32>, stopped: Bool, accepted: Int)>(([], false, 0))
+  /// Each descriptor is closed by the thread that uses it (the accept thread its listener, a
+  /// connection's thread its socket), under this lock; `stop()` only shuts them down, under the
+  /// same lock, so it never touches a number that was closed and handed out again.
+  private let state = Mutex<(open: Set<Int32>, stopped: Bool, accepted: Int, listenerClosed: Bool)>(
+    ([], false, 0, false))
   private let drainedResults = Mutex<[Drained]>([])
 
   public init(behavior: Behavior = .echo) throws {
@@ -66,11 +70,17 @@ public final class TCPEchoServer: Sendable {
   public var drained: [Drained] { drainedResults.withLock { $0 } }
 
   private func acceptLoop() {
+    defer {
+      state.withLock { s in
+        s.listenerClosed = true
+        close(listenFD)
+      }
+    }
     while true {
       let client = accept(listenFD, nil, nil)
       if client < 0 {
         if errno == EINTR { continue }
-        return  // listener closed by stop()
+        return  // shut down by stop()
       }
       let keep = state.withLock { s -> Bool in
         if s.stopped { return false }
@@ -86,8 +96,10 @@ public final class TCPEchoServer: Sendable {
       setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
       let thread = Thread { [self] in
         serve(client)
-        let owned = state.withLock { $0.open.remove(client) != nil }
-        if owned { close(client) }
+        state.withLock { s in
+          s.open.remove(client)
+          close(client)
+        }
       }
       thread.stackSize = 256 * 1024
       thread.start()
@@ -140,20 +152,14 @@ public final class TCPEchoServer: Sendable {
     return true
   }
 
-  /// Closes the listener and every open connection. Idempotent.
+  /// Stops accepting and ends every open connection (both directions shut down, which wakes the
+  /// threads blocked on them; each then closes its own descriptor). Idempotent.
   public func stop() {
-    let open = state.withLock { s -> Set<Int32>? in
-      if s.stopped { return nil }
+    state.withLock { s in
+      guard !s.stopped else { return }
       s.stopped = true
-      defer { s.open = [] }
-      return s.open
-    }
-    guard let open else { return }
-    shutdown(listenFD, Int32(SHUT_RDWR))
-    close(listenFD)
-    for fd in open {
-      shutdown(fd, Int32(SHUT_RDWR))
-      close(fd)
+      if !s.listenerClosed { shutdown(listenFD, Int32(SHUT_RDWR)) }
+      for fd in s.open { shutdown(fd, Int32(SHUT_RDWR)) }
     }
   }
 
