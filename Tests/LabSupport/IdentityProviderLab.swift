@@ -116,7 +116,7 @@ public final class IdentityProviderLab: Sendable {
   /// Waits for the port, provisions through the admin API, and checks discovery.
   public func waitUntilReady(accessTokenTTL: Int = 300) throws {
     do {
-      try LabNetwork.waitForListening(port: port, timeout: .seconds(20), process: process)
+      try LabNetwork.waitForListening(port: port, timeout: .seconds(120), process: process)
     } catch {
       throw LabError("\(error)\nglewlwyd.log:\n\(log())")
     }
@@ -164,7 +164,7 @@ public final class IdentityProviderLab: Sendable {
       arguments: ["-c", runDirectory.appendingPathComponent("glewlwyd.conf").path],
       environment: ["HOME": runDirectory.path], directory: labDirectory)
     current.withLock { $0 = started }
-    try started.waitUntilListening(port: port, timeout: .seconds(20))
+    try started.waitUntilListening(port: port, timeout: .seconds(120))
   }
 
   // MARK: the user's side ("a browser on another device"), no human involved

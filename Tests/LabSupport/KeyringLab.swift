@@ -69,7 +69,7 @@ public final class KeyringLab: Sendable {
       environment: environment, directory: directory)
     var keyring: LabProcess?
     do {
-      try waitUntil(timeout: .seconds(10), "the session bus socket \(socket)", process: bus) {
+      try waitUntil(timeout: .seconds(60), "the session bus socket \(socket)", process: bus) {
         FileManager.default.fileExists(atPath: socket)
       }
       if variant != .noProvider {
@@ -81,7 +81,7 @@ public final class KeyringLab: Sendable {
           environment: environment, directory: directory, stdin: unlock.fileHandleForReading)
         unlock.fileHandleForWriting.write(Data(UUID().uuidString.utf8))
         try unlock.fileHandleForWriting.close()
-        try waitUntil(timeout: .seconds(10), "gnome-keyring to own \(secretsBusName)", process: keyring) {
+        try waitUntil(timeout: .seconds(60), "gnome-keyring to own \(secretsBusName)", process: keyring) {
           try Self.nameHasOwner(secretsBusName, environment: environment)
         }
       }
@@ -113,7 +113,7 @@ public final class KeyringLab: Sendable {
   public func secretTool(_ arguments: [String], stdin: String? = nil) throws -> LabCommandResult {
     try LabCommand.run(
       try LabPaths.requireExecutable("secret-tool"), arguments, environment: environment, stdin: stdin,
-      timeout: .seconds(20))
+      timeout: .seconds(60))
   }
 
   /// Locks the `login` collection through the Secret Service D-Bus API (no prompt needed to lock).
@@ -123,7 +123,7 @@ public final class KeyringLab: Sendable {
       [
         "--session", "--print-reply", "--dest=\(Self.secretsBusName)", "/org/freedesktop/secrets",
         "org.freedesktop.Secret.Service.Lock", "array:objpath:\(Self.loginCollectionPath)",
-      ], environment: environment, timeout: .seconds(10))
+      ], environment: environment, timeout: .seconds(60))
     guard result.status == 0 else { throw LabError("Secret.Service.Lock failed: \(result.stdout)\(result.stderr)") }
     guard try isLoginCollectionLocked() else { throw LabError("login collection still unlocked after Lock") }
   }
@@ -135,7 +135,7 @@ public final class KeyringLab: Sendable {
       [
         "--session", "--print-reply", "--dest=\(Self.secretsBusName)", Self.loginCollectionPath,
         "org.freedesktop.DBus.Properties.Get", "string:org.freedesktop.Secret.Collection", "string:Locked",
-      ], environment: environment, timeout: .seconds(10))
+      ], environment: environment, timeout: .seconds(60))
     guard result.status == 0 else {
       throw LabError("reading Collection.Locked failed: \(result.stdout)\(result.stderr)")
     }
@@ -151,7 +151,7 @@ public final class KeyringLab: Sendable {
       [
         "--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus",
         "org.freedesktop.DBus.NameHasOwner", "string:\(name)",
-      ], environment: environment, timeout: .seconds(30))
+      ], environment: environment, timeout: .seconds(60))
     return result.status == 0 && result.stdout.contains("boolean true")
   }
 

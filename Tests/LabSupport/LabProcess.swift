@@ -76,7 +76,7 @@ public final class LabProcess: Sendable {
 
   /// Waits until this peer accepts connections on `port`; stops it if it does not, so a failed
   /// start never leaves a half-started server behind.
-  public func waitUntilListening(port: Int, timeout: Duration = .seconds(30)) throws {
+  public func waitUntilListening(port: Int, timeout: Duration = .seconds(120)) throws {
     do {
       try LabNetwork.waitForListening(port: port, timeout: timeout, process: self)
     } catch {
@@ -183,7 +183,7 @@ public enum LabNetwork {
   }
 
   /// Polls until `port` accepts connections; throws with `process`'s log when it does not in time.
-  public static func waitForListening(port: Int, timeout: Duration = .seconds(15), process: LabProcess? = nil) throws {
+  public static func waitForListening(port: Int, timeout: Duration = .seconds(120), process: LabProcess? = nil) throws {
     try waitUntil(timeout: timeout, "port \(port) to listen", process: process) { isListening(port: port) }
   }
 }

@@ -41,7 +41,7 @@ struct CertificateAuthTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try env.forwarder(env.lab.settings(identity: env.lab.certKeyPath))
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
     for log in [env.lab.bastionLog(), env.lab.targetLog()] {
@@ -71,7 +71,7 @@ struct CertificateAuthTests {
     var settings = env.lab.settings(identity: key)
     settings.certificate = issued
     let forwarder = try env.forwarder(settings)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
   }
@@ -156,7 +156,7 @@ struct CertificateAuthTests {
     let (agent, socket) = try startAgent(env, name: "agent-cert", keys: [env.lab.certKeyPath])
     defer { agent.stop() }
     let (_, forwarder) = try agentOnly(env, socket: socket)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
     for log in [env.lab.bastionLog(), env.lab.targetLog()] {
@@ -176,7 +176,7 @@ struct CertificateAuthTests {
     try FileManager.default.removeItem(atPath: copy)
     let (settings, forwarder) = try agentOnly(env, socket: socket)
     #expect(settings.identity == nil)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
   }

@@ -59,7 +59,7 @@ struct ForwarderFailureTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try env.forwarder(env.lab.settings(knownHosts: env.lab.hashedKnownHostsPath))
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
   }
@@ -70,13 +70,13 @@ struct ForwarderFailureTests {
     defer { env.stop() }
     let fresh = env.directory.path("new/known_hosts")
     let first = try env.forwarder(env.lab.settings(knownHosts: fresh, hostKeyPolicy: .acceptNew))
-    try await withDeadline(.seconds(30), "start") { try await first.start() }
+    try await withDeadline(.seconds(90), "start") { try await first.start() }
     await first.stop()
     let recorded = try String(contentsOfFile: fresh, encoding: .utf8)
     #expect(recorded.contains("[127.0.0.1]:\(env.lab.bastionPort) ssh-ed25519 "))
     #expect(recorded.contains("[127.0.0.1]:\(env.lab.targetPort) ssh-ed25519 "))
     let second = try env.forwarder(env.lab.settings(knownHosts: fresh, hostKeyPolicy: .strict))
-    try await withDeadline(.seconds(30), "start") { try await second.start() }
+    try await withDeadline(.seconds(90), "start") { try await second.start() }
     #expect(try await roundTrip(second))
     await second.stop()
   }
@@ -102,7 +102,7 @@ struct ForwarderFailureTests {
     defer { env.stop() }
     let settings = env.lab.settings(identity: env.lab.encryptedKeyPath)
     let unlocked = try env.forwarder(settings, passphrase: env.lab.encryptedKeyPassphrase)
-    try await withDeadline(.seconds(30), "start") { try await unlocked.start() }
+    try await withDeadline(.seconds(90), "start") { try await unlocked.start() }
     #expect(try await roundTrip(unlocked))
     await unlocked.stop()
 
@@ -120,7 +120,7 @@ struct ForwarderFailureTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try env.forwarder(zeroJumpSettings(env, identity: env.lab.ecdsaKeyPath))
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
     #expect(!env.lab.bastionLog().contains("Accepted publickey"))
@@ -162,7 +162,7 @@ struct ForwarderFailureTests {
     var settings = env.lab.settings()
     settings.identity = nil
     let forwarder = try env.forwarder(settings, options: options)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     await forwarder.stop()
   }
@@ -177,7 +177,7 @@ struct ForwarderFailureTests {
       jump: [env.lab.bastionEndpoint], host: nil, target: env.lab.forwardTarget, knownHosts: env.lab.knownHostsPath,
       identity: env.lab.clientKeyPath)
     let forwarder = try env.forwarder(settings)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder))
     #expect(forwarder.hopNames == ["\(env.lab.user)@127.0.0.1:\(env.lab.bastionPort)"])
     await forwarder.stop()
@@ -204,7 +204,7 @@ struct ForwarderFailureTests {
     defer { env.stop() }
     let forwarder = try env.forwarder()
     let events = EventRecorder(forwarder.events)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     #expect(try await roundTrip(forwarder, "before"))
 
     env.lab.killBastion()
@@ -221,12 +221,12 @@ struct ForwarderFailureTests {
     defer { env.stop() }
     let forwarder = try env.forwarder()
     let events = EventRecorder(forwarder.events)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     env.lab.killBastion()
     try await events.waitFor("reconnecting") { if case .reconnecting = $0 { true } else { false } }
     let pending = Task { try await forwarder.openStream() }
     try env.lab.startBastion()
-    let stream = try await withDeadline(.seconds(30), "the waiting stream") { try await pending.value }
+    let stream = try await withDeadline(.seconds(90), "the waiting stream") { try await pending.value }
     let io = streamClient(stream)
     try io.send([1, 2, 3])
     #expect(try io.receive(exactly: 3) == [1, 2, 3])
@@ -239,7 +239,7 @@ struct ForwarderFailureTests {
     defer { env.stop() }
     let forwarder = try env.forwarder(env.lab.settings(keepalive: .milliseconds(300)))
     let events = EventRecorder(forwarder.events)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     let frozen = env.lab.freezeBastionConnections()
     defer { env.lab.thawBastionConnections(frozen) }
     #expect(!frozen.isEmpty)

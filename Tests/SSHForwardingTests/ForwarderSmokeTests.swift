@@ -12,7 +12,7 @@ struct ForwarderSmokeTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try await env.startedForwarder()
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
     let io = streamClient(stream)
     try io.send(Array("hello".utf8))
     #expect(try io.receive(exactly: 5) == Array("hello".utf8))

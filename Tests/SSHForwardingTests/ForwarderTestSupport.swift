@@ -32,7 +32,7 @@ final class ForwarderLab {
   static var options: BastionPortForwarder.Options {
     var options = BastionPortForwarder.Options()
     options.agent = .none
-    options.connectTimeout = .seconds(15)
+    options.connectTimeout = .seconds(60)
     options.randomSeed = 42
     options.backoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(1))
     return options
@@ -41,7 +41,7 @@ final class ForwarderLab {
   /// A forwarder whose SSH path is up (bounded wait), with the lab's default settings.
   func startedForwarder() async throws -> BastionPortForwarder {
     let forwarder = try forwarder()
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     return forwarder
   }
 
@@ -117,7 +117,7 @@ func fingerprint(of publicKeyPath: String) throws -> String {
 
 func startFailure(_ forwarder: BastionPortForwarder) async throws -> SSHError {
   do {
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
   } catch let error as SSHError {
     await forwarder.stop()
     return error
@@ -127,7 +127,7 @@ func startFailure(_ forwarder: BastionPortForwarder) async throws -> SSHError {
 }
 
 func roundTrip(_ forwarder: BastionPortForwarder, _ text: String = "ping") async throws -> Bool {
-  let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+  let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
   let io = streamClient(stream)
   try io.send(Array(text.utf8))
   return try io.receive(exactly: text.utf8.count) == Array(text.utf8)

@@ -51,7 +51,7 @@ struct ForwarderTransferTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try await env.startedForwarder()
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
     try echoTransfer(stream, count: 64 << 20, seed: 7)
     await forwarder.stop()
   }
@@ -61,7 +61,7 @@ struct ForwarderTransferTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try await env.startedForwarder()
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
     let io = streamClient(stream)
     try io.send([0x42])
     #expect(try io.receive(exactly: 1) == [0x42])
@@ -111,7 +111,7 @@ struct ForwarderTransferTests {
     let env = try ForwarderLab()
     defer { env.stop() }
     let forwarder = try await env.startedForwarder()
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
     let io = streamClient(stream)
     var pattern = PatternStream(seed: 5)
     let payload = pattern.bytes(300_000)
@@ -132,7 +132,7 @@ struct ForwarderTransferTests {
     let env = try ForwarderLab(echo: .sendThenDrain(bytes: 200_000, seed: 11))
     defer { env.stop() }
     let forwarder = try await env.startedForwarder()
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
     let io = streamClient(stream)
     var expected = PatternStream(seed: 11)
     let banner = try io.receiveUntilEOF()
@@ -175,9 +175,9 @@ struct ForwarderTransferTests {
     var settings = env.lab.settings()
     settings.target = HostPort(host: "127.0.0.1", port: 9)
     let forwarder = try env.forwarder(settings)
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
     do {
-      _ = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+      _ = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
       Issue.record("openStream should have failed")
     } catch let error as SSHError {
       #expect(error.category == .sshConnection)

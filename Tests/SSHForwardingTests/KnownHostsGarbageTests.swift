@@ -231,8 +231,8 @@ struct KnownHostsGarbageTests {
     let path = env.directory.path("known_hosts_garbage")
     try Data(Array(lines.joined(separator: [0x0D, 0x0A]))).write(to: URL(fileURLWithPath: path))
     let forwarder = try env.forwarder(env.lab.settings(knownHosts: path))
-    try await withDeadline(.seconds(30), "start") { try await forwarder.start() }
-    let stream = try await withDeadline(.seconds(30), "openStream") { try await forwarder.openStream() }
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
+    let stream = try await withDeadline(.seconds(90), "openStream") { try await forwarder.openStream() }
     let io = streamClient(stream)
     try io.send(Array("ping".utf8))
     #expect(try io.receive(exactly: 4) == Array("ping".utf8))
