@@ -97,18 +97,22 @@ public final class HTTPTokenProxy: Sendable {
   private let limits: Limits
   private let peerCheck: ListenerPeerCheck?
   private let onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
+  private let stepUpContext: StepUpContext
   private let lifecycle = Mutex(Lifecycle.idle)
 
   /// `onRequest` is called once per finished client request (see `ProxyRequestRecord`).
   /// `peerCheck` (`listen.peers`, SPEC §5) sees every accepted connection on the event loop before
-  /// its pipeline exists: a refused one is closed without a byte read from it.
+  /// its pipeline exists: a refused one is closed without a byte read from it. `stepUpContext`
+  /// (the profile's scopes and name) words the answer to a step-up challenge (SPEC §10).
   public init(
     logger: Logger = Logger(label: "mcp-tunnel.proxy"), limits: Limits = Limits(),
-    peerCheck: ListenerPeerCheck? = nil, onRequest: (@Sendable (ProxyRequestRecord) -> Void)? = nil
+    peerCheck: ListenerPeerCheck? = nil, stepUpContext: StepUpContext = StepUpContext(),
+    onRequest: (@Sendable (ProxyRequestRecord) -> Void)? = nil
   ) {
     self.logger = logger
     self.limits = limits
     self.peerCheck = peerCheck
+    self.stepUpContext = stepUpContext
     self.onRequest = onRequest
   }
 
@@ -171,7 +175,7 @@ public final class HTTPTokenProxy: Sendable {
     let peerCheck = peerCheck
     let shared = ProxyShared(
       tokens: tokens, dialer: ForwardedUpstreamDialer(forwarder: forwarder), upstreamHost: upstreamHost,
-      listen: address, limits: limits, logger: logger, onRequest: onRequest)
+      listen: address, limits: limits, logger: logger, stepUpContext: stepUpContext, onRequest: onRequest)
     do {
       let server = try await ServerBootstrap(group: group)
         .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)

@@ -8,15 +8,31 @@ import TunnelCore
 enum JSONRPCEnvelope {
   /// The messages of a request body: one for a JSON-RPC message, one per element that is a JSON-RPC
   /// message for a batch. Nil when the body is not JSON, or JSON holding no JSON-RPC message.
-  static func messages(in body: [UInt8]) -> [ProxyRequestRecord.RPCMessage]? {
+  static func messages(in body: [UInt8]) -> [ProxyRequestRecord.RPCMessage]? { summary(in: body)?.messages }
+
+  /// The messages of a request body (as `messages(in:)`) and the shape an answer to it must have.
+  static func summary(in body: [UInt8]) -> (messages: [ProxyRequestRecord.RPCMessage], reply: JSONRPCReplyShape)? {
     guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else { return nil }
     let messages: [ProxyRequestRecord.RPCMessage]
+    let reply: JSONRPCReplyShape
     if let batch = object as? [Any] {
       messages = batch.compactMap(message)
+      reply = JSONRPCReplyShape(batch: true, requestIDs: batch.compactMap(requestID))
     } else {
       messages = message(object).map { [$0] } ?? []
+      reply = JSONRPCReplyShape(batch: false, requestIDs: requestID(object).map { [$0] } ?? [])
     }
-    return messages.isEmpty ? nil : messages
+    return messages.isEmpty ? nil : (messages, reply)
+  }
+
+  /// The id of a JSON-RPC request (a message with a `method` and a non-null `id`) as JSON text
+  /// (`1`, `"a"`), so an answer can echo it exactly; nil for notifications, responses and the rest.
+  private static func requestID(_ object: Any) -> String? {
+    guard let message = object as? [String: Any], message["jsonrpc"] as? String == "2.0",
+      message["method"] is String, let id = message["id"], id is String || id is NSNumber,
+      let data = try? JSONSerialization.data(withJSONObject: id, options: [.fragmentsAllowed])
+    else { return nil }
+    return String(decoding: data, as: UTF8.self)
   }
 
   /// A JSON-RPC 2.0 message is an object whose `jsonrpc` is `"2.0"`; anything else is not one.
@@ -72,6 +88,17 @@ enum JSONRPCEnvelope {
   }
 }
 
+/// What an answer the proxy writes itself in JSON-RPC (a step-up error) must look like: one error
+/// response per request of the body, in an array when the body was a batch.
+struct JSONRPCReplyShape: Sendable, Equatable {
+  var batch: Bool
+  /// Each request's id as JSON text (`1`, `"a"`), in body order; notifications and responses have none.
+  var requestIDs: [String]
+
+  /// A body that is not JSON-RPC, or not known: one error response with `"id": null`.
+  static let unknown = JSONRPCReplyShape(batch: false, requestIDs: [])
+}
+
 /// The side copy of a request body for its JSON-RPC summary. The body itself is relayed by the
 /// caller untouched; this keeps at most `limit` bytes, and none once the body cannot be summarized
 /// (larger than `limit`, or its first non-blank byte opens no JSON object or array).
@@ -103,13 +130,16 @@ struct RequestBodySummarizer {
     copy.append(contentsOf: bytes)
   }
 
-  /// The summary of the whole body; call once it has all arrived. Releases the copy.
-  mutating func finish() -> (kind: ProxyRequestRecord.BodyKind, messages: [ProxyRequestRecord.RPCMessage]) {
+  /// The summary of the whole body; call once it has all arrived. Releases the copy. `reply` is
+  /// `.unknown` unless the body is JSON-RPC.
+  mutating func finish() -> (
+    kind: ProxyRequestRecord.BodyKind, messages: [ProxyRequestRecord.RPCMessage], reply: JSONRPCReplyShape
+  ) {
     defer { stopCollecting() }
-    if receivedBytes == 0 { return (.empty, []) }
-    if receivedBytes > limit { return (.tooLargeToSummarize, []) }
-    guard opensJSON == true, let messages = JSONRPCEnvelope.messages(in: copy) else { return (.notJSONRPC, []) }
-    return (.jsonRPC, messages)
+    if receivedBytes == 0 { return (.empty, [], .unknown) }
+    if receivedBytes > limit { return (.tooLargeToSummarize, [], .unknown) }
+    guard opensJSON == true, let summary = JSONRPCEnvelope.summary(in: copy) else { return (.notJSONRPC, [], .unknown) }
+    return (.jsonRPC, summary.messages, summary.reply)
   }
 
   private mutating func stopCollecting() {

@@ -23,6 +23,11 @@ import TunnelCore
 /// (`Limits.replayableBody`, known from `Content-Length`) to be kept. Otherwise, and on a second
 /// `401`, the client gets a `503` JSON answer; an upstream challenge is never relayed (USE-06).
 ///
+/// **Step-up.** A `403 insufficient_scope` or `401 insufficient_user_authentication` challenge
+/// (SPEC §10) is neither re-minted nor retried: the upstream stream is dropped and the client gets
+/// the server's status with a JSON-RPC error naming `mcp-tunnel elevate` (`StepUpReply`); the
+/// record carries the challenge (`ProxyRequestRecord.stepUp`) for the runtime's event and audit.
+///
 /// **Records.** Each exchange reports one `ProxyRequestRecord` when it settles. Its JSON-RPC summary
 /// and the response's error code come from bounded copies taken on the side
 /// (`RequestBodySummarizer`, `ResponseErrorCodeReader`, both capped at `Limits.jsonSummaryBody`);
@@ -74,7 +79,9 @@ final class ProxyConnectionHandler: ChannelDuplexHandler {
   init(shared: ProxyShared, tap: ClientByteTap) {
     self.shared = shared
     self.tap = tap
-    machine = Machine(limits: shared.limits, requestGuard: shared.requestGuard, upstreamHost: shared.upstreamHost)
+    machine = Machine(
+      limits: shared.limits, requestGuard: shared.requestGuard, upstreamHost: shared.upstreamHost,
+      stepUpContext: shared.stepUpContext)
     tap.owner = self
   }
 

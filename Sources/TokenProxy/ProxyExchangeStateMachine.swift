@@ -148,6 +148,10 @@ struct ProxyExchangeStateMachine {
     case relaying(upstreamKeepAlive: Bool)
     /// Waiting for `replaceRejected(_:)` after a `401 invalid_token`.
     case reminting
+    /// The upstream answered with a step-up challenge (`Exchange.stepUp`) before the request body
+    /// ended: the rest is read and dropped, and the answer, which echoes the request ids, is
+    /// written at its end.
+    case challenged
     /// The client's response is complete; the rest of the request body is read and dropped.
     case answered
   }
@@ -183,6 +187,10 @@ struct ProxyExchangeStateMachine {
     var errorCodeReader = ResponseErrorCodeReader()
     var token: TenantSessionToken?
     var remintUsed = false
+    /// The step-up challenge the upstream answered with (SPEC §10), when it did.
+    var stepUp: StepUpChallenge?
+    /// The shape of a JSON-RPC answer to the request body, known once it ended.
+    var replyShape = JSONRPCReplyShape.unknown
     var reconnectUsed = false
     var retried = false
     var continueSent = false
@@ -236,11 +244,17 @@ struct ProxyExchangeStateMachine {
   let limits: HTTPTokenProxy.Limits
   let requestGuard: LoopbackRequestGuard
   let upstreamHost: String
+  /// For the words of a step-up answer: the profile's scopes and name.
+  let stepUpContext: StepUpContext
 
-  init(limits: HTTPTokenProxy.Limits, requestGuard: LoopbackRequestGuard, upstreamHost: String) {
+  init(
+    limits: HTTPTokenProxy.Limits, requestGuard: LoopbackRequestGuard, upstreamHost: String,
+    stepUpContext: StepUpContext = StepUpContext()
+  ) {
     self.limits = limits
     self.requestGuard = requestGuard
     self.upstreamHost = upstreamHost
+    self.stepUpContext = stepUpContext
   }
 
   /// What the client connection may read now (further reads after a request's end only buffer the
@@ -255,7 +269,7 @@ struct ProxyExchangeStateMachine {
     guard let ex = current, !ex.requestEnded else { return .open }
     switch ex.phase {
     case .forwarding, .relaying: return .whileUpstreamWritable
-    case .answered: return .open
+    case .answered, .challenged: return .open
     case .awaitingToken, .admitting, .connecting, .reminting: return .closed
     }
   }
@@ -404,6 +418,8 @@ struct ProxyExchangeStateMachine {
     case .answered:
       ex.discarded += buffer.readableBytes
       if ex.discarded > limits.discardedBody { actions.append(.close) }
+    case .challenged:
+      break  // read for the ids of the answer only (bounded by `Limits.requestBody`)
     case .awaitingToken, .admitting, .connecting, .reminting:
       switch ex.body {
       case .kept(let parts): ex.body = .kept(parts + [buffer])
@@ -426,12 +442,14 @@ struct ProxyExchangeStateMachine {
       actions.append(.cancelDeadline)
     }
     ex.requestEnded = true
-    (ex.bodyKind, ex.rpcMessages) = ex.bodySummarizer.finish()
+    (ex.bodyKind, ex.rpcMessages, ex.replyShape) = ex.bodySummarizer.finish()
     switch ex.phase {
     case .answered:
       settle(ex, &actions)
       afterFinish(ex, wrote: false, &actions)
       return
+    case .challenged:
+      answerStepUp(&ex, &actions)
     case .forwarding, .relaying:
       if linked { actions.append(.forwardEnd) }
     case .awaitingToken, .admitting, .connecting, .reminting:
@@ -534,6 +552,11 @@ struct ProxyExchangeStateMachine {
     }
     guard ex.phase == .forwarding else { return }
     defer { store(ex) }
+    let status = Int(head.status.code)
+    if let challenge = StepUpChallenge.parse(status: status, wwwAuthenticate: head.headers["www-authenticate"]) {
+      stepUpRequired(&ex, challenge, &actions)
+      return
+    }
     if head.status == .unauthorized {
       unauthorized(&ex, head, &actions)
       return
@@ -561,6 +584,34 @@ struct ProxyExchangeStateMachine {
     ex.phase = .reminting
     actions.append(.count(.remint))
     actions.append(.replaceToken(ex.id, rejected: rejected))
+  }
+
+  /// An upstream step-up challenge (SPEC §10): no re-mint and no retry (a fresh token of the same
+  /// login cannot satisfy it, SU-03), the challenge not relayed (USE-06). The upstream response is
+  /// dropped with its stream, and the client gets the server's status with a JSON-RPC error naming
+  /// `mcp-tunnel elevate` — at once when the request body is complete, else once it is (the answer
+  /// echoes its ids). A client that waits for `100 Continue` and did not get it sends no body: it is
+  /// answered at once, without ids.
+  private mutating func stepUpRequired(
+    _ ex: inout Exchange, _ challenge: StepUpChallenge, _ actions: inout [Action]
+  ) {
+    actions.append(contentsOf: abandonUpstream())
+    ex.stepUp = challenge
+    if ex.requestEnded || (ex.expectsContinue && !ex.continueSent) {
+      answerStepUp(&ex, &actions)
+    } else {
+      ex.phase = .challenged
+      actions.append(.resumeClientRead)
+    }
+  }
+
+  private mutating func answerStepUp(_ ex: inout Exchange, _ actions: inout [Action]) {
+    guard let challenge = ex.stepUp, let tenant = ex.token?.tenant else {
+      answerLocally(&ex, .tokenRejected(afterRemint: ex.remintUsed), &actions)  // not reached: it was sent
+      return
+    }
+    answerLocally(
+      &ex, .stepUp(stepUpContext.advice(for: challenge, tenant: tenant), reply: ex.replyShape), &actions)
   }
 
   private mutating func responseEnd(_ actions: inout [Action]) {
@@ -595,7 +646,7 @@ struct ProxyExchangeStateMachine {
     case .relaying:
       markError(&ex, detail: "upstream_closed", &actions)
       actions.append(.close)  // the client sees a truncated response, never a forged end
-    case .awaitingToken, .admitting, .connecting, .reminting, .answered:
+    case .awaitingToken, .admitting, .connecting, .reminting, .answered, .challenged:
       break
     }
     store(ex)
@@ -608,7 +659,7 @@ struct ProxyExchangeStateMachine {
     case .relaying, .answered:
       actions.append(.close)  // a response is already under way; cannot start another
       return
-    case .awaitingToken, .admitting, .connecting, .forwarding, .reminting:
+    case .awaitingToken, .admitting, .connecting, .forwarding, .reminting, .challenged:
       break
     }
     if ex.head.method == .CONNECT {
@@ -674,7 +725,7 @@ struct ProxyExchangeStateMachine {
       state = .closing(pending: ex)
       disarm(&actions)
       actions.append(.close)
-    case .awaitingToken, .admitting, .connecting, .forwarding, .reminting:
+    case .awaitingToken, .admitting, .connecting, .forwarding, .reminting, .challenged:
       answerLocally(&ex, answer, &actions)
     }
   }
@@ -719,14 +770,16 @@ struct ProxyExchangeStateMachine {
   }
 
   private func report(_ ex: Exchange, completed: Bool) -> Action {
+    // A step-up answer is the proxy's, but the request went upstream with the tenant's token.
+    let forwarded = ex.answeredBy == .upstream || ex.stepUp != nil
     let path = ex.head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)
     let record = ProxyRequestRecord(
       connectionID: connectionID ?? 0, method: ex.head.method.rawValue, path: path ?? "", status: ex.status,
       duration: .zero, bodyKind: ex.bodyKind, rpcMessages: ex.rpcMessages,
       requestBytes: ex.requestBytes, responseBytes: ex.responseBytes, rpcErrorCode: ex.errorCodeReader.errorCode,
-      tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
-      generation: ex.answeredBy == .upstream ? ex.token?.generation : nil, answeredBy: ex.answeredBy,
-      completed: completed, detail: ex.detail, retried: ex.retried, via: ex.via)
+      tenant: forwarded ? ex.token?.tenant : nil, generation: forwarded ? ex.token?.generation : nil,
+      answeredBy: ex.answeredBy, completed: completed, detail: ex.detail, retried: ex.retried, via: ex.via,
+      stepUp: ex.stepUp)
     return .report(record, started: ex.started)
   }
 

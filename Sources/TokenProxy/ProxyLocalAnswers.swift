@@ -3,7 +3,7 @@ import NIOHTTP1
 import TunnelCore
 
 /// An answer the proxy gives itself, without the upstream: a status and a small JSON body
-/// `{"error": code, "message": …, "fix": …}` (`fix` omitted when there is none).
+/// `{"error": code, "message": …, "fix": …}` (`fix` omitted when there is none), or `rawBody`.
 struct LocalAnswer: Sendable, Equatable {
   var status: HTTPResponseStatus
   /// Machine-readable reason, the body's `error` member.
@@ -17,6 +17,8 @@ struct LocalAnswer: Sendable, Equatable {
   var abortRequest: Bool
   /// Counted in `ProxyCounters.errors` (the well-known 404 is an expected answer, not an error).
   var countsAsError: Bool = true
+  /// A JSON body of its own instead of `{error, message, fix}` (the step-up answer's JSON-RPC error).
+  var rawBody: Data?
 
   init(
     _ status: HTTPResponseStatus, _ code: String, _ message: String, fix: String? = nil, close: Bool = false,
@@ -38,6 +40,7 @@ struct LocalAnswer: Sendable, Equatable {
   }
 
   var body: Data {
+    if let rawBody { return rawBody }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return (try? encoder.encode(Body(error: code, message: message, fix: fix))) ?? Data("{}".utf8)

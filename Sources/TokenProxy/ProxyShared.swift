@@ -15,13 +15,15 @@ final class ProxyShared: Sendable {
   let limits: HTTPTokenProxy.Limits
   let logger: Logger
   let onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
+  let stepUpContext: StepUpContext
   let registry = ConnectionRegistry()
   private let counterState = Mutex(ProxyCounters())
   private let stopped = Mutex(false)
 
   init(
     tokens: any TenantTokenSource, dialer: any UpstreamDialer, upstreamHost: String, listen: HostPort,
-    limits: HTTPTokenProxy.Limits, logger: Logger, onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
+    limits: HTTPTokenProxy.Limits, logger: Logger, stepUpContext: StepUpContext = StepUpContext(),
+    onRequest: (@Sendable (ProxyRequestRecord) -> Void)?
   ) {
     self.tokens = tokens
     self.dialer = dialer
@@ -30,6 +32,7 @@ final class ProxyShared: Sendable {
     self.limits = limits
     self.logger = logger
     self.onRequest = onRequest
+    self.stepUpContext = stepUpContext
   }
 
   var counters: ProxyCounters {

@@ -14,13 +14,17 @@ public final class HTTPProxyFrontEnd: TunnelFrontEnd {
   private let upstreamHost: String
   private let logger: Logger
   private let limits: HTTPTokenProxy.Limits
+  private let stepUpContext: StepUpContext
   private let proxy = Mutex<HTTPTokenProxy?>(nil)
 
   /// `upstreamHost` is the `Host` the MCP server expects: the SSH target's `host:port`.
+  /// `stepUpContext` words the answer to a step-up challenge (the profile's scopes and name).
   public init(
     listener: LoopbackListener, upstreamHost: String, logger: Logger = Logger(label: "mcp-tunnel.proxy"),
-    limits: HTTPTokenProxy.Limits = HTTPTokenProxy.Limits(), peerCheck: ListenerPeerCheck? = nil
+    limits: HTTPTokenProxy.Limits = HTTPTokenProxy.Limits(), peerCheck: ListenerPeerCheck? = nil,
+    stepUpContext: StepUpContext = StepUpContext()
   ) {
+    self.stepUpContext = stepUpContext
     self.listener = listener
     self.address = listener.address
     self.upstreamHost = upstreamHost
@@ -34,7 +38,8 @@ public final class HTTPProxyFrontEnd: TunnelFrontEnd {
     onRequest: @escaping @Sendable (ProxyRequestRecord) -> Void
   ) async throws {
     guard let tokens else { throw ProxyError(.internalError, "the http front end needs a tenant token source") }
-    let proxy = HTTPTokenProxy(logger: logger, limits: limits, peerCheck: peerCheck, onRequest: onRequest)
+    let proxy = HTTPTokenProxy(
+      logger: logger, limits: limits, peerCheck: peerCheck, stepUpContext: stepUpContext, onRequest: onRequest)
     let first = self.proxy.withLock { current -> Bool in
       guard current == nil else { return false }
       current = proxy

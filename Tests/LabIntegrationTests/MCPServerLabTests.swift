@@ -65,6 +65,34 @@ struct MCPServerLabTests {
     #expect(run.result["tenant"] as? String == "globex")
   }
 
+  @Test(
+    "step-up fixture: admin_echo → 403 insufficient_scope, recent_login_echo → 401 RFC 9470, bad token → 401")
+  func stepUpChallenges() async throws {
+    let lab = try LabEnvironment.start(.mcpServer)
+    defer { lab.stop() }
+    let mcp = try lab.mcp()
+    let token = try await lab.tenantToken("acme")
+    func call(_ tool: String, token: String) async throws -> LabHTTPResponse {
+      try await LabHTTPClient().sendJSON(
+        "POST", URL(string: mcp.url)!,
+        ["jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ["name": tool, "arguments": ["text": "x"]]],
+        headers: ["Authorization": "Bearer \(token)", "Accept": "application/json, text/event-stream"])
+    }
+    let admin = try await call("admin_echo", token: token)
+    #expect(admin.status == 403, "\(admin.text)")
+    let scope = admin.headers["www-authenticate"] ?? ""
+    #expect(scope.hasPrefix(#"Bearer error="insufficient_scope", scope="mcp mcp-admin""#), "\(scope)")
+    #expect(
+      scope.contains(#"resource_metadata="http://127.0.0.1:\#(mcp.port)/.well-known/oauth-protected-resource/mcp""#))
+    let recent = try await call("recent_login_echo", token: token)
+    #expect(recent.status == 401, "\(recent.text)")
+    let rfc9470 = recent.headers["www-authenticate"] ?? ""
+    #expect(rfc9470.hasPrefix(#"Bearer error="insufficient_user_authentication""#), "\(rfc9470)")
+    #expect(rfc9470.contains(#"acr_values="phr", max_age="300""#), "\(rfc9470)")
+    let forged = try await call("admin_echo", token: "not-a-token")
+    #expect(forged.status == 401 && forged.headers["www-authenticate"]?.contains("invalid_token") == true)
+  }
+
   @Test("tools, echo, a resource and a prompt work; any Host 127.0.0.1:<port> passes, others get 421")
   func surfaceAndHosts() async throws {
     let lab = try LabEnvironment.start(.mcpServer)
@@ -74,7 +102,9 @@ struct MCPServerLabTests {
     let client = lab.mcpClient
 
     let tools = try client.run(url: mcp.url, token: token, ["tools"])
-    #expect(tools.object["tools"] as? [String] == ["echo", "slow_stream", "whoami"], "\(tools)")
+    #expect(
+      tools.object["tools"] as? [String] == ["admin_echo", "echo", "recent_login_echo", "slow_stream", "whoami"],
+      "\(tools)")
     let echo = try client.run(url: mcp.url, token: token, ["call", "echo", #"{"text":"hello"}"#])
     #expect(echo.result["text"] as? String == "hello")
     let resource = try client.run(url: mcp.url, token: token, ["read", "lab://tenant-info"])

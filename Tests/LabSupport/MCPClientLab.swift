@@ -60,6 +60,9 @@ public struct MCPClientResult: Sendable, CustomStringConvertible {
   public var result: [String: Any] { object["result"] as? [String: Any] ?? [:] }
   /// For failures: the last HTTP error status the client saw (401, 421…).
   public var httpStatus: Int? { (object["http_status"] as? NSNumber)?.intValue }
+  /// For failures: the JSON-RPC error of the failed request as the SDK received it (`code`,
+  /// `message`, `data`); empty when there was none.
+  public var rpcError: [String: Any] { object["rpc_error"] as? [String: Any] ?? [:] }
 
   public var description: String { "exit \(status): \(stdout)\n\(labTail(stderr, lines: 15))" }
 

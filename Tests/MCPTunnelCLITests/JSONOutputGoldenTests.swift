@@ -562,6 +562,38 @@ struct JSONOutputGoldenTests {
     #expect(continues.text == "ok: 3 records in 2 files, chain intact")
   }
 
+  @Test("step_up_required (SPEC §10): typed, absent parameters null, on stdout with --json and on stderr always")
+  func stepUpRequired() {
+    let acme = TenantID("acme")!
+    let scope = StepUpAdvice(
+      challenge: StepUpChallenge(kind: .insufficientScope, status: 403, scopes: ["mcp", "mcp-admin"]), tenant: acme,
+      baselineScopes: ["openid", "mcp"], profile: "lab")
+    let line = StepUpRequiredEvent(scope)
+    #expect(
+      line.jsonLine
+        == #"{"acr_values":null,"error":"insufficient_scope","event":"step_up_required","max_age":null,"#
+        + #""run":"mcp-tunnel elevate --tenant acme --scope mcp-admin --profile lab","scope":"mcp mcp-admin","#
+        + #""status":403,"tenant":"acme"}"#)
+    #expect(
+      line.text
+        == "warning: step-up required: the MCP server refused this call for tenant acme (HTTP 403 insufficient_scope); "
+        + "it wants scope mcp-admin; run: mcp-tunnel elevate --tenant acme --scope mcp-admin --profile lab")
+    let recent = StepUpAdvice(
+      challenge: StepUpChallenge(kind: .insufficientUserAuthentication, status: 401, acrValues: ["phr"], maxAge: 300),
+      tenant: acme, profile: "lab")
+    #expect(
+      StepUpRequiredEvent(recent).jsonLine
+        == #"{"acr_values":"phr","error":"insufficient_user_authentication","event":"step_up_required","max_age":300,"#
+        + #""run":"mcp-tunnel elevate --tenant acme --profile lab","scope":null,"status":401,"tenant":"acme"}"#)
+    let json = CapturingOutputSink()
+    UpEventReporter(output: json, json: true, verbose: false).render(.stepUpRequired(recent))
+    #expect(json.stdout == StepUpRequiredEvent(recent).jsonLine + "\n")
+    #expect(json.stderr == StepUpRequiredEvent(recent).text + "\n")
+    let text = CapturingOutputSink()
+    UpEventReporter(output: text, json: false, verbose: false).render(.stepUpRequired(recent))
+    #expect(text.stdout.isEmpty && text.stderr.contains("a login with acr phr and no older than 300 s"))
+  }
+
   @Test("strings: quotes, backslashes and control characters escaped, slashes and non-ASCII as they are")
   func escaping() {
     let line = StoppedEvent(reason: "a/b \"q\" \\ \n\r\t\u{8}\u{c}\u{1}\u{1f} é → 😀").jsonLine

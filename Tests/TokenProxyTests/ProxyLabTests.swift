@@ -82,7 +82,8 @@ struct ProxyLabTests {
 
       let tools = try await rig.client(["tools"])
       #expect(tools.ok, "\(tools)\n\(labTail(rig.mcp.process.log()))")
-      #expect(tools.object["tools"] as? [String] == ["echo", "slow_stream", "whoami"])
+      #expect(
+        tools.object["tools"] as? [String] == ["admin_echo", "echo", "recent_login_echo", "slow_stream", "whoami"])
       let whoami = try await rig.client(["call", "whoami"])
       #expect(whoami.ok, "\(whoami)")
       #expect(whoami.result["tenant"] as? String == "acme")

@@ -197,7 +197,8 @@ struct RequestScreeningTests {
     var summarizer = RequestBodySummarizer(
       limit: limit, declaredLength: chunked ? nil : parts.reduce(0) { $0 + $1.utf8.count })
     for part in parts { summarizer.append(ByteBuffer(string: part)) }
-    return summarizer.finish()
+    let summary = summarizer.finish()
+    return (summary.kind, summary.messages)
   }
 
   @Test("JSON-RPC envelope: method, id as text and the target of tools/call, prompts/get and resources/*")

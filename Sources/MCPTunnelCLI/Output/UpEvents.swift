@@ -142,6 +142,40 @@ struct SessionEndingEvent: JSONOutputLine, TextRenderable, Equatable {
   }
 }
 
+/// The MCP server refused a call for want of a stronger token (SPEC §10); stderr in both output
+/// modes. `scope` and `acr_values` are space-separated as in the challenge; absent ones are `null`.
+/// `run` is the command that satisfies it.
+struct StepUpRequiredEvent: JSONOutputLine, TextRenderable, Equatable {
+  let event = "step_up_required"
+  var tenant: String
+  /// `insufficient_scope` or `insufficient_user_authentication`.
+  var error: String
+  var status: Int
+  @NullWhenAbsent var scope: String?
+  @NullWhenAbsent var acrValues: String?
+  @NullWhenAbsent var maxAge: Int?
+  var run: String
+  /// The sentence on stderr.
+  var message: String
+
+  var text: String { "warning: \(message)" }
+
+  private enum CodingKeys: String, CodingKey {
+    case event, tenant, error, status, scope, acrValues, maxAge, run
+  }
+}
+
+extension StepUpRequiredEvent {
+  init(_ advice: StepUpAdvice) {
+    let challenge = advice.challenge
+    self.init(
+      tenant: advice.tenant.rawValue, error: challenge.kind.rawValue, status: challenge.status,
+      scope: challenge.scopes.isEmpty ? nil : challenge.scopes.joined(separator: " "),
+      acrValues: challenge.acrValues.isEmpty ? nil : challenge.acrValues.joined(separator: " "),
+      maxAge: challenge.maxAge, run: advice.command, message: advice.message)
+  }
+}
+
 /// The run is over: the signal's name, `max_duration`, `idle_timeout`, or `failed`.
 struct StoppedEvent: JSONOutputLine, TextRenderable, Equatable {
   let event = "stopped"

@@ -162,7 +162,8 @@ extension Up {
     let frontEnd = HTTPProxyFrontEnd(
       listener: listener, upstreamHost: profile.ssh.target.description,
       logger: logger("mcp-tunnel.proxy", verbose: verbose),
-      peerCheck: peerCheck(peers ?? profile.listen.peers, environment: env))
+      peerCheck: peerCheck(peers ?? profile.listen.peers, environment: env),
+      stepUpContext: StepUpContext(profile: profile))
     let services = TunnelRuntime.Services(
       forwarder: try env.makePortForwarder(route, env.environment), frontEnd: frontEnd,
       tokens: TunnelRuntime.Tokens(

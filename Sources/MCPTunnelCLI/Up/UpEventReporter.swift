@@ -45,6 +45,10 @@ struct UpEventReporter: Sendable {
       let line = SessionEndingEvent(limit: limit.rawValue, endsAt: Timestamp.string(endsAt))
       if json { output.writeResult(line.jsonLine + "\n") }
       output.writeDiagnostic(line.text + "\n")
+    case .stepUpRequired(let advice):
+      let line = StepUpRequiredEvent(advice)
+      if json { output.writeResult(line.jsonLine + "\n") }
+      output.writeDiagnostic(line.text + "\n")
     }
   }
 

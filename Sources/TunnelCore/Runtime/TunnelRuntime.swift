@@ -132,6 +132,10 @@ public final class TunnelRuntime: Sendable {
     /// `limit` ends the run at `endsAt` (SPEC §10: 5 minutes before, or at half the limit,
     /// whichever is later). An idle warning is repeated if a call moved the end and it nears again.
     case sessionEnding(limit: SessionLimit, endsAt: Date)
+    /// The MCP server refused a call for want of a stronger token (SPEC §10); the client got the
+    /// advice as a JSON-RPC error. Once per distinct challenge of a tenant while its token stays
+    /// the same (a new token re-arms it); every refused call is audited all the same.
+    case stepUpRequired(StepUpAdvice)
     /// The run is over: the signal's name, `max_duration`, `idle_timeout`, or `failed`.
     case stopped(reason: String)
   }
@@ -146,6 +150,8 @@ public final class TunnelRuntime: Sendable {
     var lastActivity: Date?
     /// The last step-up challenge per tenant (SPEC §10), for `elevate` to satisfy.
     var stepUps: [TenantID: StepUpChallenge] = [:]
+    /// The challenges already reported per tenant (`stepUpRequired`), until its next token.
+    var reportedStepUps: [TenantID: Set<StepUpChallenge>] = [:]
   }
 
   public let settings: Settings
@@ -393,7 +399,10 @@ public final class TunnelRuntime: Sendable {
           event: .tokenMinted, profile: profileName, tenant: token.tenant.rawValue, actor: settings.subject,
           session: settings.sessionID, tokenID: settings.tokenFingerprint(token.token),
           detail: "\(reason.rawValue); expires \(Timestamp.string(token.expiresAt))"))
-      fields.withLock { $0.lastWarning = nil }
+      fields.withLock {
+        $0.lastWarning = nil
+        $0.reportedStepUps[token.tenant] = nil  // a new token may carry what was missing: say it again
+      }
       if ready { onEvent(.tokenMinted(tenant: token.tenant, expiresAt: token.expiresAt, reason: reason)) }
     case .mintFailed(let tenant, let error, let retryIn):
       let facing = error as? any UserFacingError
@@ -455,10 +464,20 @@ public final class TunnelRuntime: Sendable {
   /// gives one per element, sharing the request's status, duration and byte counts), or one for
   /// a request without any (SSE `GET`, session `DELETE`, a body that is not JSON-RPC). Tool,
   /// prompt and resource are named; arguments never are. No header, query or body value.
+  ///
+  /// A request the MCP server refused with a step-up challenge gives `step_up_required` records
+  /// instead of `call` ones, and a `stepUpRequired` event the first time the tenant's token meets
+  /// that challenge.
   private func proxyRequest(_ record: ProxyRequestRecord) {
     noteActivity(at: now())
     if let challenge = record.stepUp, let tenant = record.tenant {
-      fields.withLock { $0.stepUps[tenant] = challenge }
+      let first = fields.withLock { f in
+        f.stepUps[tenant] = challenge
+        return f.reportedStepUps[tenant, default: []].insert(challenge).inserted
+      }
+      if first {
+        onEvent(.stepUpRequired(StepUpContext(profile: settings.profile).advice(for: challenge, tenant: tenant)))
+      }
     }
     guard services.audit != nil else { return }
     for event in Self.auditEvents(
@@ -468,10 +487,25 @@ public final class TunnelRuntime: Sendable {
     }
   }
 
-  /// The audit records of one proxy request record; `denied` is the proxy's own 403.
+  /// The audit records of one proxy request record; `denied` is the proxy's own 403;
+  /// `step_up_required` (outcome `denied`) a call the MCP server refused with a step-up challenge,
+  /// whose parameters are in `detail` (`insufficient_scope; scope="mcp mcp-admin"`).
   public static func auditEvents(
     for record: ProxyRequestRecord, profile: String, actor: String?, session: String
   ) -> [AuditEvent] {
+    if let challenge = record.stepUp, let tenant = record.tenant {
+      let detail = StepUpAdvice(challenge: challenge, tenant: tenant).auditDetail
+      var plain = record
+      plain.stepUp = nil
+      plain.detail = nil
+      return auditEvents(for: plain, profile: profile, actor: actor, session: session).map { event in
+        var event = event
+        event.event = .stepUpRequired
+        event.outcome = .denied
+        event.detail = [event.detail, detail].compactMap { $0 }.joined(separator: "; ")
+        return event
+      }
+    }
     let denied = record.answeredBy == .proxy && record.status == 403
     let answered = record.status.map { (200..<400).contains($0) } ?? false
     // The GET event stream (MCP Streamable HTTP) has no end of its own: the client closing it is

@@ -9,7 +9,8 @@ usage: client.py URL [--token-stdin] [--header K=V]... COMMAND
 
 The bearer token is read from stdin (--token-stdin), never from argv or the environment.
 Prints exactly one JSON object on stdout: {"ok": true, ...} and exit 0, or
-{"ok": false, "error": ..., "http_status": <last HTTP status>} and exit 1.
+{"ok": false, "error": ..., "http_status": <last HTTP status>, "rpc_error": {"code", "message", "data"} | null}
+and exit 1 (`rpc_error`: the JSON-RPC error of the failed request, when there was one).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 import time
 
 import httpx2
-from lab_client import content_json, error_leaves
+from lab_client import content_json, error_leaves, rpc_error
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -103,7 +104,8 @@ def main() -> int:
         leaves = error_leaves(e)
         failures = [s for s in statuses if s >= 400]
         out = {"ok": False, "error": "; ".join(leaves),
-               "http_status": failures[-1] if failures else (statuses[-1] if statuses else None)}
+               "http_status": failures[-1] if failures else (statuses[-1] if statuses else None),
+               "rpc_error": rpc_error(e)}
         code = 1
     print(json.dumps(out))
     return code

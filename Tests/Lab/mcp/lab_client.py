@@ -18,6 +18,21 @@ def content_json(content) -> object:
     return None
 
 
+def rpc_error(error: BaseException) -> dict | None:
+    """The first JSON-RPC error the SDK raised inside `error` (an `MCPError`), as the server (or
+    mcp-tunnel) sent it: {"code", "message", "data"}; None when there is none."""
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = rpc_error(inner)
+            if found is not None:
+                return found
+        return None
+    data = getattr(error, "error", None)
+    if data is None or not hasattr(data, "code"):
+        return None
+    return {"code": data.code, "message": data.message, "data": data.data}
+
+
 def error_leaves(error: BaseException) -> list[str]:
     """Every non-group exception inside `error`, as `Type: message`, in order."""
     if isinstance(error, BaseExceptionGroup):

@@ -7,6 +7,15 @@ verified against the fixture's JWKS, with the expected `iss` and `aud`, not expi
 Tools: whoami, echo(text), slow_stream(count, delay_ms) (progress + log notifications over SSE, one
 every delay_ms). Resource: lab://tenant-info. Prompt: greeting(name).
 
+Step-up (SPEC §10), checked by the `StepUpGate` middleware before the SDK sees a `tools/call`:
+  admin_echo(text)         needs scope `mcp-admin` in the tenant token, else HTTP 403 with
+                           `Bearer error="insufficient_scope", scope="mcp mcp-admin", resource_metadata=…`
+                           (MCP 2025-11-25 runtime scope challenge);
+  recent_login_echo(text)  needs claim `acr` == `phr`, else HTTP 401 with
+                           `Bearer error="insufficient_user_authentication", acr_values="phr", max_age="300"`
+                           (RFC 9470 §3). glewlwyd never issues `acr`, so this one always challenges.
+A token the verifier rejects is left to the SDK (401 invalid_token), as is every other request.
+
 Request log (--log, JSON lines), one line per HTTP request once its response has finished: method,
 path, host, whether Authorization was present, the JSON-RPC method/id of a POST body, the status,
 and for a verified token its iss/aud/tenant/sub/jti; for a rejected one the reason. Never the token.
@@ -99,11 +108,89 @@ class RequestLog:
             self.file.write(json.dumps(entry) + "\n")
 
 
-def build_server(args: argparse.Namespace) -> MCPServer:
+class StepUpGate:
+    """ASGI middleware answering the step-up tools' challenges (see the module docstring). It reads a
+    POST body whole, and hands it on unchanged to the SDK when it lets the request through."""
+
+    # tool -> (status, error, whether the token's claims lack what it needs, the challenge's other parameters)
+    RULES = {
+        "admin_echo": (403, "insufficient_scope",
+                       lambda claims: "mcp-admin" not in str(claims.get("scope", "")).split(),
+                       'scope="mcp mcp-admin", error_description="admin_echo needs scope mcp-admin"'),
+        "recent_login_echo": (401, "insufficient_user_authentication", lambda claims: claims.get("acr") != "phr",
+                              'error_description="recent_login_echo needs a phishing-resistant login within 5 '
+                              'minutes", acr_values="phr", max_age="300"'),
+    }
+
+    def __init__(self, app, verifier: FixtureTokenVerifier, resource_metadata: str):
+        self.app, self.verifier, self.resource_metadata = app, verifier, resource_metadata
+
+    @staticmethod
+    def gated_tools(body: bytes) -> list[str]:
+        try:
+            rpc = json.loads(body)
+        except ValueError:
+            return []
+        messages = rpc if isinstance(rpc, list) else [rpc]
+        return [m["params"]["name"] for m in messages
+                if isinstance(m, dict) and m.get("method") == "tools/call" and isinstance(m.get("params"), dict)
+                and m["params"].get("name") in StepUpGate.RULES]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            body.extend(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        challenge = await self.challenge(scope, bytes(body))
+        if challenge is not None:
+            status, error, params = challenge
+            payload = json.dumps({"error": error, "error_description": "step-up required"}).encode()
+            header = f'Bearer error="{error}", {params}, resource_metadata="{self.resource_metadata}"'
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                (b"www-authenticate", header.encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def challenge(self, scope, body: bytes) -> tuple[int, str, str] | None:
+        tools = self.gated_tools(body)
+        if not tools:
+            return None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        verified = await self.verifier.verify_token(token.strip())
+        if verified is None:
+            return None  # the SDK answers 401 invalid_token
+        for tool in tools:
+            status, error, lacks, params = self.RULES[tool]
+            if lacks(verified.claims or {}):
+                return status, error, params
+        return None
+
+
+def build_server(args: argparse.Namespace, verifier: FixtureTokenVerifier) -> MCPServer:
     resource_url = f"http://127.0.0.1:{args.port}/mcp"
     server = MCPServer(
         "mcp-tunnel-lab",
-        token_verifier=FixtureTokenVerifier(args.jwks_url, args.issuer, args.audience),
+        token_verifier=verifier,
         auth=AuthSettings(issuer_url=args.issuer, resource_server_url=resource_url,
                           required_scopes=["mcp"], validate_token_resource=False),
     )
@@ -123,6 +210,16 @@ def build_server(args: argparse.Namespace) -> MCPServer:
     def echo(text: str) -> dict:
         """Returns the text unchanged, with the caller's tenant."""
         return {"text": text, "tenant": claims().get("tenant")}
+
+    @server.tool()
+    def admin_echo(text: str) -> dict:
+        """Like echo, for tokens with scope mcp-admin only (others get 403 insufficient_scope)."""
+        return {"text": text, "tenant": claims().get("tenant"), "admin": True}
+
+    @server.tool()
+    def recent_login_echo(text: str) -> dict:
+        """Like echo, for tokens with acr phr only (others get 401 insufficient_user_authentication)."""
+        return {"text": text, "tenant": claims().get("tenant"), "acr": claims().get("acr")}
 
     @server.tool()
     async def slow_stream(count: int, delay_ms: int, ctx: Context) -> dict:
@@ -154,7 +251,10 @@ def main() -> None:
     ap.add_argument("--audience", default="https://mcp.example.test/mcp")
     ap.add_argument("--log")
     args = ap.parse_args()
-    app = RequestLog(build_server(args).streamable_http_app(host="127.0.0.1"), args.log)
+    verifier = FixtureTokenVerifier(args.jwks_url, args.issuer, args.audience)
+    mcp_app = build_server(args, verifier).streamable_http_app(host="127.0.0.1")
+    metadata = f"http://127.0.0.1:{args.port}/.well-known/oauth-protected-resource/mcp"
+    app = RequestLog(StepUpGate(mcp_app, verifier, metadata), args.log)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -17,7 +17,8 @@ usage: stdio_client.py [--minimal-env] COMMAND [ARGS...] -- MCP_TUNNEL [MCP_TUNN
 
 The child's environment is read as one JSON object from stdin. --minimal-env passes only what
 Claude Desktop and the SDK pass (HOME, LOGNAME, PATH, SHELL, TERM, USER, DBUS_SESSION_BUS_ADDRESS).
-Prints exactly one JSON object on stdout: {"ok": true, ...} or {"ok": false, "error": ...}.
+Prints exactly one JSON object on stdout: {"ok": true, ...} or {"ok": false, "error": ..., "rpc_error": ...}
+(`rpc_error`: the JSON-RPC error {"code", "message", "data"} of the failed request, when there was one).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from lab_client import content_json, error_leaves
+from lab_client import content_json, error_leaves, rpc_error
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -189,7 +190,7 @@ def main() -> int:
         if isinstance(e, KeyboardInterrupt):
             raise
         leaves = error_leaves(e)
-        out = {"ok": False, "error": "; ".join(leaves)}
+        out = {"ok": False, "error": "; ".join(leaves), "rpc_error": rpc_error(e)}
         code = 1
     print(json.dumps(out))
     return code
