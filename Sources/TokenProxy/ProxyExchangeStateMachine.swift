@@ -726,7 +726,8 @@ struct ProxyExchangeStateMachine {
       requestBytes: ex.requestBytes, responseBytes: ex.responseBytes, rpcErrorCode: ex.errorCodeReader.errorCode,
       tenant: ex.answeredBy == .upstream ? ex.token?.tenant : nil,
       generation: ex.answeredBy == .upstream ? ex.token?.generation : nil, answeredBy: ex.answeredBy,
-      completed: completed, detail: ex.detail, retried: ex.retried, via: ex.via)
+      completed: completed, detail: ex.detail, retried: ex.retried, via: ex.via,
+      elevated: ex.answeredBy == .upstream && ex.token?.elevated == true)
     return .report(record, started: ex.started)
   }
 
