@@ -173,13 +173,13 @@ _mcp-tunnel() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    login|logout|status|up|tenant|token|audit|doctor|config|client-config|stdio|help)
+    login|logout|status|up|tenant|token|audit|doctor|config|client-config|stdio|elevate|help)
         # Offer subcommand argument completions
         "_mcp-tunnel_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config client-config stdio help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'login logout status up tenant token audit doctor config client-config stdio elevate help' -- "${cur}"))
         ;;
     esac
 }
@@ -615,6 +615,38 @@ _mcp-tunnel_stdio() {
         return
         ;;
     '--tenant')
+        return
+        ;;
+    esac
+}
+
+_mcp-tunnel_elevate() {
+    repeating_flags=()
+    non_repeating_flags=(--json -v --verbose --no-browser --version -h --help)
+    repeating_options=(--scope)
+    non_repeating_options=(--profile --config --tenant --for --flow)
+    __mcp-tunnel_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--profile')
+        return
+        ;;
+    '--config')
+        __mcp-tunnel_add_completions -o plusdirs -fX '!*.@(toml)'
+        return
+        ;;
+    '--tenant')
+        return
+        ;;
+    '--scope')
+        return
+        ;;
+    '--for')
+        return
+        ;;
+    '--flow')
+        __mcp-tunnel_add_completions -W 'auto'$'\n''browser'$'\n''device'
         return
         ;;
     esac

@@ -57,7 +57,7 @@ public struct AuditLine: Sendable, Equatable {
 
   /// The canonical bytes of the line, without the trailing newline.
   ///
-  /// Key order: `v, seq, ts, event, profile, tenant, actor, session, connection, via, method, tool,
+  /// Key order: `v, seq, ts, event, profile, tenant, actor, session, connection, via, elevated, method, tool,
   /// prompt, resource, rpc_id, status, rpc_error, outcome, duration_ms, bytes_in, bytes_out,
   /// token_id, peer_uid, detail, prev` (SPEC §7 order, its additions next to their kin), or `v, seq, ts, event, nonce,
   /// previous_file, prev` for a chain start; absent optional fields are omitted rather than
@@ -80,6 +80,7 @@ public struct AuditLine: Sendable, Equatable {
       json.add("session", e.session)
       json.add("connection", e.connection)
       json.add("via", e.via)
+      json.add("elevated", e.elevated)
       json.add("method", e.method)
       json.add("tool", e.tool)
       json.add("prompt", e.prompt)
@@ -125,7 +126,7 @@ public struct AuditLine: Sendable, Equatable {
       resource: object["resource"] as? String, connection: integer(object["connection"]),
       rpcError: integer(object["rpc_error"]), bytesIn: integer(object["bytes_in"]),
       bytesOut: integer(object["bytes_out"]), via: object["via"] as? String,
-      peerUID: integer(object["peer_uid"]))
+      peerUID: integer(object["peer_uid"]), elevated: object["elevated"] as? Bool)
     return AuditLine(
       version: fields.version, sequence: fields.sequence, timestamp: ts, body: .event(event),
       previousHash: fields.previousHash)
@@ -201,6 +202,12 @@ struct CanonicalJSONObject {
     guard let value else { return }
     addKey(key)
     bytes.append(contentsOf: String(value).utf8)
+  }
+
+  mutating func add(_ key: String, _ value: Bool?) {
+    guard let value else { return }
+    addKey(key)
+    bytes.append(contentsOf: (value ? "true" : "false").utf8)
   }
 
   private mutating func addKey(_ key: String) {

@@ -27,7 +27,7 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
     version: version,
     subcommands: [
       Login.self, Logout.self, Status.self, Up.self, TenantCommand.self, Token.self, AuditCommand.self,
-      Doctor.self, ConfigCommand.self, ClientConfigCommand.self, Stdio.self,
+      Doctor.self, ConfigCommand.self, ClientConfigCommand.self, Stdio.self, Elevate.self,
     ]
   )
 

@@ -13,6 +13,12 @@ public final class InMemoryIdentityProvider: IdentityProvider {
     public var browserLogins = 0
   }
 
+  /// One interactive login as the twin saw it.
+  public struct InteractiveLogin: Sendable, Equatable {
+    public var flow: String
+    public var options: InteractiveLoginOptions
+  }
+
   private struct State {
     var valid: Set<String> = []
     var serial = 0
@@ -24,6 +30,9 @@ public final class InMemoryIdentityProvider: IdentityProvider {
     var killChainOnReuse = true
     var refreshResources: [String?] = []
     var refreshFailure: (any UserFacingError & Sendable)?
+    var logins: [InteractiveLogin] = []
+    /// The `scope` the next interactive logins report; nil: every requested scope (or none).
+    var grantedScope: String?
   }
 
   public let issuer: String
@@ -63,23 +72,43 @@ public final class InMemoryIdentityProvider: IdentityProvider {
 
   public func checkDiscovery() async throws {}
 
+  /// Every interactive login, in order, with what it asked for.
+  public var logins: [InteractiveLogin] { state.withLock { $0.logins } }
+  /// The granted `scope` the next interactive logins report (an IdP that drops a scope silently,
+  /// as glewlwyd's device flow does); nil reports every requested scope.
+  public func setGrantedScope(_ scope: String?) { state.withLock { $0.grantedScope = scope } }
+
   public func loginWithDevice(
-    present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
+    _ options: InteractiveLoginOptions, present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
   ) async throws
     -> IdentityTokens
   {
-    state.withLock { $0.counters.deviceLogins += 1 }
+    state.withLock {
+      $0.counters.deviceLogins += 1
+      $0.logins.append(InteractiveLogin(flow: "device", options: options))
+    }
     present(
       DeviceAuthorizationPrompt(
         verificationURI: URL(string: "\(issuer)/device")!, verificationURIComplete: nil, userCode: "ABCD-EFGH",
         expiresIn: .seconds(600)))
-    return tokens(refresh: issueRefreshToken())
+    return interactiveTokens(options)
   }
 
-  public func loginWithBrowser(present: @escaping @Sendable (URL) async -> Void) async throws -> IdentityTokens {
-    state.withLock { $0.counters.browserLogins += 1 }
+  public func loginWithBrowser(
+    _ options: InteractiveLoginOptions, present: @escaping @Sendable (URL) async -> Void
+  ) async throws -> IdentityTokens {
+    state.withLock {
+      $0.counters.browserLogins += 1
+      $0.logins.append(InteractiveLogin(flow: "browser", options: options))
+    }
     await present(URL(string: "\(issuer)/authorize?client_id=test")!)
-    return tokens(refresh: issueRefreshToken())
+    return interactiveTokens(options)
+  }
+
+  private func interactiveTokens(_ options: InteractiveLoginOptions) -> IdentityTokens {
+    var result = tokens(refresh: issueRefreshToken())
+    result.scope = state.withLock { $0.grantedScope } ?? options.scopes?.joined(separator: " ")
+    return result
   }
 
   public func refresh(_ refreshToken: RefreshToken, resource: String?) async throws -> IdentityTokens {

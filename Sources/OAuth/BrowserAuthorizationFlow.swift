@@ -11,6 +11,8 @@ struct BrowserAuthorizationFlow: Sendable {
   var pkceOverride: Bool
   var transport: any OAuthHTTPTransport
   var timeout: Duration = .seconds(300)
+  /// `prompt`, `max_age`, `acr_values` of a step-up login (`InteractiveLoginOptions`), in order.
+  var extraParameters: [(String, String)] = []
 
   struct Outcome: Sendable {
     var tokens: TokenResponse
@@ -56,6 +58,7 @@ struct BrowserAuthorizationFlow: Sendable {
     ]
     if let nonce { items.append(URLQueryItem(name: "nonce", value: nonce)) }
     if let resource { items.append(URLQueryItem(name: "resource", value: resource)) }
+    items += extraParameters.map { URLQueryItem(name: $0.0, value: $0.1) }
     components?.percentEncodedQuery = items.map { "\($0.name)=\(FormEncoding.escape($0.value ?? ""))" }
       .joined(separator: "&")
     guard let url = components?.url else {

@@ -52,31 +52,34 @@ public final class OpenIDProvider: IdentityProvider {
 
   /// Device authorization grant (RFC 8628). `present` shows the code and URL to the user.
   public func loginWithDevice(
-    present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
+    _ options: InteractiveLoginOptions, present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
   ) async throws
     -> IdentityTokens
   {
     let resource = settings.loginResource
     let metadata = try await metadata()
     let flow = DeviceAuthorizationFlow(
-      metadata: metadata, clientID: settings.clientID, scopes: settings.scopes, resource: resource,
+      metadata: metadata, clientID: settings.clientID, scopes: options.scopes ?? settings.scopes, resource: resource,
       transport: transport, sleeper: sleeper)
     let response = try await flow.run(present: present)
-    return try await identityTokens(from: response, nonce: nil, metadata: metadata, requireRefresh: true)
+    return try await identityTokens(
+      from: response, nonce: nil, metadata: metadata, requireRefresh: options.requireRefreshToken)
   }
 
   /// Authorization code + PKCE with a loopback redirect. `present` prints and opens the URL.
-  public func loginWithBrowser(present: @escaping @Sendable (URL) async -> Void) async throws -> IdentityTokens {
+  public func loginWithBrowser(
+    _ options: InteractiveLoginOptions, present: @escaping @Sendable (URL) async -> Void
+  ) async throws -> IdentityTokens {
     let resource = settings.loginResource
     let timeout = browserTimeout
     let metadata = try await metadata()
     let flow = BrowserAuthorizationFlow(
-      metadata: metadata, clientID: settings.clientID, scopes: settings.scopes, resource: resource,
+      metadata: metadata, clientID: settings.clientID, scopes: options.scopes ?? settings.scopes, resource: resource,
       fixedRedirect: settings.redirectURI, pkceOverride: settings.pkceMetadataOverride, transport: transport,
-      timeout: timeout)
+      timeout: timeout, extraParameters: options.authorizationParameters.map { ($0.name, $0.value) })
     let outcome = try await flow.run(present: present)
     return try await identityTokens(
-      from: outcome.tokens, nonce: outcome.nonce, metadata: metadata, requireRefresh: true)
+      from: outcome.tokens, nonce: outcome.nonce, metadata: metadata, requireRefresh: options.requireRefreshToken)
   }
 
   public func refresh(_ refreshToken: RefreshToken, resource: String?) async throws -> IdentityTokens {

@@ -779,7 +779,7 @@ struct ProxyExchangeStateMachine {
       requestBytes: ex.requestBytes, responseBytes: ex.responseBytes, rpcErrorCode: ex.errorCodeReader.errorCode,
       tenant: forwarded ? ex.token?.tenant : nil, generation: forwarded ? ex.token?.generation : nil,
       answeredBy: ex.answeredBy, completed: completed, detail: ex.detail, retried: ex.retried, via: ex.via,
-      stepUp: ex.stepUp)
+      stepUp: ex.stepUp, elevated: forwarded && ex.token?.elevated == true)
     return .report(record, started: ex.started)
   }
 

@@ -58,6 +58,24 @@ struct AuditLineTests {
     #expect(AuditLine.decode(line.encode()) == line)
   }
 
+  @Test("SPEC §10: a call made with an elevated token carries \"elevated\":true after via; absent otherwise")
+  func elevatedFollowsViaAndRoundTrips() throws {
+    var event = sampleEvent(8)
+    event.connection = 3
+    event.elevated = true
+    let line = AuditLine(
+      sequence: 5, timestamp: "2026-11-21T10:00:00.123Z", body: .event(event), previousHash: AuditLine.genesisHash)
+    let text = String(decoding: line.encode(), as: UTF8.self)
+    #expect(text.contains(#""connection":3,"elevated":true,"method":"tools/call""#), "\(text)")
+    #expect(AuditLine.decode(line.encode()) == line)
+    let plain = String(
+      decoding: AuditLine(
+        sequence: 6, timestamp: "2026-11-21T10:00:00.123Z", body: .event(sampleEvent(9)),
+        previousHash: AuditLine.genesisHash
+      ).encode(), as: UTF8.self)
+    #expect(!plain.contains("elevated"))
+  }
+
   @Test func everyEventKindAndOddCharactersRoundTrip() {
     for kind in AuditEventKind.allCases {
       let event = AuditEvent(

@@ -12,7 +12,8 @@ import Synchronization
 /// the lab directory, provisioned over its admin REST API by `Tests/Lab/glewlwyd/{prepare,provision}.sh`
 /// (the same scripts `lab.sh` uses).
 ///
-/// What is provisioned: scope `mcp`; the OIDC plugin (RS256 JWT access tokens with `typ: at+jwt`,
+/// What is provisioned: scope `mcp`; the step-up scope `mcp-admin`, which needs the password and
+/// a TOTP code (scheme `otp`, the user's secret in `otp.json`; `approveDevice` enters the code); the OIDC plugin (RS256 JWT access tokens with `typ: at+jwt`,
 /// device grant, authorization code + PKCE S256 required for public clients, refresh tokens rotated
 /// on every use with reuse detection (`refresh-token-one-use: always`), RFC 8707 resources
 /// `https://mcp.example.test/` and the tenant resources `…/t/acme/mcp`, `…/t/globex/mcp`, revocation
@@ -169,12 +170,17 @@ public final class IdentityProviderLab: Sendable {
 
   // MARK: the user's side ("a browser on another device"), no human involved
 
-  /// Logs in as the test user in a fresh browser session and grants the client `scope`.
-  private func userBrowser(granting scope: String) async throws -> LabHTTPClient {
+  /// Logs in as the test user in a fresh browser session and grants the client `scope`. When
+  /// `scope` has the step-up scope `mcp-admin` and `secondFactor` is true, the user also enters
+  /// the TOTP code of the lab's registration (`otp.json`), as that scope requires.
+  private func userBrowser(granting scope: String, secondFactor: Bool = true) async throws -> LabHTTPClient {
     let browser = LabHTTPClient()
     let login = try await browser.sendJSON("POST", url("/api/auth/"), ["username": username, "password": password])
     guard login.status == 200 else {
       throw LabError("user login at glewlwyd: HTTP \(login.status) \(login.text)\n\(log())")
+    }
+    if secondFactor, scope.split(separator: " ").contains("mcp-admin") {
+      try await enterOneTimeCode(browser)
     }
     let consent = try await browser.sendJSON("PUT", url("/api/auth/grant/\(clientID)"), ["scope": scope])
     guard consent.status == 200 else {
@@ -185,8 +191,11 @@ public final class IdentityProviderLab: Sendable {
 
   /// Approves a pending device authorization as the test user would on the verification page:
   /// log in, consent to `scope`, submit the user code. Afterwards the device's token poll succeeds.
-  public func approveDevice(userCode: String, scope: String = "openid mcp") async throws {
-    let browser = try await userBrowser(granting: scope)
+  ///
+  /// `secondFactor: false` skips the TOTP code a step-up scope needs: glewlwyd then completes the
+  /// approval anyway and silently leaves that scope out of the token (its device flow's behaviour).
+  public func approveDevice(userCode: String, scope: String = "openid mcp", secondFactor: Bool = true) async throws {
+    let browser = try await userBrowser(granting: scope, secondFactor: secondFactor)
     let page = url("/api/oidc/device?code=\(LabForm.escape(userCode))&g_continue")
     let response = try await browser.get(page)
     guard response.status == 302, let location = response.location, location.contains("prompt=deviceComplete") else {
@@ -194,6 +203,49 @@ public final class IdentityProviderLab: Sendable {
         "device approval for \(userCode) not completed: HTTP \(response.status) → \(response.location ?? "-")\n\(log())"
       )
     }
+  }
+
+  /// The lab user's TOTP secret (`Tests/Lab/glewlwyd/otp.json`, registered by provision.sh).
+  static func totpSecret() throws -> (key: [UInt8], step: Int) {
+    let file = LabPaths.scripts.appendingPathComponent("glewlwyd/otp.json")
+    let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: file))) as? [String: Any] ?? [:]
+    guard let secret = object["secret"] as? String, let key = Base32.decode(secret) else {
+      throw LabError("\(file.path) has no base32 secret")
+    }
+    return (key, object["time_step_size"] as? Int ?? 30)
+  }
+
+  /// RFC 6238 TOTP (HMAC-SHA1, 6 digits) of `key` at `date`.
+  public static func totp(key: [UInt8], step: Int = 30, at date: Date = Date()) -> String {
+    var counter = UInt64(date.timeIntervalSince1970 / Double(step)).bigEndian
+    let message = withUnsafeBytes(of: &counter) { Data($0) }
+    let mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+    let offset = Int(mac[mac.count - 1] & 0x0f)
+    let value =
+      (UInt32(mac[offset] & 0x7f) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8)
+      | UInt32(mac[offset + 3])
+    return String(format: "%06u", value % 1_000_000)
+  }
+
+  /// Enters the current TOTP code in `browser`'s session. glewlwyd takes a registration's code
+  /// only when a whole time step has passed since its last use (anti-replay, `gso_last_used <
+  /// now − step`): a refusal right after another step-up login waits one step and a second (the
+  /// last use was at most that long ago) and enters the code of that moment.
+  private func enterOneTimeCode(_ browser: LabHTTPClient) async throws {
+    let (key, step) = try Self.totpSecret()
+    var refused: LabHTTPResponse?
+    for attempt in 0..<2 {
+      if attempt > 0 { try await Task.sleep(for: .seconds(step + 1)) }
+      let body: [String: Any] = [
+        "username": username, "scheme_type": "otp", "scheme_name": "otp",
+        "value": ["value": Self.totp(key: key, step: step)],
+      ]
+      let answer = try await browser.sendJSON("POST", url("/api/auth/"), body)
+      if answer.status == 200 { return }
+      refused = answer
+    }
+    throw LabError(
+      "TOTP login at glewlwyd refused twice: HTTP \(refused?.status ?? 0) \(refused?.text ?? "")\n\(log())")
   }
 
   /// Does what the user's browser does with an authorization URL (auth code + PKCE): log in, grant
@@ -329,5 +381,25 @@ public struct LabPKCE: Sendable {
   static func base64url(_ data: Data) -> String {
     data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
       .replacingOccurrences(of: "=", with: "")
+  }
+}
+
+/// RFC 4648 base32 (upper case, `=` padding optional), for the lab's TOTP secret.
+enum Base32 {
+  static func decode(_ text: String) -> [UInt8]? {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    var bits = 0
+    var buffer = 0
+    var out: [UInt8] = []
+    for character in text.uppercased() where character != "=" {
+      guard let index = alphabet.firstIndex(of: character) else { return nil }
+      buffer = (buffer << 5) | index
+      bits += 5
+      if bits >= 8 {
+        bits -= 8
+        out.append(UInt8((buffer >> bits) & 0xff))
+      }
+    }
+    return out
   }
 }

@@ -139,6 +139,15 @@ struct JSONOutputGoldenTests {
         == "warning: no call for a while: up stops at 1970-01-01T00:00:00Z (session.idle_timeout) unless a call "
         + "comes first\n")
 
+    // SPEC §10: elevate's result and up's events share the `elevated` line.
+    let elevated = ElevatedEvent(tenant: "acme", scope: ["mcp", "mcp-admin"], endsAt: "2026-05-01T12:05:00Z")
+    #expect(
+      elevated.jsonLine
+        == #"{"ends_at":"2026-05-01T12:05:00Z","event":"elevated","scope":["mcp","mcp-admin"],"tenant":"acme"}"#)
+    let ended = ElevationEndedEvent(tenant: "acme", reason: "window")
+    #expect(ended.jsonLine == #"{"event":"elevation_ended","reason":"window","tenant":"acme"}"#)
+    #expect(ended.text.contains("its time (--for / session.elevate_max) is over"))
+
     let status = TunnelStatus(
       pid: 7, profile: "db", session: "s", mode: "tcp", listen: "127.0.0.1:7701", url: nil, target: "db:5432",
       state: "forwarding", hops: [], tenant: nil, tokenExpiresAt: nil, startedAt: "2026-05-01T00:00:00Z",
@@ -509,10 +518,10 @@ struct JSONOutputGoldenTests {
         hostKeyPolicy: "strict",
         sshConfig: "~/.ssh/config"),
       listen: ProfileDocument.Listen(address: "127.0.0.1:7700", mode: "http", peers: "same-user"),
-      limits: ProfileDocument.Limits(maxDurationSeconds: 43200, idleTimeoutSeconds: 0))
+      limits: ProfileDocument.Limits(maxDurationSeconds: 43200, idleTimeoutSeconds: 0, elevateMaxSeconds: 300))
     #expect(
       full.jsonLine
-        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"limits":{"idle_timeout_seconds":0,"max_duration_seconds":43200},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"certificate":null,"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","ssh_config":"~/.ssh/config","target":"mcp.internal:8080"}}"#
+        == #"{"config_file":"/home/alice/.config/mcp-tunnel/config.toml","idp":{"client_id":"mcp-tunnel","issuer":"https://idp.example.com/realms/eng","pkce_metadata_override":false,"redirect_uri":null,"scopes":["openid","offline_access"]},"limits":{"elevate_max_seconds":300,"idle_timeout_seconds":0,"max_duration_seconds":43200},"listen":{"address":"127.0.0.1:7700","mode":"http","peers":"same-user"},"profile":"prod","session":{"audience":"mcp-{tenant}","default_tenant":"acme","endpoint":null,"max_ttl_seconds":900,"method":"token_exchange","resource":"https://mcp.example.com/{tenant}","scope":null,"tenants":["acme","globex"]},"ssh":{"certificate":null,"host":null,"host_key_policy":"strict","identity":null,"jump":["alice@bastion.example.com:22"],"keepalive_seconds":30,"known_hosts":"~/.ssh/known_hosts","ssh_config":"~/.ssh/config","target":"mcp.internal:8080"}}"#
     )
 
     let bare = ProfileDocument(
@@ -523,10 +532,10 @@ struct JSONOutputGoldenTests {
         keepaliveSeconds: 15, hostKeyPolicy: "accept-new",
         sshConfig: "none"),
       listen: ProfileDocument.Listen(address: "127.0.0.1:7701", mode: "tcp", peers: "any-local-user"),
-      limits: ProfileDocument.Limits(maxDurationSeconds: 0, idleTimeoutSeconds: 600))
+      limits: ProfileDocument.Limits(maxDurationSeconds: 0, idleTimeoutSeconds: 600, elevateMaxSeconds: 300))
     #expect(
       bare.jsonLine
-        == #"{"config_file":"/etc/mcp.toml","idp":null,"limits":{"idle_timeout_seconds":600,"max_duration_seconds":0},"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"certificate":null,"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","ssh_config":"none","target":"db.internal:5432"}}"#
+        == #"{"config_file":"/etc/mcp.toml","idp":null,"limits":{"elevate_max_seconds":300,"idle_timeout_seconds":600,"max_duration_seconds":0},"listen":{"address":"127.0.0.1:7701","mode":"tcp","peers":"any-local-user"},"profile":"db","session":null,"ssh":{"certificate":null,"host":"bob@db-gw:2222","host_key_policy":"accept-new","identity":"/home/alice/.ssh/id_ed25519","jump":[],"keepalive_seconds":15,"known_hosts":"/etc/ssh/known_hosts","ssh_config":"none","target":"db.internal:5432"}}"#
     )
   }
 

@@ -168,5 +168,28 @@ struct DiscoveryAndTokenTests {
     #expect(items["scope"] == "openid mcp")
     #expect(items["resource"] == "https://mcp.example.test/t/acme/mcp")
     #expect(items["response_type"] == "code")
+    #expect(items["prompt"] == nil && items["max_age"] == nil && items["acr_values"] == nil, "a plain login asks none")
+  }
+
+  @Test("SPEC §10: a step-up login's URL adds prompt=login, max_age and acr_values (from InteractiveLoginOptions)")
+  func stepUpAuthorizationURL() throws {
+    let metadata = try Fixture.parsedMetadata()
+    let options = InteractiveLoginOptions(
+      scopes: ["openid", "mcp", "mcp-admin"], forceLogin: true, maxAge: 300, acrValues: ["phr", "mfa"])
+    let flow = BrowserAuthorizationFlow(
+      metadata: metadata, clientID: "mcp-tunnel", scopes: options.scopes ?? [], resource: nil,
+      fixedRedirect: nil, pkceOverride: false, transport: ScriptedTransport(),
+      extraParameters: options.authorizationParameters.map { ($0.name, $0.value) })
+    let url = try flow.authorizationURL(
+      endpoint: metadata.authorizationEndpoint!, redirect: "http://127.0.0.1:4711/callback", state: "st", nonce: "nn",
+      pkce: PKCE())
+    let items = Dictionary(
+      uniqueKeysWithValues: (URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems ?? []).map {
+        ($0.name, $0.value ?? "")
+      })
+    #expect(items["scope"] == "openid mcp mcp-admin")
+    #expect(items["prompt"] == "login")
+    #expect(items["max_age"] == "300")
+    #expect(items["acr_values"] == "phr mfa")
   }
 }

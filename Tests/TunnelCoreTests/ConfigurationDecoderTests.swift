@@ -98,6 +98,7 @@ struct ConfigurationDecoderTests {
       "idle_timeout = \"soon\"", "[profiles.prod.session]",
       "profiles.prod.session.idle_timeout \"soon\" is not a duration"
     ),
+    ("elevate_max = \"0s\"", "[profiles.prod.session]", "elevate_max 0s leaves no time to use an elevation"),
     ("max_duration = 60", "[profiles.prod.session]", "profiles.prod.session.max_duration must be a duration string"),
     ("idle_timout = \"5m\"", "[profiles.prod.session]", "unknown key \"profiles.prod.session.idle_timout\""),
     (
@@ -126,6 +127,14 @@ struct ConfigurationDecoderTests {
     #expect(error?.summary.hasPrefix("config.toml:\(target + 1): ") == true, "\(error?.summary ?? "")")
     #expect(error?.summary.contains(expected) == true, "\(error?.summary ?? "") should contain \(expected)")
     #expect(error?.fix?.isEmpty == false)
+  }
+
+  @Test("elevate_max: 5m by default, written values kept")
+  func elevateMax() throws {
+    #expect(try decoder.decode(sampleConfig).profiles["prod"]?.limits.elevateMax == .seconds(300))
+    let written = sampleConfig.replacingOccurrences(
+      of: "max_ttl = \"10m\"", with: "max_ttl = \"10m\"\nelevate_max = \"90s\"")
+    #expect(try decoder.decode(written).profiles["prod"]?.limits.elevateMax == .seconds(90))
   }
 
   @Test("session limits: 12h and never by default; written values; alone in [session] for a tcp profile")

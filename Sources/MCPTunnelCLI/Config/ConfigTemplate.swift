@@ -38,6 +38,8 @@ enum ConfigTemplate {
     # `up` stops after this long without a call (tcp mode: without a connection); "0s" = never.
     # These two may stand alone in [session] for a tcp-mode profile.
     # idle_timeout = "0s"
+    # The longest an elevated token from `mcp-tunnel elevate` is used; a longer --for is clamped.
+    # elevate_max = "5m"
 
     # ── Transport: the SSH path to the MCP server ────────────────────────────────────────────
     [profiles.prod.ssh]

@@ -37,6 +37,7 @@ enum ProfileRendering {
           ("default_tenant", s.defaultTenant.map { quote($0.rawValue) }),
           ("max_duration", quote(DurationText.format(p.limits.maxDuration))),
           ("idle_timeout", quote(DurationText.format(p.limits.idleTimeout))),
+          ("elevate_max", quote(DurationText.format(p.limits.elevateMax))),
         ])
     } else if p.limits != SessionLimits() {
       section(
@@ -44,6 +45,7 @@ enum ProfileRendering {
         [
           ("max_duration", quote(DurationText.format(p.limits.maxDuration))),
           ("idle_timeout", quote(DurationText.format(p.limits.idleTimeout))),
+          ("elevate_max", quote(DurationText.format(p.limits.elevateMax))),
         ])
     }
     section(

@@ -77,6 +77,7 @@ struct ProfileDocument: JSONOutputLine, Equatable {
   struct Limits: Encodable, Equatable {
     var maxDurationSeconds: Int64
     var idleTimeoutSeconds: Int64
+    var elevateMaxSeconds: Int64
   }
 }
 
@@ -106,6 +107,7 @@ extension ProfileDocument {
         address: p.listen.address.description, mode: p.listen.mode.rawValue, peers: p.listen.peers.rawValue),
       limits: Limits(
         maxDurationSeconds: p.limits.maxDuration.components.seconds,
-        idleTimeoutSeconds: p.limits.idleTimeout.components.seconds))
+        idleTimeoutSeconds: p.limits.idleTimeout.components.seconds,
+        elevateMaxSeconds: p.limits.elevateMax.components.seconds))
   }
 }

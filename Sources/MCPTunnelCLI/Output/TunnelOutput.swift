@@ -47,6 +47,11 @@ struct StatusResult: JSONOutputLine, TextRenderable, Equatable {
       lines.append(
         "Tenant:        \(tenant)" + (tunnel.tokenExpiresAt.map { ", token valid until \($0)" } ?? ", no token yet"))
     }
+    if let elevation = tunnel.elevation {
+      lines.append(
+        "Elevated:      tenant \(elevation.tenant), scope \(elevation.scope.joined(separator: " ")), until "
+          + "\(elevation.endsAt) (mcp-tunnel elevate)")
+    }
     lines.append(
       "Path:          " + (tunnel.hops.map(\.name) + [tunnel.target]).joined(separator: " → ") + " (\(tunnel.state))")
     if tunnel.endsAt != nil || tunnel.idleEndsAt != nil {

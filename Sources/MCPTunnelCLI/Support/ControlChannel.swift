@@ -27,7 +27,7 @@ enum ControlChannel {
   static func answerTimeout(for op: ControlRequest.Operation) -> Duration {
     switch op {
     case .tenantUse, .token: .seconds(75)
-    case .status, .tenantCurrent, .tenantList: .seconds(10)
+    case .status, .tenantCurrent, .tenantList, .elevationInfo, .elevate: .seconds(10)
     }
   }
 

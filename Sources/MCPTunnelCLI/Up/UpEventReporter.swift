@@ -41,6 +41,10 @@ struct UpEventReporter: Sendable {
       report(StoppedEvent(reason: reason))
     case .peerDenied(let denial):
       output.writeDiagnostic(Self.peerDeniedText(denial))
+    case .elevated(let elevation):
+      report(ElevatedEvent(tenant: elevation.tenant, scope: elevation.scope, endsAt: elevation.endsAt))
+    case .elevationEnded(let tenant, let reason):
+      report(ElevationEndedEvent(tenant: tenant.rawValue, reason: reason.rawValue))
     case .sessionEnding(let limit, let endsAt):
       let line = SessionEndingEvent(limit: limit.rawValue, endsAt: Timestamp.string(endsAt))
       if json { output.writeResult(line.jsonLine + "\n") }

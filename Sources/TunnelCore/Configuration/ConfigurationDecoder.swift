@@ -88,7 +88,14 @@ public struct ConfigurationDecoder: Sendable {
         at: r.line(of: key), "\(key) \(DurationText.format(value)) is too short to warn before it ends",
         fix: "use \"0s\" for never, or at least \"2s\", e.g. \"12h\" or \"30m\"")
     }
-    return SessionLimits(maxDuration: maxDuration, idleTimeout: idleTimeout)
+    let elevateMax = try r.duration("elevate_max") ?? SessionLimits.defaultElevateMax
+    guard elevateMax >= .seconds(1) else {
+      throw r.error(
+        at: r.line(of: "elevate_max"),
+        "elevate_max \(DurationText.format(elevateMax)) leaves no time to use an elevation",
+        fix: "use at least \"1s\", e.g. \"5m\" (the default)")
+    }
+    return SessionLimits(maxDuration: maxDuration, idleTimeout: idleTimeout, elevateMax: elevateMax)
   }
 
   private func decodeIdP(_ r: inout TableReader) throws(CoreError) -> IdentityProviderSettings {

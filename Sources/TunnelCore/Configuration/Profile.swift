@@ -49,16 +49,24 @@ public struct SessionLimits: Sendable, Equatable {
   /// `max_duration` when not written.
   public static let defaultMaxDuration: Duration = .seconds(12 * 3600)
   /// The keys of `[session]` that are limits, not token settings.
-  static let keys: Set<String> = ["max_duration", "idle_timeout"]
+  /// `elevate_max` when not written.
+  public static let defaultElevateMax: Duration = .seconds(5 * 60)
+  static let keys: Set<String> = ["max_duration", "idle_timeout", "elevate_max"]
 
   /// `up` stops this long after it started; zero means never.
   public var maxDuration: Duration
   /// `up` stops after this long without a call (http) or connection (tcp); zero means never.
   public var idleTimeout: Duration
+  /// The longest an elevated token from `mcp-tunnel elevate` is used (SPEC §10); `--for` above it
+  /// is clamped to it.
+  public var elevateMax: Duration
 
-  public init(maxDuration: Duration = defaultMaxDuration, idleTimeout: Duration = .zero) {
+  public init(
+    maxDuration: Duration = defaultMaxDuration, idleTimeout: Duration = .zero, elevateMax: Duration = defaultElevateMax
+  ) {
     self.maxDuration = maxDuration
     self.idleTimeout = idleTimeout
+    self.elevateMax = elevateMax
   }
 }
 

@@ -64,14 +64,17 @@ public struct AuditEvent: Sendable, Equatable {
   public var detail: String?
   /// `denied` by `listen.peers`: the uid that owns the refused connection's peer socket.
   public var peerUID: Int?
+  /// true when the call carried an elevated token (`mcp-tunnel elevate`, SPEC §10); absent otherwise.
+  public var elevated: Bool?
 
   public init(
     event: AuditEventKind, profile: String, tenant: String? = nil, actor: String? = nil, session: String? = nil,
     method: String? = nil, tool: String? = nil, rpcID: String? = nil, status: Int? = nil,
     outcome: AuditOutcome = .ok, durationMilliseconds: Int? = nil, tokenID: String? = nil, detail: String? = nil,
     prompt: String? = nil, resource: String? = nil, connection: Int? = nil, rpcError: Int? = nil,
-    bytesIn: Int? = nil, bytesOut: Int? = nil, via: String? = nil, peerUID: Int? = nil
+    bytesIn: Int? = nil, bytesOut: Int? = nil, via: String? = nil, peerUID: Int? = nil, elevated: Bool? = nil
   ) {
+    self.elevated = elevated
     self.event = event
     self.profile = profile
     self.tenant = tenant

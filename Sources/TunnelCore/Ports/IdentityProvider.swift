@@ -58,6 +58,44 @@ public struct DeviceAuthorizationPrompt: Sendable, Equatable {
   }
 }
 
+/// What an interactive login asks for beyond the profile's `[idp]` (SPEC §10 `elevate`).
+public struct InteractiveLoginOptions: Sendable, Equatable {
+  /// The scopes to ask for instead of `idp.scopes`; nil: `idp.scopes`.
+  public var scopes: [String]?
+  /// `prompt=login` (browser flow): the IdP must authenticate the user again, whatever session it has.
+  public var forceLogin: Bool
+  /// OIDC `max_age` in seconds (browser flow). 0 is not sent (some IdPs, glewlwyd, reject it):
+  /// `prompt=login` asks for the same.
+  public var maxAge: Int?
+  /// OIDC `acr_values`, in order of preference (browser flow).
+  public var acrValues: [String]
+  /// Whether a response without a refresh token fails (`login` keeps one; `elevate` never stores one).
+  public var requireRefreshToken: Bool
+
+  public init(
+    scopes: [String]? = nil, forceLogin: Bool = false, maxAge: Int? = nil, acrValues: [String] = [],
+    requireRefreshToken: Bool = true
+  ) {
+    self.scopes = scopes
+    self.forceLogin = forceLogin
+    self.maxAge = maxAge
+    self.acrValues = acrValues
+    self.requireRefreshToken = requireRefreshToken
+  }
+
+  /// A plain `login`.
+  public static let standard = InteractiveLoginOptions()
+
+  /// The extra authorization request parameters of the browser flow, in a fixed order.
+  public var authorizationParameters: [(name: String, value: String)] {
+    var items: [(String, String)] = []
+    if forceLogin { items.append(("prompt", "login")) }
+    if let maxAge, maxAge >= 1 { items.append(("max_age", String(maxAge))) }
+    if !acrValues.isEmpty { items.append(("acr_values", acrValues.joined(separator: " "))) }
+    return items
+  }
+}
+
 /// The company IdP: the interactive logins, then refreshing and revoking. The live
 /// version is `OpenIDProvider` in `OAuth`; tests use `InMemoryIdentityProvider`.
 ///
@@ -70,12 +108,15 @@ public protocol IdentityProvider: Sendable {
   /// Fetches and checks the IdP's metadata, so a wrong issuer fails before any prompt.
   func checkDiscovery() async throws
   /// The device authorization grant (RFC 8628); `present` shows the code and URLs to the user.
+  /// Of `options`, only the scopes and `requireRefreshToken` apply (RFC 8628 has no `prompt`).
   func loginWithDevice(
-    present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
+    _ options: InteractiveLoginOptions, present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
   ) async throws
     -> IdentityTokens
   /// Authorization code + PKCE with a loopback redirect; `present` prints (and opens) the URL.
-  func loginWithBrowser(present: @escaping @Sendable (URL) async -> Void) async throws -> IdentityTokens
+  func loginWithBrowser(
+    _ options: InteractiveLoginOptions, present: @escaping @Sendable (URL) async -> Void
+  ) async throws -> IdentityTokens
   /// RFC 6749 §6 refresh with `resource` when given (RT-07, RFC 8707).
   func refresh(_ refreshToken: RefreshToken, resource: String?) async throws -> IdentityTokens
   /// RFC 7009 revocation of `refreshToken`. `accessToken` is offered for IdPs that authenticate
@@ -85,4 +126,18 @@ public protocol IdentityProvider: Sendable {
   /// Whether revocation must be authenticated with a current access token as a Bearer (the IdP's
   /// `revocation_endpoint_auth_methods_supported` lists `bearer` but not `none`).
   func revocationNeedsAccessToken() async -> Bool
+}
+
+extension IdentityProvider {
+  /// The device grant of a plain `login`.
+  public func loginWithDevice(
+    present: @escaping @Sendable (DeviceAuthorizationPrompt) -> Void
+  ) async throws -> IdentityTokens {
+    try await loginWithDevice(.standard, present: present)
+  }
+
+  /// The browser flow of a plain `login`.
+  public func loginWithBrowser(present: @escaping @Sendable (URL) async -> Void) async throws -> IdentityTokens {
+    try await loginWithBrowser(.standard, present: present)
+  }
 }

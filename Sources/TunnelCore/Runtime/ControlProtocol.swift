@@ -1,8 +1,9 @@
 import Foundation
 
 /// The JSON protocol of the control socket between a running `up` and `tenant`, `status`,
-/// `token` (SPEC §6): one request object, one response object, one connection each. Keys are
-/// snake_case. Only `token` answers carry a token; nothing here is ever logged.
+/// `token`, `elevate` (SPEC §6, §10): one request object, one response object, one connection
+/// each. Keys are snake_case. Only `token` answers and `elevate` requests carry a token; nothing
+/// here is ever logged.
 public enum ControlProtocol {
   public static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
@@ -25,14 +26,34 @@ public struct ControlRequest: Codable, Equatable, Sendable {
     case tenantCurrent = "tenant_current"
     case tenantList = "tenant_list"
     case token
+    /// What `elevate` needs before it prompts: the tenant served, its pending step-up challenge,
+    /// `session.elevate_max` (SPEC §10).
+    case elevationInfo = "elevation_info"
+    /// Hands an elevated tenant token to `up`; the only request that carries a token.
+    case elevate
   }
 
   public var op: Operation
   public var tenant: String?
+  /// `elevate`: the elevated tenant token (never logged; only over the 0600 socket).
+  public var token: String?
+  /// `elevate`: the seconds the token has left, as its issuer said.
+  public var expiresIn: Int?
+  /// `elevate`: the scope it was minted with.
+  public var scope: [String]?
+  /// `elevate`: `--for`, in seconds; nil means `session.elevate_max`.
+  public var forSeconds: Int?
 
-  public init(op: Operation, tenant: String? = nil) {
+  public init(
+    op: Operation, tenant: String? = nil, token: String? = nil, expiresIn: Int? = nil, scope: [String]? = nil,
+    forSeconds: Int? = nil
+  ) {
     self.op = op
     self.tenant = tenant
+    self.token = token
+    self.expiresIn = expiresIn
+    self.scope = scope
+    self.forSeconds = forSeconds
   }
 }
 
@@ -58,11 +79,24 @@ public struct ControlResponse: Codable, Sendable {
   public var tokenExpiresAt: String?
   /// Only in the answer to `token`.
   public var token: String?
+  /// `elevation_info`: the last step-up challenge of the tenant, if any.
+  public var stepUp: StepUpChallenge?
+  /// `elevation_info`: `session.elevate_max` in seconds.
+  public var elevateMaxSeconds: Int?
+  /// `elevate`: the elevation now in use.
+  public var elevation: ElevationSummary?
+  /// `elevate`: something the user should know (a `--for` clamped to `session.elevate_max`).
+  public var note: String?
 
   public init(
     ok: Bool, error: Failure? = nil, tunnel: TunnelStatus? = nil, tenant: String? = nil, previousTenant: String? = nil,
-    tenants: [String]? = nil, tokenExpiresAt: String? = nil, token: String? = nil
+    tenants: [String]? = nil, tokenExpiresAt: String? = nil, token: String? = nil, stepUp: StepUpChallenge? = nil,
+    elevateMaxSeconds: Int? = nil, elevation: ElevationSummary? = nil, note: String? = nil
   ) {
+    self.stepUp = stepUp
+    self.elevateMaxSeconds = elevateMaxSeconds
+    self.elevation = elevation
+    self.note = note
     self.ok = ok
     self.error = error
     self.tunnel = tunnel
@@ -150,12 +184,15 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
   public var endsAt: String?
   /// When `session.idle_timeout` ends the run if no call (tcp: connection) comes first.
   public var idleEndsAt: String?
+  /// The elevated token in use (`mcp-tunnel elevate`), with its end; nil when none.
+  public var elevation: ElevationSummary?
 
   public init(
     pid: Int32, profile: String, session: String, mode: String, listen: String, url: String?, target: String,
     state: String, hops: [Hop], tenant: String?, tokenExpiresAt: String?, startedAt: String, counters: Counters,
-    peers: String? = nil, endsAt: String? = nil, idleEndsAt: String? = nil
+    peers: String? = nil, endsAt: String? = nil, idleEndsAt: String? = nil, elevation: ElevationSummary? = nil
   ) {
+    self.elevation = elevation
     self.pid = pid
     self.profile = profile
     self.session = session

@@ -136,6 +136,10 @@ public final class TunnelRuntime: Sendable {
     /// advice as a JSON-RPC error. Once per distinct challenge of a tenant while its token stays
     /// the same (a new token re-arms it); every refused call is audited all the same.
     case stepUpRequired(StepUpAdvice)
+    /// `elevate` handed over a token; it is used for `elevation.tenant` until `elevation.endsAt`.
+    case elevated(ElevationSummary)
+    /// The elevated token is no longer used.
+    case elevationEnded(tenant: TenantID, reason: ElevationEndReason)
     /// The run is over: the signal's name, `max_duration`, `idle_timeout`, or `failed`.
     case stopped(reason: String)
   }
@@ -418,6 +422,24 @@ public final class TunnelRuntime: Sendable {
         .tokenError(
           tenant: tenant, category: facing?.category ?? .internalError, summary: summary, fix: facing?.fix,
           retryIn: retryIn))
+    case .elevated(let elevation):
+      // A new token for the tenant, like a mint: a challenge it still meets is worth saying again.
+      fields.withLock { $0.reportedStepUps[elevation.tenant] = nil }
+      audit(
+        AuditEvent(
+          event: .elevated, profile: profileName, tenant: elevation.tenant.rawValue, actor: settings.subject,
+          session: settings.sessionID, tokenID: settings.tokenFingerprint(elevation.token),
+          detail: "scope \(elevation.scope.joined(separator: " ")); ends \(Timestamp.string(elevation.endsAt))",
+          elevated: true))
+      onEvent(.elevated(ElevationSummary(elevation)))
+    case .elevationEnded(let ended):
+      fields.withLock { $0.reportedStepUps[ended.elevation.tenant] = nil }
+      audit(
+        AuditEvent(
+          event: .elevationEnded, profile: profileName, tenant: ended.elevation.tenant.rawValue,
+          actor: settings.subject, session: settings.sessionID,
+          tokenID: settings.tokenFingerprint(ended.elevation.token), detail: ended.reason.rawValue))
+      onEvent(.elevationEnded(tenant: ended.elevation.tenant, reason: ended.reason))
     case .switched(let from, let to, _):
       audit(
         AuditEvent(
@@ -519,7 +541,8 @@ public final class TunnelRuntime: Sendable {
       event: denied ? .denied : .call, profile: profile, tenant: record.tenant?.rawValue, actor: actor,
       session: session, status: record.status, outcome: denied ? .denied : (ok ? .ok : .error),
       durationMilliseconds: milliseconds, detail: record.detail, connection: Int(record.connectionID),
-      rpcError: record.rpcErrorCode, bytesIn: record.requestBytes, bytesOut: record.responseBytes, via: record.via)
+      rpcError: record.rpcErrorCode, bytesIn: record.requestBytes, bytesOut: record.responseBytes, via: record.via,
+      elevated: record.elevated ? true : nil)
     guard !record.rpcMessages.isEmpty else {
       var event = base
       let body: String? =
@@ -590,6 +613,15 @@ public final class TunnelRuntime: Sendable {
       return ControlResponse(
         ok: true, tenant: token.tenant.rawValue, previousTenant: previous.rawValue,
         tokenExpiresAt: Timestamp.string(token.expiresAt))
+    case .elevationInfo:
+      let active = await broker.tenant
+      let tenant = try request.tenant.map { try Self.tenant($0) } ?? active
+      return ControlResponse(
+        ok: true, tenant: active.rawValue,
+        tenants: settings.profile.session?.tenants.map(\.rawValue), stepUp: pendingStepUp(for: tenant),
+        elevateMaxSeconds: Int(settings.profile.limits.elevateMax.components.seconds))
+    case .elevate:
+      return try await elevate(request, broker: broker)
     case .token:
       let tenant = try request.tenant.map { try Self.tenant($0) }
       let token = try await broker.token(for: tenant)
@@ -597,6 +629,34 @@ public final class TunnelRuntime: Sendable {
         ok: true, tenant: token.tenant.rawValue, tokenExpiresAt: Timestamp.string(token.expiresAt),
         token: token.token.revealedForTransmission)
     }
+  }
+
+  /// `elevate` (SPEC §10): the window is `--for`, at most `session.elevate_max` (a longer one is
+  /// clamped, with a note); the tenant's pending challenge is considered answered.
+  private func elevate(_ request: ControlRequest, broker: TokenBroker) async throws -> ControlResponse {
+    let tenant = try Self.tenant(request.tenant)
+    guard let value = request.token, !value.isEmpty else {
+      throw CoreError(.usage, "the elevate request carries no token")
+    }
+    let maximum = settings.profile.limits.elevateMax
+    var window = maximum
+    var note: String?
+    if let seconds = request.forSeconds {
+      guard seconds > 0 else { throw CoreError(.usage, "--for must be above 0s", fix: "e.g. --for 5m") }
+      if .seconds(seconds) > maximum {
+        note =
+          "--for \(DurationText.format(.seconds(seconds))) is above session.elevate_max "
+          + "\(DurationText.format(maximum)); using \(DurationText.format(maximum))"
+      } else {
+        window = .seconds(seconds)
+      }
+    }
+    let minted = MintedSessionToken(
+      token: AccessToken(revealing: value), expiresIn: request.expiresIn.map { .seconds($0) }, receivedAt: now(),
+      scope: request.scope?.joined(separator: " "))
+    let granted = try await broker.elevate(tenant, minted: minted, scope: request.scope ?? [], window: window)
+    fields.withLock { _ = $0.stepUps.removeValue(forKey: tenant) }
+    return ControlResponse(ok: true, tenant: tenant.rawValue, elevation: ElevationSummary(granted), note: note)
   }
 
   private static func tenant(_ name: String?) throws -> TenantID {
@@ -629,6 +689,7 @@ public final class TunnelRuntime: Sendable {
         reconnects: reconnects, openConnections: counters.openConnections,
         denied: frontEnd.peerCheck?.deniedConnections ?? 0),
       peers: (frontEnd.peerCheck?.policy ?? .anyLocalUser).rawValue,
-      endsAt: limitEnds().ends.map(Timestamp.string), idleEndsAt: limitEnds().idle.map(Timestamp.string))
+      endsAt: limitEnds().ends.map(Timestamp.string), idleEndsAt: limitEnds().idle.map(Timestamp.string),
+      elevation: snapshot?.elevation)
   }
 }

@@ -30,6 +30,10 @@ public actor TokenBroker: TenantTokenSource {
     case minted(TenantSessionToken, reason: MintReason)
     case mintFailed(tenant: TenantID, error: any Error & Sendable, retryIn: Duration?)
     case switched(from: TenantID, to: TenantID, generation: UInt64)
+    /// `elevate` handed over a token for `elevation.tenant` (SPEC §10).
+    case elevated(Elevation)
+    /// The elevated token is no longer used.
+    case elevationEnded(ElevationState.Ended)
   }
 
   /// What `status` shows; no token.
@@ -39,6 +43,8 @@ public actor TokenBroker: TenantTokenSource {
     public var expiresAt: Date?
     public var mints: Int
     public var lastFailure: String?
+    /// The elevation in use, if any (no token).
+    public var elevation: ElevationSummary?
   }
 
   public let profile: String
@@ -60,6 +66,8 @@ public actor TokenBroker: TenantTokenSource {
   private var mints = 0
   private var lastFailure: (message: String, at: Date, error: any Error & Sendable)?
   private var stopped = false
+  private var elevation = ElevationState()
+  private var elevationTimer: Task<Void, Never>?
 
   /// A failed mint is not retried by request traffic within this interval; requests get the same
   /// error instead of hammering a failing issuer (the scheduler keeps retrying with backoff).
@@ -102,12 +110,13 @@ public actor TokenBroker: TenantTokenSource {
   public var snapshot: Snapshot {
     Snapshot(
       tenant: active, generation: generation, expiresAt: current?.token.expiresAt, mints: mints,
-      lastFailure: lastFailure?.message)
+      lastFailure: lastFailure?.message, elevation: elevation.current.map(ElevationSummary.init))
   }
 
   // MARK: TenantTokenSource
 
   public func currentToken() async throws -> TenantSessionToken {
+    if let elevated = elevatedToken() { return elevated }
     let now = self.now()
     if let current, policy.isFresh(expiresAt: current.token.expiresAt, lifetime: current.lifetime, now: now) {
       return current.token
@@ -128,6 +137,12 @@ public actor TokenBroker: TenantTokenSource {
       throw CoreError(
         .accessDenied, "the tenant changed from \(rejected.tenant) to \(active) while its token was being replaced",
         fix: "retry the request: it will carry the \(active) token")
+    }
+    if rejected.elevated {
+      // SPEC §10: an elevated token the server refuses is dropped, never re-minted from the
+      // ordinary login; the retry carries the ordinary token.
+      report(elevation.rejected(rejected.token))
+      return try await currentToken()
     }
     if let current, current.token.token != rejected.token { return current.token }  // already replaced
     current = nil
@@ -162,6 +177,7 @@ public actor TokenBroker: TenantTokenSource {
     inFlight = nil
     lastFailure = nil
     let token = install(minted, reason: .tenantSwitch)
+    report(elevation.tenantChanged(to: tenant))
     if previous != tenant { onEvent(.switched(from: previous, to: tenant, generation: generation)) }
     return token
   }
@@ -180,10 +196,90 @@ public actor TokenBroker: TenantTokenSource {
   /// Cancels the scheduled re-mint and drops every token.
   public func stop() {
     stopped = true
+    report(elevation.end(.stopped))
+    elevationTimer?.cancel()
+    elevationTimer = nil
     scheduler?.cancel()
     scheduler = nil
     current = nil
     inFlight = nil
+  }
+
+  // MARK: Elevation (SPEC §10)
+
+  /// Uses `minted`, a token minted by `mcp-tunnel elevate` from a fresh interactive login, for
+  /// `tenant` until the earlier of its expiry (less the request margin) and `window`; a previous
+  /// elevation ends as `replaced`. Refuses a tenant the session does not serve: an elevated token
+  /// is used for its own tenant only, and `tenant use` would drop it at once anyway.
+  @discardableResult
+  public func elevate(
+    _ tenant: TenantID, minted: MintedSessionToken, scope: [String], window: Duration
+  ) throws -> Elevation {
+    guard !stopped else { throw CoreError(.internalError, "the tenant session has stopped") }
+    guard tenant == active else {
+      throw CoreError(
+        .accessDenied, "the tunnel serves tenant \(active), not \(tenant), so it cannot use an elevation for \(tenant)",
+        fix: "switch first: mcp-tunnel tenant use \(tenant); then run mcp-tunnel elevate again")
+    }
+    let lifetime = policy.lifetime(expiresIn: minted.expiresIn)
+    let usableUntil = policy.expiry(receivedAt: minted.receivedAt, expiresIn: minted.expiresIn)
+      .addingTimeInterval(-TokenLifetimePolicy.seconds(policy.requestMargin(lifetime: lifetime)))
+    let now = now()
+    guard usableUntil > now else {
+      throw CoreError(
+        .identityProvider, "the elevated token for tenant \(tenant) expires before it could be used",
+        fix: "check the clock, and the token lifetime the token exchange endpoint issues")
+    }
+    let granted = Elevation(
+      tenant: tenant, token: minted.token, scope: scope, usableUntil: usableUntil,
+      windowEndsAt: now.addingTimeInterval(TokenLifetimePolicy.seconds(window)))
+    report(elevation.grant(granted))
+    onEvent(.elevated(granted))
+    scheduleElevationEnd(granted)
+    return granted
+  }
+
+  /// The elevated token for the active tenant, while one is in use.
+  private func elevatedToken() -> TenantSessionToken? {
+    let (use, ended) = elevation.elevation(for: active, now: now())
+    report(ended)
+    guard let use else { return nil }
+    return TenantSessionToken(
+      tenant: active, token: use.token, expiresAt: use.endsAt, generation: generation, elevated: true)
+  }
+
+  private func report(_ ended: ElevationState.Ended?) {
+    guard let ended else { return }
+    if elevation.current == nil {
+      elevationTimer?.cancel()
+      elevationTimer = nil
+    }
+    onEvent(.elevationEnded(ended))
+  }
+
+  /// Ends `granted` at its end even when no request comes (the `elevation_ended` event is due then).
+  private func scheduleElevationEnd(_ granted: Elevation) {
+    elevationTimer?.cancel()
+    let first = granted.endsAt.timeIntervalSince(now())
+    elevationTimer = Task { [sleep] in
+      var wait = first
+      while !Task.isCancelled {
+        do { try await sleep(.milliseconds(Int64(max(1, (wait * 1000).rounded(.up))))) } catch { return }
+        guard let left = await self.elevationTick(granted) else { return }
+        wait = left
+      }
+    }
+  }
+
+  /// nil: `granted` is over (ended now or earlier); else the seconds it has left.
+  private func elevationTick(_ granted: Elevation) -> TimeInterval? {
+    guard elevation.current == granted else { return nil }
+    let now = now()
+    if let ended = elevation.tick(now: now) {
+      onEvent(.elevationEnded(ended))
+      return nil
+    }
+    return granted.endsAt.timeIntervalSince(now)
   }
 
   // MARK: Minting

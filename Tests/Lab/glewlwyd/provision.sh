@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # provision.sh RUN_DIR PORT REDIRECT_URI — configures a running glewlwyd (started from prepare.sh's
-# config) through its admin REST API: the scope `mcp`, the OIDC plugin instance (RS256 JWT access
+# config) through its admin REST API: the TOTP scheme instance `otp` (otp-scheme.json), the scopes
+# `mcp` and `mcp-admin` (the step-up scope of `mcp-tunnel elevate`: password AND a TOTP code), the OIDC plugin instance (RS256 JWT access
 # tokens signed with RUN_DIR/signing-key.pem, device + code/PKCE + refresh with one-use rotation,
 # RFC 8707 resources, revocation/introspection), the public client `mcp-tunnel` with the fixed
-# loopback REDIRECT_URI, and the user from user.json.
+# loopback REDIRECT_URI, the user from user.json, and that user's TOTP registration (otp.json).
 # Optional environment (not secrets): LAB_ACCESS_TOKEN_TTL (seconds, default 300).
 # Request bodies go over stdin (curl --data-binary @-), so no credential or key appears in argv.
 set -euo pipefail
@@ -28,7 +29,9 @@ api() {
 }
 
 jq -n '{username: "admin", password: "password"}' | api POST /auth/
+api POST /mod/scheme/ <"$here/otp-scheme.json"
 api POST /scope/ <"$here/scope.json"
+api POST /scope/ <"$here/scope-admin.json"
 jq --arg iss "http://127.0.0.1:$port/api/oidc" \
    --rawfile key "$run_dir/signing-key.pem" --rawfile cert "$run_dir/signing-pub.pem" \
    --argjson ttl "${LAB_ACCESS_TOKEN_TTL:-300}" \
@@ -37,4 +40,10 @@ jq --arg iss "http://127.0.0.1:$port/api/oidc" \
    "$here/oidc-plugin.json" | api POST /mod/plugin/
 jq --arg uri "$redirect_uri" '.redirect_uri = [$uri]' "$here/client.json" | api POST /client/
 api POST /user/ <"$here/user.json"
+# The user registers the lab's TOTP secret (otp.json) for the scheme `otp`, in a session of their own.
+rm -f "$jar"
+jq '{username, password}' "$here/user.json" | api POST /auth/
+jq --slurpfile user "$here/user.json" \
+   '{username: $user[0].username, scheme_type: "otp", scheme_name: "otp", value: .}' "$here/otp.json" \
+  | api POST /profile/scheme/register/
 rm -f "$jar"

@@ -5,6 +5,10 @@ for a short-lived, tenant-scoped RS256 JWT that the lab MCP server accepts. The 
 `resource` (or `audience`) URI, `<resource-base>/t/{tenant}/mcp`. GET /jwks publishes the signing key
 (generated in memory at start-up, never written to disk).
 
+Scope: `mcp` (the default) and the step-up scope `mcp-admin` may be requested; the token's `scope`
+is `mcp`, plus `mcp-admin` when asked for AND the subject (IdP) token carries it — asked for without
+it is `invalid_scope` (mcp-tunnel elevate exchanges a fresh login that glewlwyd granted it to).
+
 Fault injection for tests: POST /admin/mode {"mode": "normal"|"fail"|"stall", "status": 503,
 "stall_seconds": 60}. `fail` answers /token with `status` and `temporarily_unavailable`; `stall`
 holds /token requests until the mode changes or `stall_seconds` pass.
@@ -148,12 +152,19 @@ class TokenExchangeFixture:
             raise OAuthError("invalid_request", "only access tokens can be requested")
         subject = self.verify_subject(p["subject_token"])
         tenant = self.tenant_from(p.get("resource"), p.get("audience"))
-        scope = p.get("scope") or "mcp"
-        if set(scope.split()) - {"mcp"}:
-            raise OAuthError("invalid_scope", "only scope 'mcp' can be requested")
+        requested_scopes = set((p.get("scope") or "mcp").split())
+        if requested_scopes - {"mcp", "mcp-admin"}:
+            raise OAuthError("invalid_scope", "only scopes 'mcp' and 'mcp-admin' can be requested")
+        # The step-up scope passes only from an IdP token that carries it (glewlwyd grants it only
+        # after the stronger login its scheme requires).
+        subject_scopes = subject.get("scope", "")
+        subject_scopes = set(subject_scopes.split() if isinstance(subject_scopes, str) else subject_scopes)
+        if "mcp-admin" in requested_scopes and "mcp-admin" not in subject_scopes:
+            raise OAuthError("invalid_scope", "scope 'mcp-admin' needs a subject token that carries it")
+        scope = " ".join(s for s in ("mcp", "mcp-admin") if s in requested_scopes | {"mcp"})
         now = int(time.time())
         claims = {"iss": self.issuer, "aud": self.args.audience, "sub": subject["sub"], "tenant": tenant,
-                  "scope": "mcp", "act": {"sub": p.get("client_id") or subject.get("client_id") or "unknown"},
+                  "scope": scope, "act": {"sub": p.get("client_id") or subject.get("client_id") or "unknown"},
                   "client_id": p.get("client_id") or subject.get("client_id"),
                   "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + self.args.ttl}
         token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": KID, "typ": "at+jwt"})
