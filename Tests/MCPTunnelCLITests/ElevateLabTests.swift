@@ -53,11 +53,39 @@ struct ElevateLabTests {
     try #require(up.isRunning, "up ended: \(up.stdout)\n\(up.stderr)")
   }
 
-  @Test("elevate → whoami has mcp-admin for acme; tenant use globex drops it; --for 3s ends it by itself")
+  /// `admin_echo` through `up`: nil when it answered, else the refusal's HTTP status and message.
+  func adminEcho(_ lab: CLILab, _ text: String) async throws -> (status: Int?, message: String)? {
+    let run = try await offPool {
+      try lab.lab.mcpClient.run(url: lab.url, ["call", "admin_echo", #"{"text":"\#(text)"}"#])
+    }
+    if run.ok {
+      #expect(run.result["text"] as? String == text, "\(run)")
+      return nil
+    }
+    return (run.httpStatus, run.rpcError["message"] as? String ?? "\(run)")
+  }
+
+  /// An ordinary call: must work before, during and after every elevation.
+  func echo(_ lab: CLILab) async throws {
+    let run = try await offPool {
+      try lab.lab.mcpClient.run(url: lab.url, ["call", "echo", #"{"text":"plain"}"#])
+    }
+    #expect(run.ok && run.result["text"] as? String == "plain", "\(run)")
+  }
+
+  @Test(
+    "issue 19 done-when: admin_echo refused naming elevate; after elevate it works for acme only; refused again once the window ends; no restart"
+  )
   func roundTrip() async throws {
     try await CLILab.withTunnel { lab, up in
       let before = try await whoami(lab)
       #expect(before.tenant == "acme" && !before.scopes.contains("mcp-admin"), "\(before)")
+      let refused = try await adminEcho(lab, "before")
+      #expect(refused?.status == 403, "\(String(describing: refused))")
+      #expect(
+        refused?.message.contains("mcp-tunnel elevate --tenant acme --scope mcp-admin") == true,
+        "\(String(describing: refused))")
+      try await echo(lab)
 
       let run = try await elevate(lab, ["--tenant", "acme", "--scope", "mcp-admin"])
       #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
@@ -67,28 +95,49 @@ struct ElevateLabTests {
 
       let elevated = try await whoami(lab)
       #expect(elevated.tenant == "acme" && elevated.scopes.contains("mcp-admin"), "\(elevated)")
+      let allowed = try await adminEcho(lab, "elevated")
+      #expect(allowed == nil, "admin_echo with the elevated token: \(String(describing: allowed))")
+      try await echo(lab)
       let status = try lab.json(["status"])
       let elevation = (status["tunnel"] as? [String: Any])?["elevation"] as? [String: Any]
       #expect(elevation?["tenant"] as? String == "acme" && elevation?["ends_at"] is String, "\(status)")
 
-      // A tenant switch drops it at once, and switching back does not bring it back.
+      // A tenant switch drops it at once: the other tenant is refused, and switching back does
+      // not bring it back.
       #expect(try lab.run(["tenant", "use", "globex"]).status == 0)
       try await waitForEvent(up, "elevation_ended")
       #expect(
         up.events.last { $0["event"] as? String == "elevation_ended" }?["reason"] as? String == "tenant_switch")
       let globex = try await whoami(lab)
       #expect(globex.tenant == "globex" && !globex.scopes.contains("mcp-admin"), "\(globex)")
+      let otherTenant = try await adminEcho(lab, "globex")
+      #expect(otherTenant?.status == 403, "not for another tenant: \(String(describing: otherTenant))")
+      #expect(otherTenant?.message.contains("--tenant globex") == true, "\(String(describing: otherTenant))")
+      try await echo(lab)
       #expect(try lab.run(["tenant", "use", "acme"]).status == 0)
       let back = try await whoami(lab)
       #expect(back.tenant == "acme" && !back.scopes.contains("mcp-admin"), "\(back)")
+      #expect(try await adminEcho(lab, "back")?.status == 403)
 
-      // A short --for ends it by itself: wait for the event, then the ordinary token is back.
-      let short = try await elevate(lab, ["--scope", "mcp-admin", "--for", "3s"])
+      // A short --for: admin_echo works, then the window ends by itself (wait for the event) and
+      // it is refused again, while ordinary calls never fail.
+      let short = try await elevate(lab, ["--scope", "mcp-admin", "--for", "8s"])
       #expect(short.status == 0, "\(short.stdout)\n\(short.stderr)")
+      try await waitForEvent(up, "elevated", count: 2)
+      let rfc3339 = ISO8601DateFormatter()  // up's timestamps: seconds, UTC
+      let endsAt = (up.events.last { $0["event"] as? String == "elevated" }?["ends_at"] as? String)
+        .flatMap { rfc3339.date(from: $0) }
+      let inWindow = try await adminEcho(lab, "window")
+      // Refused only if the window was already over when the answer came (a very slow machine).
+      #expect(inWindow == nil || endsAt.map { Date() >= $0 } == true, "\(String(describing: inWindow))")
       try await waitForEvent(up, "elevation_ended", count: 2)
       #expect(up.events.last { $0["event"] as? String == "elevation_ended" }?["reason"] as? String == "window")
       let ended = try await whoami(lab)
       #expect(ended.tenant == "acme" && !ended.scopes.contains("mcp-admin"), "\(ended)")
+      let after = try await adminEcho(lab, "after")
+      #expect(after?.status == 403, "refused again once the window is over: \(String(describing: after))")
+      try await echo(lab)
+      #expect(up.isRunning, "the same up all along")
 
       // The audit log has the elevation and the calls made with it, and no token.
       let (records, _) = try lab.auditTrail(last: 300)
@@ -96,8 +145,9 @@ struct ElevateLabTests {
       #expect(
         records.filter { $0["event"] as? String == "elevation_ended" }.compactMap { $0["detail"] as? String }
           == ["tenant_switch", "window"])
-      let calls = records.filter { $0["event"] as? String == "call" && $0["tool"] as? String == "whoami" }
-      #expect(calls.filter { $0["elevated"] as? Bool == true }.count == 1, "\(calls)")
+      let calls = records.filter { $0["event"] as? String == "call" && $0["tool"] as? String == "admin_echo" }
+      #expect(calls.contains { $0["elevated"] as? Bool == true && $0["outcome"] as? String == "ok" }, "\(calls)")
+      #expect(!records.contains { $0["event"] as? String == "call" && $0["outcome"] as? String == "error" })
       #expect(try lab.run(["audit", "verify"]).status == 0)
     }
   }
