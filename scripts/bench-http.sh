@@ -24,10 +24,11 @@
 #      BENCH_UP_ARGS: extra `up` arguments, e.g. "--peers any-local-user" (word-split).
 #      BENCH_KEEP=1 keeps the work directory (logs, lab).
 # Through sshd, a tools/call's answer (uvicorn writes the SSE headers, the event and the last chunk
-# separately) is sometimes split into two SSH packets of which the second waits ~40 ms for the peer's
-# delayed ACK (Nagle: sshd sets no TCP_NODELAY on a forwarding-only connection). That happens on both
-# tunnelled paths (also `up --mode tcp`), so latencies are bimodal (~3 ms / ~45 ms); the table shows
-# the share of calls over 30 ms next to p50/p99.
+# separately) is split into SSH packets; the target sshd (no TCP_NODELAY on a forwarding-only
+# connection) holds the later ones until the jump host's kernel ACKs the first, which it delays ~40 ms.
+# OpenSSH's ssh -J pays that on most calls; mcp-tunnel sends a 1-byte window adjust on the target's
+# session whenever it reads channel data there (ChannelPump, AcknowledgementNudge), whose forwarding
+# by the jump host carries the ACK. The table shows the share of calls over 30 ms next to p50/p99.
 #
 # Exit: 0 when the numbers were measured, also when the binary's `up` does not know --mode http /
 # --tenant yet (the mcp-tunnel column then says so); 1 when a path failed to come up.
@@ -223,9 +224,11 @@ echo
 printf "mcp-tunnel http bench: MCP tools/call echo, two hops (bastion -> target sshd) on loopback; %s calls in %s rounds, %s sessions x %s calls\n" \
   "$(( per_round * ROUNDS ))" "$ROUNDS" "$SESSIONS" "$SESSION_CALLS"
 row "metric" "direct" "openssh" "mcp-tunnel" "tunnel/ssh" "target" "met"
-row "tools/call p50 us" "$(get direct.p50)" "$(get openssh.p50)" "$(get mcp-tunnel.p50)" "$p50r" "<= 1.10x" "$(met "$p50r" "<=" 1.10)"
-row "tools/call p99 us" "$(get direct.p99)" "$(get openssh.p99)" "$(get mcp-tunnel.p99)" "$p99r" "<= 1.10x" "$(met "$p99r" "<=" 1.10)"
-row "tools/call > 30 ms %" "$(get direct.slow)" "$(get openssh.slow)" "$(get mcp-tunnel.slow)" "" "" ""
+p50d=$(ratio "$(get mcp-tunnel.p50)" "$(get direct.p50)")
+row "tools/call p50 us" "$(get direct.p50)" "$(get openssh.p50)" "$(get mcp-tunnel.p50)" "$p50r" "<= 0.30x" "$(met "$p50r" "<=" 0.30)"
+row "  p50 tunnel/direct" "" "" "$p50d" "" "<= 2.50x" "$(met "$p50d" "<=" 2.50)"
+row "tools/call p99 us" "$(get direct.p99)" "$(get openssh.p99)" "$(get mcp-tunnel.p99)" "$p99r" "<= 0.50x" "$(met "$p99r" "<=" 0.50)"
+row "tools/call > 30 ms %" "$(get direct.slow)" "$(get openssh.slow)" "$(get mcp-tunnel.slow)" "" "< 5 %" "$(met "$(get mcp-tunnel.slow)" "<=" 4.99)"
 row "tools/call errors" "$(get direct.rtt_errors)" "$(get openssh.rtt_errors)" "$(get mcp-tunnel.rtt_errors)" "" "0" "$(met "$(get mcp-tunnel.rtt_errors)" "==" 0)"
 row "$SESSIONS sessions errors" "$(get direct.conc_errors)" "$(get openssh.conc_errors)" "$(get mcp-tunnel.conc_errors)" "" "0" "$(met "$(get mcp-tunnel.conc_errors)" "==" 0)"
 row "$SESSIONS sessions seconds" "$(get direct.secs)" "$(get openssh.secs)" "$(get mcp-tunnel.secs)" "$(ratio "$(get mcp-tunnel.secs)" "$(get openssh.secs)")" "" ""
@@ -245,6 +248,6 @@ if [[ -n "$up_pid" ]]; then
 fi
 echo "(openssh = ssh -J -L + a static Authorization header, RSS = ssh + its ProxyJump child; mcp-tunnel injects the token itself;"
 echo " client: scripts/bench/mcp_load.py, raw HTTP/1.1 keep-alive; ${types:-response types: -};"
-echo " calls > 30 ms: sshd holds part of a response ~40 ms (Nagle + delayed ACK) on both tunnelled paths; when that"
-echo " share is near 50 % the p50 flips between ~3 ms and ~44 ms from run to run, so compare it with the share)"
+echo " calls > 30 ms: the target sshd holds part of a response ~40 ms (Nagle + the jump host's delayed ACK) unless"
+echo " something is sent to it; mcp-tunnel sends a 1-byte window adjust after each read; targets: issue 18)"
 exit "$status"

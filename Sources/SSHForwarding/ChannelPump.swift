@@ -48,7 +48,7 @@ final class ChannelPump {
   /// Waiting for the local socket to accept more bytes.
   private var wantsLocalWrite = false
 
-  /// Our send window as last seen, to notice the peer's WINDOW_ADJUST (see `nudgeAfterWindowAdjust`).
+  /// Our send window as last seen, to notice the peer's WINDOW_ADJUST (see `nudgeIfNeeded`).
   private var lastSendWindow: UInt = 0
   private(set) var bytesUp: UInt64 = 0
   private(set) var bytesDown: UInt64 = 0
@@ -80,6 +80,7 @@ final class ChannelPump {
     guard !isFinished, let channel else { return (false, .finished) }
     var progress = false
     if case .open(var up, var down) = closeState {
+      let downBefore = bytesDown
       switch pumpDown(channel, scratch, &down, &progress) {
       case .running: break
       case let other: return (true, other)
@@ -91,7 +92,7 @@ final class ChannelPump {
         case let other: return (true, other)
         }
       }
-      nudgeAfterWindowAdjust(channel, up: up)
+      nudgeIfNeeded(channel, up: up, receivedData: bytesDown != downBefore)
       closeState.settle(up: up, down: down)
       // The peer sent EOF and we still send: keep going (half-close) unless it also sent CLOSE,
       // after which it adjusts no window and reads nothing more.
@@ -233,20 +234,18 @@ final class ChannelPump {
     return .running
   }
 
-  /// When the server of a hop behind a jump host grants more window, answer with a tiny packet.
-  ///
-  /// sshd (Nagle on for -N sessions) sends WINDOW_ADJUST every ~96 KiB consumed and then the next
-  /// reply data; between two sshd (bastion → target) nobody acknowledges the small adjust until the
-  /// 40 ms delayed-ACK timer fires, and the reply waits for it. A 1-byte receive-window adjust from
-  /// us travels bastion → target and carries that ACK, so the reply leaves at once. Costs one
-  /// ~60-byte packet per ~96 KiB uploaded.
-  private func nudgeAfterWindowAdjust(_ channel: ChannelHandle, up: ChannelCloseState.Up) {
-    guard hopIndex > 0, case .stream = role, up != .eofSent else { return }
+  /// Sends a 1-byte receive-window adjust when `AcknowledgementNudge` says so: a tiny packet on
+  /// this channel's session that the jump host in front of it forwards to the server, carrying the
+  /// TCP ACK the server's next small segment waits for (see `AcknowledgementNudge`).
+  private func nudgeIfNeeded(_ channel: ChannelHandle, up: ChannelCloseState.Up, receivedData: Bool) {
+    guard hopIndex > 0 else { return }
     let window = libssh2_channel_window_write_ex(channel.raw, nil)
-    if window > lastSendWindow && lastSendWindow != 0 {
-      _ = libssh2_channel_receive_window_adjust2(channel.raw, 1, 1, nil)
-    }
+    let windowGrew = window > lastSendWindow && lastSendWindow != 0
     lastSendWindow = window
+    let nudge = AcknowledgementNudge.shouldNudge(
+      behindJumpHost: hopIndex > 0, receivedData: receivedData, windowGrew: windowGrew && up != .eofSent,
+      sessionSending: hop.transport.outputPending > 0)
+    if nudge { _ = libssh2_channel_receive_window_adjust2(channel.raw, 1, 1, nil) }
   }
 
   /// The local side failed: drop what is pending and close the channel.
@@ -342,5 +341,28 @@ enum ChannelCloseState: Equatable {
   /// Either side failed: close the channel now. No effect once closed.
   mutating func abort() {
     if self != .closed { self = .closing }
+  }
+}
+
+/// When a channel's pump sends a "nudge" (a 1-byte receive-window adjust) on a session behind a jump
+/// host, so that the server's next small segment does not wait ~40 ms for a delayed ACK.
+///
+/// OpenSSH's sshd leaves Nagle on for sessions without a tty (`-N`, forwarding only). Between the
+/// jump host's sshd and the next server nobody but the kernel acknowledges what that server sends:
+/// when it sends a small segment (an SSE answer's headers, a WINDOW_ADJUST) and then more small data
+/// (the event, the closing chunk), Nagle holds the rest until the jump host's delayed ACK fires
+/// (40 ms on Linux). Any packet we send on the session behind the jump host makes the jump host's
+/// sshd write to that server, and that write carries the ACK. So after reading data from such a
+/// channel (or seeing the server grant window while we still send), send one tiny packet, unless
+/// the session already has output waiting to go in this pass (which carries the ACK just as well).
+/// Traced with tcpdump on the lab (scripts/bench-http.sh; README "Performance against OpenSSH").
+enum AcknowledgementNudge {
+  /// - Parameters:
+  ///   - behindJumpHost: the channel's session runs through another hop (hop index > 0).
+  ///   - receivedData: channel data was read from the session in this pump call.
+  ///   - windowGrew: the server granted send window (WINDOW_ADJUST) and this side still sends.
+  ///   - sessionSending: the session's transport has output waiting that goes out in this pass.
+  static func shouldNudge(behindJumpHost: Bool, receivedData: Bool, windowGrew: Bool, sessionSending: Bool) -> Bool {
+    behindJumpHost && (receivedData || windowGrew) && !sessionSending
   }
 }
