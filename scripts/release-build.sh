@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the self-contained release binary (SPEC §11): the Swift runtime and Foundation linked
+# statically, the version from `git describe` baked in, symbols stripped. Writes dist/mcp-tunnel and
+# dist/VERSION (the describe string). Usage: scripts/release-build.sh [repo-root]
+set -euo pipefail
+root=$(cd "${1:-$(dirname "$0")/..}" && pwd)
+cd "$root"
+
+version=$(git describe --tags --always --dirty 2>/dev/null || echo "0.0.0-unknown")
+stamp=Sources/MCPTunnelCLI/Support/BuildVersion+Stamped.swift
+# The stamp lives only for the length of the build, so the tree stays clean (no `-dirty` from it)
+# and a later plain `swift build` is unstamped again.
+trap 'rm -f "$stamp"' EXIT
+printf '#if MCP_TUNNEL_STAMPED\n  /// Written by scripts/release-build.sh; deleted after the build.\n  let stampedVersion = "%s"\n#endif\n' \
+  "$version" >"$stamp"
+
+# Its own scratch path: the flags differ from the debug/test builds in .build, and SwiftPM locks a
+# scratch path for the whole build, so the two can run side by side.
+scratch=${RELEASE_SCRATCH:-.build-release}
+swift build --scratch-path "$scratch" -c release --product mcp-tunnel --static-swift-stdlib \
+  -Xswiftc -DMCP_TUNNEL_STAMPED
+bin=$(swift build --scratch-path "$scratch" -c release --show-bin-path)/mcp-tunnel
+
+mkdir -p dist
+strip --strip-all -o dist/mcp-tunnel "$bin"
+printf '%s\n' "$version" >dist/VERSION
+echo "dist/mcp-tunnel $version ($(du -h dist/mcp-tunnel | cut -f1), unstripped $(du -h "$bin" | cut -f1))" >&2
