@@ -8,11 +8,12 @@ cd "$root"
 
 version=$(git describe --tags --always --dirty 2>/dev/null || echo "0.0.0-unknown")
 stamp=Sources/MCPTunnelCLI/Support/BuildVersion+Stamped.swift
-# The stamp lives only for the length of the build, so the tree stays clean (no `-dirty` from it)
-# and a later plain `swift build` is unstamped again.
-trap 'rm -f "$stamp"' EXIT
-printf '#if MCP_TUNNEL_STAMPED\n  /// Written by scripts/release-build.sh; deleted after the build.\n  let stampedVersion = "%s"\n#endif\n' \
-  "$version" >"$stamp"
+# The stamp is ignored by git (so no `-dirty` from it) and stays between builds: a build that runs
+# beside this one (SwiftPM lists a target's files when it starts) must not lose a file it listed.
+# Its content is inside `#if MCP_TUNNEL_STAMPED`, so every other build ignores it. Rewritten only
+# when the version changed, so an unchanged tree relinks nothing.
+text=$(printf '#if MCP_TUNNEL_STAMPED\n  /// Written by scripts/release-build.sh (git describe); ignored by git.\n  let stampedVersion = "%s"\n#endif\n' "$version")
+[[ -f $stamp && $(cat "$stamp") == "$text" ]] || printf '%s\n' "$text" >"$stamp"
 
 # Its own scratch path: the flags differ from the debug/test builds in .build, and SwiftPM locks a
 # scratch path for the whole build, so the two can run side by side.
