@@ -28,8 +28,8 @@ needed=$(objdump -p dist/mcp-tunnel | awk '/NEEDED/ {print $2}' | sort)
 echo "$needed" | sed 's/^/  NEEDED /' >&2
 # glibc's own libraries, libssh2, libsecret and the GLib libraries libsecret's API is made of
 # (the keyring adapter calls g_hash_table_*/g_error_free directly); libstdc++/libgcc_s come from
-# the Swift runtime's C++ parts and are part of every Debian system (Priority: required).
-allowed='^(libc|libm|libdl|libpthread|librt|libutil|ld-linux-x86-64|ld-linux-aarch64)\.so|^libssh2\.so\.1$|^libsecret-1\.so\.0$|^lib(glib|gobject|gio)-2\.0\.so\.0$|^libstdc\+\+\.so\.6$|^libgcc_s\.so\.1$'
+# the Swift runtime's C++ parts, libz from Foundation; all three are Priority: required in Debian.
+allowed='^(libc|libm|libdl|libpthread|librt|libutil|ld-linux-x86-64|ld-linux-aarch64)\.so|^libssh2\.so\.1$|^libsecret-1\.so\.0$|^lib(glib|gobject|gio)-2\.0\.so\.0$|^libstdc\+\+\.so\.6$|^libgcc_s\.so\.1$|^libz\.so\.1$'
 unexpected=$(grep -Ev "$allowed" <<<"$needed" || true)
 [[ -z $unexpected ]] || fail "the release binary needs more than glibc, libssh2, libsecret: $unexpected"
 if ldd dist/mcp-tunnel | grep -E 'swift|Foundation|/opt/'; then fail "the release binary links the Swift toolchain"; fi
