@@ -7,7 +7,8 @@ export DEBIAN_FRONTEND := noninteractive
 LAB_ROOT := $(CURDIR)/.lab-run
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: all deps build test test-unit test-lab test-stress test-unit-run test-lab-run lint format docs docs-check check-imports demo bench clean
+.PHONY: all deps build test test-unit test-lab test-stress test-unit-run test-lab-run lint format docs docs-check check-imports demo bench clean \
+  release install install-files uninstall package test-package
 
 all: build
 
@@ -88,6 +89,52 @@ check-imports:
 demo: deps
 	swift build
 	scripts/demo.sh
+
+## release: the self-contained binary (Swift runtime and Foundation linked statically, stripped,
+## `git describe` baked in) as dist/mcp-tunnel; its own scratch path .build-release.
+release:
+	scripts/release-build.sh
+
+## install: the release binary, the man page, the bash/zsh/fish completions and the systemd user
+## units under $(DESTDIR)$(PREFIX). uninstall removes exactly those files.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+MANDIR := $(PREFIX)/share/man/man1
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+INSTALLED := $(BINDIR)/mcp-tunnel $(MANDIR)/mcp-tunnel.1 $(BASHCOMPDIR)/mcp-tunnel $(ZSHCOMPDIR)/_mcp-tunnel \
+  $(FISHCOMPDIR)/mcp-tunnel.fish $(USERUNITDIR)/mcp-tunnel@.service $(USERUNITDIR)/mcp-tunnel@.socket
+install: release install-files
+
+# The copy alone, from an existing dist/mcp-tunnel (package-deb.sh uses it).
+install-files:
+	install -D -m 0755 dist/mcp-tunnel $(DESTDIR)$(BINDIR)/mcp-tunnel
+	install -D -m 0644 man/mcp-tunnel.1 $(DESTDIR)$(MANDIR)/mcp-tunnel.1
+	install -D -m 0644 completions/mcp-tunnel.bash $(DESTDIR)$(BASHCOMPDIR)/mcp-tunnel
+	install -D -m 0644 completions/_mcp-tunnel $(DESTDIR)$(ZSHCOMPDIR)/_mcp-tunnel
+	install -D -m 0644 completions/mcp-tunnel.fish $(DESTDIR)$(FISHCOMPDIR)/mcp-tunnel.fish
+	mkdir -p $(DESTDIR)$(USERUNITDIR)
+	for unit in mcp-tunnel@.service mcp-tunnel@.socket; do \
+	  sed 's|/usr/bin/mcp-tunnel|$(BINDIR)/mcp-tunnel|g' packaging/systemd/$$unit >$(DESTDIR)$(USERUNITDIR)/$$unit; \
+	  chmod 0644 $(DESTDIR)$(USERUNITDIR)/$$unit; \
+	done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+## package: dist/mcp-tunnel_<version>_<arch>.deb from the release binary (dpkg-deb, Depends from
+## dpkg-shlibdeps), then lintian.
+package: release
+	scripts/package-deb.sh
+
+## test-package: builds the release and the .deb once, then checks them: runtime libraries, the
+## package's contents and lintian, --version/--help/doctor with the Swift toolchain hidden,
+## `make install DESTDIR=` / `uninstall`, `systemd-analyze verify` on the units.
+test-package: deps
+	scripts/test-package.sh
 
 ## bench: mcp-tunnel vs OpenSSH `ssh -J -L` over the same lab (raw tcp, then MCP tools/call through
 ## the http proxy vs a static header); prints a table with ratios for each.

@@ -4,7 +4,7 @@ import TunnelCore
 
 /// The root of the command tree. The executable target only adds `@main`.
 public struct MCPTunnelCommand: AsyncParsableCommand {
-  public static let version = "0.1.0"
+  public static let version = BuildVersion.current
 
   public static let configuration = CommandConfiguration(
     commandName: "mcp-tunnel",

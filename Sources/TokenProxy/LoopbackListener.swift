@@ -33,7 +33,7 @@ public final class LoopbackListener: Sendable {
     var accepting = 0
   }
 
-  private init(descriptor: Int32, address: HostPort) {
+  init(descriptor: Int32, address: HostPort) {
     self.descriptor = descriptor
     self.address = address
   }

@@ -252,4 +252,64 @@ struct UpCommandTests {
     #expect(r.status == 2, "\(r.output)")
     #expect(r.output.contains("loopback"), "\(r.output)")
   }
+
+  /// `systemd-socket-activate -l ADDRESS -E VAR=… mcp-tunnel up …`: binds ADDRESS, waits for the
+  /// first connection, then execs up (same pid) with LISTEN_FDS=1 and LISTEN_PID = that pid — the
+  /// sd_listen_fds protocol as systemd speaks it, without a running systemd.
+  private func socketActivated(_ env: ForwarderLab, address: String, config: String) throws -> RunningCommand {
+    let passed = environment(env).sorted { $0.key < $1.key }.flatMap { ["-E", "\($0.key)=\($0.value)"] }
+    let activator = try RunningCommand(
+      "/usr/bin/systemd-socket-activate",
+      ["-l", address] + passed + [Self.binary, "up", "--config", config, "--json"],
+      environment: environment(env))
+    // Not isListening(port:): a connection would start up.
+    try waitUntil(timeout: .seconds(30), "systemd-socket-activate to listen") {
+      activator.stderr.contains("Listening on \(address)") || !activator.isRunning
+    }
+    return activator
+  }
+
+  @Test("socket activation: the first connection starts up, which takes the passed socket over and serves it")
+  func socketActivation() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let port = try LabNetwork.freePort()
+    let configured = try LabNetwork.freePort()
+    let activator = try socketActivated(
+      env, address: "127.0.0.1:\(port)", config: try writeConfig(env, listen: configured))
+    defer { activator.kill() }
+    #expect(activator.isRunning && activator.stdout.isEmpty, "up started before a connection: \(activator.stderr)")
+
+    // The first connection waits in the socket's backlog while up starts and opens the SSH path.
+    let client = try LabTCPClient(port: port, timeout: .seconds(60))
+    var pattern = PatternStream(seed: 7)
+    let payload = pattern.bytes(50_000)
+    try client.send(payload)
+    #expect(try client.receive(exactly: payload.count) == payload, "\(activator.stderr)")
+    let ready = try #require(activator.events.first { $0["event"] as? String == "ready" }, "\(activator.stderr)")
+    #expect(ready["listen"] as? String == "127.0.0.1:\(port)")
+    #expect(!LabNetwork.isListening(port: configured), "up bound listen.address although it was passed a socket")
+    // A second connection on the same socket, served by the same process.
+    let second = try LabTCPClient(port: port)
+    try second.send([1, 2, 3])
+    #expect(try second.receive(exactly: 3) == [1, 2, 3])
+
+    activator.signal(SIGTERM)  // systemd-socket-activate exec'd up: the same process
+    #expect(try activator.waitForExit(timeout: .seconds(20)) == 0, "\(activator.stderr)")
+    #expect(activator.events.last?["event"] as? String == "stopped")
+    #expect(activator.events.filter { $0["event"] as? String == "ready" }.count == 1)
+  }
+
+  @Test("socket activation on a non-loopback address: up refuses the passed socket with exit 2")
+  func socketActivationNonLoopback() throws {
+    let env = try ForwarderLab()
+    defer { env.stop() }
+    let port = try LabNetwork.freePort()
+    let activator = try socketActivated(
+      env, address: "0.0.0.0:\(port)", config: try writeConfig(env, listen: try LabNetwork.freePort()))
+    defer { activator.kill() }
+    _ = try? LabTCPClient(port: port)
+    #expect(try activator.waitForExit(timeout: .seconds(30)) == 2, "\(activator.stderr)")
+    #expect(activator.stderr.contains("not a loopback address"), "\(activator.stderr)")
+  }
 }

@@ -160,6 +160,21 @@ struct ConfigurationDecoderTests {
     #expect(error?.summary.contains("resource") == true, "\(error?.summary ?? "")")
   }
 
+  @Test("[profiles.P.audit] journal: false by default, true when written, anything else a typed error")
+  func auditJournal() throws {
+    #expect(try decoder.decode(sampleConfig).profiles["prod"]?.audit == AuditSettings(journal: false))
+    let on = try decoder.decode(sampleConfig + "\n[profiles.prod.audit]\njournal = true\n")
+    #expect(on.profiles["prod"]?.audit.journal == true)
+    let wrongType = #expect(throws: CoreError.self) {
+      try decoder.decode(sampleConfig + "\n[profiles.prod.audit]\njournal = \"yes\"\n")
+    }
+    #expect(wrongType?.summary.contains("journal") == true, "\(wrongType?.summary ?? "")")
+    let unknown = #expect(throws: CoreError.self) {
+      try decoder.decode(sampleConfig + "\n[profiles.prod.audit]\nsyslog = true\n")
+    }
+    #expect(unknown?.summary.contains("syslog") == true, "\(unknown?.summary ?? "")")
+  }
+
   @Test func listenPeersAcceptsBothValues() throws {
     for value in ListenPeers.allCases {
       let text =

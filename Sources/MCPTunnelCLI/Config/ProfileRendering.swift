@@ -68,6 +68,9 @@ enum ProfileRendering {
         ("mode", quote(p.listen.mode.rawValue)),
         ("peers", quote(p.listen.peers.rawValue)),
       ])
+    if p.audit != AuditSettings() {
+      section("audit", [("journal", String(p.audit.journal))])
+    }
     return out
   }
 

@@ -36,6 +36,10 @@ struct Up: AsyncParsableCommand {
       in status, audited as denied with the peer's uid, and reported once per uid on stderr. \
       --peers any-local-user (listen.peers = "any-local-user") lets every local user in.
 
+      Started by systemd socket activation (mcp-tunnel@.socket, or systemd-socket-activate), up \
+      takes over the listening socket it was passed (LISTEN_FDS, exactly one, on loopback) instead \
+      of binding listen.address; the first connection waits in its backlog until up serves it.
+
       In both modes the session ends by itself, cleanly with exit 0, after session.max_duration \
       (default 12h) or after session.idle_timeout without a request or connection (default 0s: \
       never); ready and status show when, and a warning comes 5 minutes before (or at half the \
@@ -92,7 +96,11 @@ struct Up: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let env = AppEnvironment.current
+    var current = AppEnvironment.current
+    // Socket activation (mcp-tunnel@.socket): systemd holds the listen address and passed the socket.
+    let activated = try LoopbackListener.activated(environment: current.environment)
+    for name in LoopbackListener.activationVariables { current.environment[name] = nil }
+    let env = current
     let (path, configuration) = try env.loader.loadConfiguration(configFlag: global.config)
     let profile = try env.loader.selectProfile(configuration, flag: global.profile, path: path)
     let address =
@@ -100,14 +108,19 @@ struct Up: AsyncParsableCommand {
         guard let parsed = HostPort(parsing: text) else { throw CoreError(.usage, "--listen \(text) is not host:port") }
         return try ListenSettings.validateLoopback(parsed, source: "--listen")
       } ?? ListenSettings.validateLoopback(profile.listen.address, source: "listen.address")
+    if let activated, listen != nil, activated.address != address {
+      env.output.writeDiagnostic(
+        "warning: --listen \(address) is ignored: systemd passed the socket on \(activated.address)\n")
+    }
     let peers = peers ?? profile.listen.peers
     let runtime =
       try await (mode ?? profile.listen.mode) == .http
       ? Self.httpRuntime(
         profile: profile, listen: address, tenant: try Self.tenant(tenant, profile: profile), environment: env,
-        json: global.json, verbose: global.verbose, peers: peers)
+        json: global.json, verbose: global.verbose, peers: peers, activated: activated)
       : await Self.tcpRuntime(
-        profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose, peers: peers)
+        profile: profile, listen: address, environment: env, json: global.json, verbose: global.verbose, peers: peers,
+        activated: activated)
     let stopHandlingSignals = env.onTerminationSignal { runtime.end(.signal($0)) }
     defer { stopHandlingSignals() }
     try await runtime.run()
@@ -139,10 +152,12 @@ extension Up {
   ///
   /// `stdio` builds its own tunnel here too, with `controlSocket: false` (two `stdio` of one
   /// profile must both run) and its events on stderr only (`onEvent`). `peers` is `--peers`, else
-  /// the profile's `listen.peers`.
+  /// the profile's `listen.peers`. `activated` is the socket systemd passed (socket activation),
+  /// used instead of binding `listen`.
   static func httpRuntime(
     profile: Profile, listen: HostPort, tenant: TenantID, environment env: AppEnvironment, json: Bool, verbose: Bool,
-    peers: ListenPeers? = nil, controlSocket: Bool = true, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil
+    peers: ListenPeers? = nil, controlSocket: Bool = true, onEvent: (@Sendable (TunnelRuntime.Event) -> Void)? = nil,
+    activated: LoopbackListener? = nil
   ) async throws -> TunnelRuntime {
     guard let settings = profile.session else {
       throw CoreError(
@@ -155,7 +170,7 @@ extension Up {
     let route = try await sshRoute(profile: profile, environment: env)
     let login = try context.session()
     let subject = try await login.currentLogin()?.subject  // throws when the keyring is unusable (exit 4)
-    let listener = try LoopbackListener.bind(listen)
+    let listener = try activated ?? LoopbackListener.bind(listen)
     try PrivateDirectory.ensure(env.paths.runtimeDirectory)
     let audit = try auditSink(profile: profile, environment: env)
     // Library log lines go to stderr only with -v: the events are what a user reads.
@@ -182,10 +197,10 @@ extension Up {
   /// `listen.peers` refused — bytes are not calls, so nothing per connection otherwise.
   static func tcpRuntime(
     profile: Profile, listen: HostPort, environment env: AppEnvironment, json: Bool, verbose: Bool,
-    peers: ListenPeers? = nil
+    peers: ListenPeers? = nil, activated: LoopbackListener? = nil
   ) async throws -> TunnelRuntime {
     let route = try await sshRoute(profile: profile, environment: env)
-    let listener = try LoopbackListener.bind(listen)
+    let listener = try activated ?? LoopbackListener.bind(listen)
     try PrivateDirectory.ensure(env.paths.runtimeDirectory)
     let audit = try auditSink(profile: profile, environment: env)
     let services = TunnelRuntime.Services(
@@ -208,13 +223,32 @@ extension Up {
 
   /// The profile's audit log behind a queue: writes never block the listener (the queue is
   /// bounded and drops are counted into the log itself).
+  /// With `audit.journal = true` each record also goes to the systemd journal
+  /// (`JournalMirrorSink`); a journal that is not there is a warning now, never a failed call.
   private static func auditSink(profile: Profile, environment env: AppEnvironment) throws -> QueuedAuditSink {
-    QueuedAuditSink(
-      wrapping: try env.makeAuditSink(profile.name, env.paths),
+    var sink = try env.makeAuditSink(profile.name, env.paths)
+    if profile.audit.journal {
+      let journal = JournalSocket(path: env.environment[journalSocketVariable] ?? JournalSocket.defaultPath)
+      if let problem = journal.problem() {
+        env.output.writeDiagnostic(
+          "warning: audit.journal is on but \(problem); the audit log file is still written\n")
+      }
+      sink = JournalMirrorSink(
+        file: sink, journal: journal,
+        onJournalError: { [output = env.output] error in
+          output.writeDiagnostic("warning: could not send an audit record to the journal: \(error.summary)\n")
+        })
+    }
+    return QueuedAuditSink(
+      wrapping: sink,
       onError: { [output = env.output] error in
         output.writeDiagnostic("warning: could not write the audit log: \(error)\n")
       })
   }
+
+  /// Names another journal socket than /run/systemd/journal/socket (tests, a journald in a
+  /// container).
+  static let journalSocketVariable = "MCP_TUNNEL_JOURNAL_SOCKET"
 
   /// `listen.peers` for the listener: only this process's effective uid with `same-user`.
   private static func peerCheck(_ peers: ListenPeers, environment env: AppEnvironment) -> ListenerPeerCheck {

@@ -75,8 +75,13 @@ public struct ConfigurationDecoder: Sendable {
       listen = try decodeListen(&r)
       try r.rejectUnknown()
     }
+    var audit = AuditSettings()
+    if var r = try reader.table("audit") {
+      audit.journal = try r.bool("journal") ?? false
+      try r.rejectUnknown()
+    }
     try reader.rejectUnknown()
-    return Profile(name: name, idp: idp, session: session, ssh: ssh, listen: listen, limits: limits)
+    return Profile(name: name, idp: idp, session: session, ssh: ssh, listen: listen, limits: limits, audit: audit)
   }
 
   private func decodeLimits(_ r: inout TableReader) throws(CoreError) -> SessionLimits {

@@ -24,6 +24,8 @@ public struct Profile: Sendable, Equatable {
   public var listen: ListenSettings
   /// `session.max_duration` / `session.idle_timeout` (SPEC §10): apply in both modes.
   public var limits: SessionLimits
+  /// `[profiles.P.audit]`.
+  public var audit: AuditSettings
 
   public init(
     name: String,
@@ -31,7 +33,8 @@ public struct Profile: Sendable, Equatable {
     session: SessionSettings? = nil,
     ssh: SSHSettings,
     listen: ListenSettings = ListenSettings(),
-    limits: SessionLimits = SessionLimits()
+    limits: SessionLimits = SessionLimits(),
+    audit: AuditSettings = AuditSettings()
   ) {
     self.name = name
     self.idp = idp
@@ -39,6 +42,18 @@ public struct Profile: Sendable, Equatable {
     self.ssh = ssh
     self.listen = listen
     self.limits = limits
+    self.audit = audit
+  }
+}
+
+/// `[profiles.P.audit]` (SPEC §3).
+public struct AuditSettings: Sendable, Equatable {
+  /// `journal`: also send each audit record to the systemd journal (the file stays the source of
+  /// truth).
+  public var journal: Bool
+
+  public init(journal: Bool = false) {
+    self.journal = journal
   }
 }
 

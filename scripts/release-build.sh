@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the self-contained release binary (SPEC §11): the Swift runtime and Foundation linked
+# statically, the version from `git describe` baked in, symbols stripped. Writes dist/mcp-tunnel and
+# dist/VERSION (the describe string). Usage: scripts/release-build.sh [repo-root]
+set -euo pipefail
+root=$(cd "${1:-$(dirname "$0")/..}" && pwd)
+cd "$root"
+
+version=$(git describe --tags --always --dirty 2>/dev/null || echo "0.0.0-unknown")
+stamp=Sources/MCPTunnelCLI/Support/BuildVersion+Stamped.swift
+# The stamp is ignored by git (so no `-dirty` from it) and stays between builds: a build that runs
+# beside this one (SwiftPM lists a target's files when it starts) must not lose a file it listed.
+# Its content is inside `#if MCP_TUNNEL_STAMPED`, so every other build ignores it. Rewritten only
+# when the version changed, so an unchanged tree relinks nothing.
+text=$(printf '#if MCP_TUNNEL_STAMPED\n  /// Written by scripts/release-build.sh (git describe); ignored by git.\n  let stampedVersion = "%s"\n#endif\n' "$version")
+[[ -f $stamp && $(cat "$stamp") == "$text" ]] || printf '%s\n' "$text" >"$stamp"
+
+# Its own scratch path: the flags differ from the debug/test builds in .build, and SwiftPM locks a
+# scratch path for the whole build, so the two can run side by side.
+scratch=${RELEASE_SCRATCH:-.build-release}
+swift build --scratch-path "$scratch" -c release --product mcp-tunnel --static-swift-stdlib \
+  -Xswiftc -DMCP_TUNNEL_STAMPED
+bin=$(swift build --scratch-path "$scratch" -c release --show-bin-path)/mcp-tunnel
+
+mkdir -p dist
+strip --strip-all -o dist/mcp-tunnel "$bin"
+printf '%s\n' "$version" >dist/VERSION
+echo "dist/mcp-tunnel $version ($(du -h dist/mcp-tunnel | cut -f1), unstripped $(du -h "$bin" | cut -f1))" >&2
