@@ -14,13 +14,16 @@ describe=$(cat dist/VERSION)
 # git describe -> a Debian native version: v1.2.0 -> 1.2.0, v1.2.0-3-gabc -> 1.2.0+3.gabc,
 # a bare hash (no tag yet) abc1234[-dirty] -> 0.0.0+gabc1234[.dirty].
 version=${describe#v}
-if [[ $version =~ ^[0-9] ]]; then
+if [[ $version =~ ^[0-9]+\.[0-9] ]]; then
   version=$(sed 's/-/+/; s/-/./g' <<<"$version")
 else
   version="0.0.0+g$(sed 's/-/./g' <<<"$version")"
 fi
 arch=$(dpkg --print-architecture)
 deb=dist/mcp-tunnel_${version}_${arch}.deb
+
+# Debian's convention for who builds a package; the default is a placeholder address.
+maintainer="${DEBFULLNAME:-mcp-tunnel developers} <${DEBEMAIL:-mcp-tunnel@example.org}>"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,6 +32,10 @@ pkg=$work/pkg
 make --no-print-directory -s install-files DESTDIR="$pkg" PREFIX=/usr ZSHCOMPDIR=/usr/share/zsh/vendor-completions \
   >/dev/null
 gzip -9n "$pkg/usr/share/man/man1/mcp-tunnel.1"
+# bash-completion sources the file: no interpreter line.
+sed -i '1{/^#!/d}' "$pkg/usr/share/bash-completion/completions/mcp-tunnel"
+# Tags that are true and meant (README "Install" explains each).
+install -D -m 0644 packaging/debian/lintian-overrides "$pkg/usr/share/lintian/overrides/mcp-tunnel"
 doc=$pkg/usr/share/doc/mcp-tunnel
 install -D -m 0644 packaging/debian/copyright "$doc/copyright"
 # A native package's changelog, from the commits since the last tag (or the last 20).
@@ -38,7 +45,7 @@ install -D -m 0644 packaging/debian/copyright "$doc/copyright"
   range=$(git describe --tags --abbrev=0 2>/dev/null | sed 's/$/..HEAD/' || true)
   git log --no-merges --format='%s' -n 20 ${range:-HEAD} | cut -c1-76 | sed 's/^/  * /'
   echo
-  echo " -- mcp-tunnel maintainers <mcp-tunnel@localhost>  $(git log -1 --format=%aD)"
+  echo " -- $maintainer  $(git log -1 --format=%aD)"
 } >"$work/changelog"
 gzip -9n -c "$work/changelog" >"$doc/changelog.gz"
 chmod 0644 "$doc/changelog.gz"
@@ -54,7 +61,7 @@ cat >"$pkg/DEBIAN/control" <<CONTROL
 Package: mcp-tunnel
 Version: $version
 Architecture: $arch
-Maintainer: mcp-tunnel maintainers <mcp-tunnel@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: $depends
 Recommends: gnome-keyring | keepassxc
