@@ -84,38 +84,5 @@ extension LoopbackListener {
   }
 
   /// `getsockname` as a `HostPort`, for IPv4 and IPv6 sockets.
-  static func localAddress(_ fd: Int32) -> HostPort? {
-    var storage = sockaddr_storage()
-    var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-    let named = withUnsafeMutablePointer(to: &storage) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    guard named == 0 else { return nil }
-    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-    switch Int32(storage.ss_family) {
-    case AF_INET:
-      return withUnsafePointer(to: &storage) {
-        $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a -> HostPort? in
-          var address = a.pointee.sin_addr
-          guard inet_ntop(AF_INET, &address, &text, socklen_t(text.count)) != nil else { return nil }
-          return HostPort(host: cText(text), port: Int(UInt16(bigEndian: a.pointee.sin_port)))
-        }
-      }
-    case AF_INET6:
-      return withUnsafePointer(to: &storage) {
-        $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a -> HostPort? in
-          var address = a.pointee.sin6_addr
-          guard inet_ntop(AF_INET6, &address, &text, socklen_t(text.count)) != nil else { return nil }
-          return HostPort(host: cText(text), port: Int(UInt16(bigEndian: a.pointee.sin6_port)))
-        }
-      }
-    default:
-      return nil
-    }
-  }
-
-  /// A NUL-terminated C buffer as text.
-  private static func cText(_ buffer: [CChar]) -> String {
-    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  }
+  static func localAddress(_ fd: Int32) -> HostPort? { SocketDiagPeerLookup.address(fd, getsockname) }
 }

@@ -186,7 +186,8 @@ public struct SocketDiagPeerLookup: PeerCredentialLookup {
     return AcceptedConnection(local: hostPort(local), remote: hostPort(remote))
   }
 
-  private static func address(
+  /// `get` (`getsockname`/`getpeername`) of `descriptor` as a numeric `HostPort`, IPv4 or IPv6.
+  static func address(
     _ descriptor: Int32, _ get: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
   ) -> HostPort? {
     var storage = sockaddr_storage()
