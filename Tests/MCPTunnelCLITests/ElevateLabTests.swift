@@ -146,8 +146,11 @@ struct ElevateLabTests {
         records.filter { $0["event"] as? String == "elevation_ended" }.compactMap { $0["detail"] as? String }
           == ["tenant_switch", "window"])
       let calls = records.filter { $0["event"] as? String == "call" && $0["tool"] as? String == "admin_echo" }
-      #expect(calls.contains { $0["elevated"] as? Bool == true && $0["outcome"] as? String == "ok" }, "\(calls)")
-      #expect(!records.contains { $0["event"] as? String == "call" && $0["outcome"] as? String == "error" })
+      // Status, not outcome: the SDK client may hang up once it has the answer's event, before the
+      // stream's closing chunk, which the proxy records as `client_closed` (outcome error).
+      #expect(calls.contains { $0["elevated"] as? Bool == true && $0["status"] as? Int == 200 }, "\(calls)")
+      let echoes = records.filter { $0["event"] as? String == "call" && $0["tool"] as? String == "echo" }
+      #expect(echoes.count >= 5 && echoes.allSatisfy { $0["status"] as? Int == 200 }, "\(echoes)")
       #expect(try lab.run(["audit", "verify"]).status == 0)
     }
   }
