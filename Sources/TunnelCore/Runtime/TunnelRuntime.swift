@@ -358,7 +358,7 @@ public final class TunnelRuntime: Sendable {
       var wait = (now < warnAt ? warnAt : endsAt).timeIntervalSince(now)
       if limits.idleTimeout > .zero { wait = min(wait, 1) }
       do {
-        try await sleep(.milliseconds(Int64(max(1, (wait * 1000).rounded(.up)))))
+        try await sleep(.due(in: wait))
       } catch {
         return
       }

@@ -264,7 +264,7 @@ public actor TokenBroker: TenantTokenSource {
     elevationTimer = Task { [sleep] in
       var wait = first
       while !Task.isCancelled {
-        do { try await sleep(.milliseconds(Int64(max(1, (wait * 1000).rounded(.up))))) } catch { return }
+        do { try await sleep(.due(in: wait)) } catch { return }
         guard let left = await self.elevationTick(granted) else { return }
         wait = left
       }
