@@ -29,10 +29,9 @@ enum JSONRPCEnvelope {
   /// (`1`, `"a"`), so an answer can echo it exactly; nil for notifications, responses and the rest.
   private static func requestID(_ object: Any) -> String? {
     guard let message = object as? [String: Any], message["jsonrpc"] as? String == "2.0",
-      message["method"] is String, let id = message["id"], id is String || id is NSNumber,
-      let data = try? JSONSerialization.data(withJSONObject: id, options: [.fragmentsAllowed])
+      message["method"] is String, let id = message["id"], id is String || id is NSNumber
     else { return nil }
-    return String(decoding: data, as: UTF8.self)
+    return idText(id)
   }
 
   /// A JSON-RPC 2.0 message is an object whose `jsonrpc` is `"2.0"`; anything else is not one.
@@ -64,10 +63,27 @@ enum JSONRPCEnvelope {
 
   /// `error.code` of a JSON-RPC response, or of the first error response of a batch; nil when the
   /// bytes are not JSON or carry no error.
-  static func errorCode(in body: [UInt8]) -> Int? {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else { return nil }
-    if let batch = object as? [Any] { return batch.lazy.compactMap(errorCode(of:)).first }
-    return errorCode(of: object)
+  static func errorCode(in body: [UInt8]) -> Int? { responses(in: body).errorCode }
+
+  /// The ids (JSON text, as `JSONRPCReplyShape.requestIDs`) of the JSON-RPC responses in `body` (a
+  /// message or a batch of them), and the first response error's code.
+  static func responses(in body: [UInt8]) -> (ids: [String], errorCode: Int?) {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(body)) else { return ([], nil) }
+    let messages = (object as? [Any]) ?? [object]
+    return (messages.compactMap(responseID), messages.lazy.compactMap(errorCode(of:)).first)
+  }
+
+  /// The id of a JSON-RPC response (`result` or `error`, no `method`) as JSON text.
+  private static func responseID(_ object: Any) -> String? {
+    guard let message = object as? [String: Any], message["method"] == nil,
+      message["result"] != nil || message["error"] != nil, let id = message["id"], id is String || id is NSNumber
+    else { return nil }
+    return idText(id)
+  }
+
+  private static func idText(_ id: Any) -> String? {
+    guard let data = try? JSONSerialization.data(withJSONObject: id, options: [.fragmentsAllowed]) else { return nil }
+    return String(decoding: data, as: UTF8.self)
   }
 
   private static func errorCode(of object: Any) -> Int? {
@@ -154,8 +170,10 @@ struct RequestBodySummarizer {
 
 /// Finds `error.code` in an upstream response as it is relayed, looking at no more than its first
 /// `limit` body bytes: an `application/json` body is copied and parsed at its end (not at all when
-/// larger), a `text/event-stream` is split into events as it flows and each event's data parsed
-/// until one carries an error. Other content types are not looked at.
+/// larger), a `text/event-stream` is split into events as it flows and each event's data parsed.
+/// Other content types are not looked at. For an event stream it also collects the ids of the
+/// JSON-RPC responses relayed so far (`answered(all:)`): a client that hangs up once it has every
+/// answer it asked for, before the stream's end, did not break the exchange off.
 struct ResponseErrorCodeReader {
   private enum Format {
     case other
@@ -169,6 +187,8 @@ struct ResponseErrorCodeReader {
   private var json: [UInt8] = []
   private var events = EventStreamSplitter()
   private(set) var errorCode: Int?
+  /// Ids (JSON text) of the responses seen in an event stream.
+  private var answeredIDs: Set<String> = []
 
   /// A reader that looks at nothing, for exchanges the upstream has not answered.
   init() {
@@ -188,13 +208,14 @@ struct ResponseErrorCodeReader {
   }
 
   mutating func append(_ buffer: ByteBuffer) {
-    guard format != .other, errorCode == nil else { return }
+    guard format != .other else { return }
     let before = seenBytes
     seenBytes += buffer.readableBytes
     switch format {
     case .other:
       break
     case .json:
+      guard errorCode == nil else { return }
       if seenBytes <= limit {
         json.append(contentsOf: buffer.readableBytesView)
       } else if before <= limit {
@@ -202,13 +223,22 @@ struct ResponseErrorCodeReader {
       }
     case .eventStream:
       guard before < limit else { return }
-      var found: Int?
+      var found = errorCode
+      var answered = answeredIDs
       events.feed(buffer.readableBytesView.prefix(limit - before)) { data in
-        if found == nil { found = JSONRPCEnvelope.errorCode(in: data) }
+        let responses = JSONRPCEnvelope.responses(in: data)
+        answered.formUnion(responses.ids)
+        if found == nil { found = responses.errorCode }
       }
       errorCode = found
-      if seenBytes >= limit || found != nil { events = EventStreamSplitter() }
+      answeredIDs = answered
+      if seenBytes >= limit { events = EventStreamSplitter() }
     }
+  }
+
+  /// Whether the event stream relayed a response to each of `requestIDs` (none: false).
+  func answered(all requestIDs: [String]) -> Bool {
+    !requestIDs.isEmpty && requestIDs.allSatisfy(answeredIDs.contains)
   }
 
   /// The response body ended.

@@ -373,6 +373,13 @@ struct ProxyExchangeStateMachine {
     if linked { actions.append(.abandonUpstream) }
     linked = false
     if var ex = pending {
+      // A client that hangs up on an SSE answer once it holds every response it asked for (the
+      // MCP SDK clients do, before the stream's closing chunk) had its exchange completed.
+      if ex.detail == nil, closedBecause == nil, Self.hadEveryAnswer(ex) {
+        ex.detail = "client_closed_after_answer"
+        actions.append(report(ex, completed: true))
+        return
+      }
       // Broken off by the client, a tenant switch or stop(): not counted as an error (upstream
       // failures were counted where they happened).
       if ex.detail == nil { ex.detail = closedBecause ?? "client_closed" }
@@ -468,7 +475,7 @@ struct ProxyExchangeStateMachine {
     guard let error, error != .invalidEOFState else {
       // A client resetting its connection is not an error of the proxy's; nor is a client that
       // closed in the middle of a request (nothing to answer).
-      if var ex = currentExchange, ex.detail == nil {
+      if var ex = currentExchange, ex.detail == nil, !Self.hadEveryAnswer(ex) {
         ex.detail = error == nil ? "client_error" : "client_closed"
         store(ex)
       }
@@ -767,6 +774,12 @@ struct ProxyExchangeStateMachine {
     guard !ex.countedError else { return }
     ex.countedError = true
     actions.append(.count(.error))
+  }
+
+  /// The upstream's event stream has carried a response to every request of the exchange's body.
+  private static func hadEveryAnswer(_ ex: Exchange) -> Bool {
+    guard case .relaying = ex.phase else { return false }
+    return ex.errorCodeReader.answered(all: ex.replyShape.requestIDs)
   }
 
   private func report(_ ex: Exchange, completed: Bool) -> Action {

@@ -146,9 +146,13 @@ struct ElevateLabTests {
         records.filter { $0["event"] as? String == "elevation_ended" }.compactMap { $0["detail"] as? String }
           == ["tenant_switch", "window"])
       let calls = records.filter { $0["event"] as? String == "call" && $0["tool"] as? String == "admin_echo" }
-      // Status, not outcome: the SDK client may hang up once it has the answer's event, before the
-      // stream's closing chunk, which the proxy records as `client_closed` (outcome error).
-      #expect(calls.contains { $0["elevated"] as? Bool == true && $0["status"] as? Int == 200 }, "\(calls)")
+      // The SDK client may hang up once it has the answer's event, before the stream's closing
+      // chunk: the proxy records that as completed (`client_closed_after_answer`), outcome ok.
+      #expect(
+        calls.contains {
+          $0["elevated"] as? Bool == true && $0["status"] as? Int == 200 && $0["outcome"] as? String == "ok"
+        },
+        "\(calls)")
       let echoes = records.filter { $0["event"] as? String == "call" && $0["tool"] as? String == "echo" }
       #expect(echoes.count >= 4 && echoes.allSatisfy { $0["status"] as? Int == 200 }, "\(echoes)")
       #expect(try lab.run(["audit", "verify"]).status == 0)
