@@ -36,8 +36,22 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
   /// Parses `CommandLine.arguments`, runs the command with the live environment and exits with
   /// the SPEC §8 code. Argument-parser's own usage error code (64) becomes 2.
   public static func main() async {
-    let status = await run(arguments: Array(CommandLine.arguments.dropFirst()), environment: .live())
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if let answer = quickAnswer(to: arguments) {
+      FileHandle.standardOutput.write(Data(answer.utf8))
+      Foundation.exit(0)
+    }
+    let status = await run(arguments: arguments, environment: .live())
     Foundation.exit(status)
+  }
+
+  /// What `mcp-tunnel --version` prints, answered before argument-parser builds the command tree:
+  /// that costs ~12 M instructions of runtime conformance look-ups (a scan of every conformance
+  /// record in the binary per look-up), more than the rest of the process start together (README
+  /// "Install": the `--version` start-up budget). Exactly the same text as argument-parser's own
+  /// answer (`quickVersionAnswerIsArgumentParsersOwn`); anything but the bare flag goes through the parser.
+  static func quickAnswer(to arguments: [String]) -> String? {
+    arguments == ["--version"] ? "\(version)\n" : nil
   }
 
   /// Runs one invocation against `environment` and returns the exit status; used by `main()` and

@@ -143,6 +143,16 @@ struct ExitCodeTests {
     let version = await runCLI(["--version"])
     #expect(version.stdout == "\(MCPTunnelCommand.version)\n")
   }
+
+  @Test("--version alone is answered before argument-parser runs, with exactly its text; nothing else is")
+  func quickVersionAnswerIsArgumentParsersOwn() async {
+    let parsed = await runCLI(["--version"])
+    #expect(parsed.status == 0)
+    #expect(MCPTunnelCommand.quickAnswer(to: ["--version"]) == parsed.stdout)
+    for other in [["--version", "--json"], ["up", "--version"], ["--help"], [], ["--Version"], ["-v"]] {
+      #expect(MCPTunnelCommand.quickAnswer(to: other) == nil, "\(other)")
+    }
+  }
 }
 
 @Suite("config files read from disk (built binary)", .tags(.lab), .offPool)
