@@ -16,7 +16,8 @@ import Foundation
 /// libssh2 lets only one packet be half-sent per session: while another channel's packet is stuck,
 /// writes here return `LIBSSH2_ERROR_BAD_USE`; that is treated like EAGAIN.
 ///
-/// Confined to the tunnel's I/O thread. Owns `descriptor` (closed in `finish`) and the channel.
+/// Confined to the thread that owns its hop (the I/O thread, or the relay thread for a bridge
+/// channel once the route is up: see `HopRelay`). Owns `descriptor` (closed in `finish`) and the channel.
 final class ChannelPump {
   enum Role {
     /// A client stream to `ssh.target`.

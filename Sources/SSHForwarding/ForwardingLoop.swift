@@ -41,8 +41,12 @@ struct PlannedHop: Sendable {
 /// socket's worth of packets into its queue while serving one channel, and poll() would not wake
 /// for data already queued for another channel.
 ///
-/// Not Sendable: created on, and confined to, the I/O thread; only `mailbox` and the event
-/// continuation are shared.
+/// With jump hops, once the route is up the jump hops' sessions and their bridge channels go to a
+/// `HopRelay` thread (see there for the hand-over rules); this loop then drives only the last hop
+/// and the stream pumps, and takes the jump hops back (joining the relay) before any teardown.
+///
+/// Not Sendable: created on, and confined to, the I/O thread; only `mailbox`, the event
+/// continuation and the relay's `RelayLink` are shared.
 final class ForwardingLoop {
   private let plan: ForwardingPlan
   private let mailbox: ForwarderMailbox
@@ -55,6 +59,12 @@ final class ForwardingLoop {
   private let verifiers: [KnownHostsVerifier]
   private var hops: [HopConnection] = []
   private var pumps: [ChannelPump] = []
+  /// While set, hops `0 ..< firstOwnedHop` and the bridge pumps belong to the relay thread: this
+  /// loop must not touch them (their `let` labels excepted) until `stopRelay()` has joined it.
+  private var relay: HopRelay?
+  /// The first hop this thread drives: 0, or the last hop while a relay runs.
+  private var firstOwnedHop: Int { relay == nil ? 0 : HopRelay.relayedHopCount(hopCount: hops.count) }
+  private var ownedHops: ArraySlice<HopConnection> { hops[min(firstOwnedHop, hops.count)...] }
   /// Hop index whose transport channel is being opened on the hop before it.
   private var transportOpen: (hopIndex: Int, message: [UInt8])?
   /// The streams `TunnelStateMachine` said to open or queue, oldest first, until each gets its
@@ -109,14 +119,18 @@ final class ForwardingLoop {
     while !finished {
       for command in mailbox.drain() { accept(command) }
       if finished { break }
+      if let reason = relay?.link.failure {
+        pathLost(reason)
+        processPendingEvents()
+      }
       fireTimers(now: .now)
 
       var progressed = false
       for _ in 0..<32 {
-        let received = hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
+        let received = ownedHops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
         let moved = pass()
         processPendingEvents()
-        let receivedAfter = hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
+        let receivedAfter = ownedHops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived }
         if !moved && received == receivedAfter { break }
         progressed = true
       }
@@ -126,7 +140,8 @@ final class ForwardingLoop {
       owners.removeAll(keepingCapacity: true)
       fds.append(pollfd(fd: mailbox.wakeDescriptor, events: Int16(POLLIN), revents: 0))
       owners.append(.mailbox)
-      for (i, hop) in hops.enumerated() where hop.descriptor >= 0 {
+      for hop in ownedHops where hop.descriptor >= 0 {
+        let i = hop.index
         let events = hop.pollEvents(hasWork: hopHasWork(i))
         if events != 0 {
           fds.append(pollfd(fd: hop.descriptor, events: events, revents: 0))
@@ -151,7 +166,7 @@ final class ForwardingLoop {
         case .mailbox:
           mailbox.clearWake()
         case .hop(let i):
-          guard i < hops.count else { continue }
+          guard i < hops.count, i >= firstOwnedHop else { continue }
           let hop = hops[i]
           if hop.phase == .ready && !hopHasWork(i) && !hop.transport.drainIdleSocket() {
             pathLost("\(hop.label): connection closed by the server")
@@ -186,8 +201,8 @@ final class ForwardingLoop {
     if let connectDeadline { deadlines.append(connectDeadline) }
     if let first = streamQueue.map(\.deadline).min() { deadlines.append(first) }
     if machine.state == .forwarding {
-      for (i, hop) in hops.enumerated() {
-        if let next = hop.nextKeepaliveCheck(interval: plan.hops[i].keepalive) { deadlines.append(next) }
+      for hop in ownedHops {
+        if let next = hop.nextKeepaliveCheck(interval: plan.hops[hop.index].keepalive) { deadlines.append(next) }
       }
     }
     guard let soonest = deadlines.min() else { return -1 }
@@ -233,9 +248,9 @@ final class ForwardingLoop {
       for _ in 0..<expired { handle(.streamResolved) }
     }
     if machine.state == .forwarding {
-      for (i, hop) in hops.enumerated() {
+      for hop in ownedHops {
         if let reason = hop.checkKeepalive(
-          now: now, interval: plan.hops[i].keepalive, countMax: plan.options.keepaliveCountMax)
+          now: now, interval: plan.hops[hop.index].keepalive, countMax: plan.options.keepaliveCountMax)
         {
           pathLost(reason)
           break
@@ -303,6 +318,8 @@ final class ForwardingLoop {
   }
 
   private func pathLost(_ reason: String) {
+    // A failure the relay saw first is the cause of whatever this thread noticed after it.
+    let reason = relay?.link.failure ?? reason
     SSHTrace.log("path lost: \(reason)")
     if pendingEvents.contains(where: { if case .pathLost = $0 { true } else { false } }) { return }
     lastFailure = SSHError(.sshConnection, reason)
@@ -377,6 +394,7 @@ final class ForwardingLoop {
   }
 
   private func tearDownPath() {
+    stopRelay()
     for pump in pumps { pump.finish() }
     pumps.removeAll()
     transportOpen = nil
@@ -391,7 +409,7 @@ final class ForwardingLoop {
     if case .connecting = machine.state { moved = advanceConnect() || moved }
     // Opens that `.openStream`/`.openQueuedStreams` began and libssh2 could not finish at once.
     if machine.state == .forwarding { moved = openQueuedStreams() || moved }
-    for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
+    for hop in ownedHops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
       let before = hop.transport.outputPending
       if !hop.transport.flushOutput() {
         pathLost("\(hop.label): connection lost while sending")
@@ -419,7 +437,7 @@ final class ForwardingLoop {
       }
     }
     if finishedAny { pumps.removeAll { $0.isFinished } }
-    for hop in hops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
+    for hop in ownedHops where hop.descriptor >= 0 && hop.transport.outputPending > 0 {
       if !hop.transport.flushOutput() { pathLost("\(hop.label): connection lost while sending") }
     }
     return moved
@@ -443,6 +461,7 @@ final class ForwardingLoop {
         moved = true
         if hop.index == hops.count - 1 {
           connectDeadline = nil
+          startRelay()
           pendingEvents.append(.connected)
           return moved
         }
@@ -497,6 +516,34 @@ final class ForwardingLoop {
       if case .failed(let error) = hop.attachTransport(pair[1]) { connectFailed(error) }
       return true
     }
+  }
+
+  // MARK: the relay
+
+  /// Hands the jump hops and their bridge pumps to a relay thread (the route is up; no stream pump
+  /// exists yet). Without jump hops, or if the relay cannot be set up, this thread keeps them all.
+  private func startRelay() {
+    guard relay == nil, HopRelay.relayedHopCount(hopCount: hops.count) > 0 else { return }
+    let bridges = pumps.filter { if case .transport = $0.role { true } else { false } }
+    do {
+      let relay = try HopRelay(
+        hops: hops, pumps: bridges, keepalives: plan.hops.map(\.keepalive),
+        keepaliveCountMax: plan.options.keepaliveCountMax, readBufferSize: plan.options.readBufferSize,
+        mainMailbox: mailbox)
+      pumps.removeAll { pump in bridges.contains { $0 === pump } }
+      self.relay = relay
+      relay.start()
+    } catch {
+      SSHTrace.log("relay not started: \(error)")
+    }
+  }
+
+  /// Stops and joins the relay thread: its hops and bridge pumps are this thread's again.
+  private func stopRelay() {
+    guard let relay else { return }
+    let bridges = relay.stopAndJoin()
+    self.relay = nil
+    pumps.insert(contentsOf: bridges.filter { !$0.isFinished }, at: 0)
   }
 
   // MARK: streams

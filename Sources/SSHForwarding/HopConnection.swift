@@ -11,7 +11,8 @@ import TunnelCore
 /// Hop 0 runs over a TCP socket it connects itself. Hop k > 0 runs over one end of a socketpair
 /// whose other end `ForwardingLoop` pumps into a `direct-tcpip` channel of hop k−1.
 ///
-/// Confined to the tunnel's I/O thread. The session's send/recv callbacks go to `transport`
+/// Confined to one thread at a time: the tunnel's I/O thread, or (a jump hop, once the route is up)
+/// its relay thread until the I/O thread joins it (see `HopRelay`). The session's send/recv callbacks go to `transport`
 /// through libssh2's `abstract` pointer (unretained: this object owns both and frees the session
 /// first). The socket descriptor belongs to `transport` and is closed after the session is freed.
 final class HopConnection {

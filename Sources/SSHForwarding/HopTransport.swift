@@ -11,7 +11,7 @@ import Foundation
 ///
 /// Owns the socket descriptor (hop 0's TCP socket, or hop k's end of the socketpair bridged to hop
 /// k−1): `HopConnection` frees the session first, then calls `closeSocket`. Confined to the
-/// tunnel's I/O thread. Its owner (`HopConnection`) keeps it alive longer than the session whose
+/// thread that owns its `HopConnection` (see `HopRelay`). Its owner (`HopConnection`) keeps it alive longer than the session whose
 /// callbacks point at it.
 final class HopTransport {
   private(set) var descriptor: Int32 = -1

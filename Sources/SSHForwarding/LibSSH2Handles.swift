@@ -6,7 +6,9 @@ import TunnelCore
 // * Each C handle has exactly one owner, a `final class` below, which frees it in `deinit`.
 // * A channel handle keeps its session handle alive, so a channel is always freed before its session.
 // * None of these types is Sendable: they are created, used and released on the tunnel's I/O thread
-//   (`ForwardingLoop`), except during connection setup before that thread exists.
+//   (`ForwardingLoop`), except during connection setup before that thread exists, and a jump hop's
+//   session and bridge channel, which its relay thread uses between the hand-over and the join
+//   (`HopRelay`); they are created and released on the I/O thread all the same.
 
 /// `libssh2_init(0)` exactly once per process, before the first session.
 enum LibSSH2Runtime {
