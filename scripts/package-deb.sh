@@ -54,6 +54,18 @@ chmod 0644 "$doc/changelog.gz"
 mkdir -p "$work/src/debian"
 printf 'Source: mcp-tunnel\n\nPackage: mcp-tunnel\nArchitecture: any\n' >"$work/src/debian/control"
 depends=$(cd "$work/src" && dpkg-shlibdeps -O "$pkg/usr/bin/mcp-tunnel" | sed -n 's/^shlibs:Depends=//p')
+# libsecret is loaded with dlopen at the first keyring use (no NEEDED entry for dpkg-shlibdeps to
+# see): its dependency comes from libsecret-1-0's symbols file, at the newest version among the
+# functions Sources/CLibSecret/shim.h loads.
+symbols=$(ls /var/lib/dpkg/info/libsecret-1-0:*.symbols 2>/dev/null | head -1)
+[[ -n $symbols ]] || { echo "package-deb: libsecret-1-0's symbols file is missing (make deps)" >&2; exit 1; }
+minimum=""
+for name in $(grep -o '"secret_[a-z_]*"' Sources/CLibSecret/shim.h | tr -d '"'); do
+  since=$(awk -v symbol="$name@Base" '$1 == symbol {print $2}' "$symbols")
+  [[ -n $since ]] || { echo "package-deb: $name is not in $symbols" >&2; exit 1; }
+  minimum=$(printf '%s\n%s\n' "$minimum" "$since" | sort -V | tail -1)
+done
+depends="$depends, libsecret-1-0 (>= $minimum)"
 
 mkdir -p "$pkg/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)

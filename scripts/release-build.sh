@@ -24,5 +24,17 @@ bin=$(swift build --scratch-path "$scratch" -c release --show-bin-path)/mcp-tunn
 
 mkdir -p dist
 strip --strip-all -o dist/mcp-tunnel "$bin"
+# libsecret and the GLib it is built on are loaded with dlopen at the first keyring use
+# (Sources/CLibSecret/shim.h); SwiftPM still links what pkg-config names. Drop those NEEDED entries
+# so `--version` and every command without the keyring start without loading a dozen libraries —
+# then prove that nothing in the binary still refers to them: `ldd -r` resolves every symbol.
+for lib in libsecret-1.so.0 libgio-2.0.so.0 libgobject-2.0.so.0 libglib-2.0.so.0; do
+  patchelf --remove-needed "$lib" dist/mcp-tunnel
+done
+if unresolved=$(ldd -r dist/mcp-tunnel 2>&1 | grep -E "undefined symbol|not found"); then
+  echo "release-build: after dropping the GLib NEEDED entries the binary does not resolve:" >&2
+  echo "$unresolved" >&2
+  exit 1
+fi
 printf '%s\n' "$version" >dist/VERSION
 echo "dist/mcp-tunnel $version ($(du -h dist/mcp-tunnel | cut -f1), unstripped $(du -h "$bin" | cut -f1))" >&2

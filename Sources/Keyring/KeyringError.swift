@@ -36,6 +36,7 @@ public struct KeyringError: UserFacingError, Equatable {
       case noSecretService
       case noDefaultKeyring
       case locked
+      case noLibsecret
     }
 
     private let base: Base
@@ -52,6 +53,8 @@ public struct KeyringError: UserFacingError, Equatable {
     public static let noDefaultKeyring = Kind(.noDefaultKeyring)
     /// The collection is locked, so whether an entry exists cannot be told.
     public static let locked = Kind(.locked)
+    /// libsecret is not installed (or not loadable), so no keyring can be reached at all.
+    public static let noLibsecret = Kind(.noLibsecret)
 
     public var description: String {
       switch base {
@@ -60,6 +63,7 @@ public struct KeyringError: UserFacingError, Equatable {
       case .noSecretService: "noSecretService"
       case .noDefaultKeyring: "noDefaultKeyring"
       case .locked: "locked"
+      case .noLibsecret: "noLibsecret"
       }
     }
   }
@@ -90,6 +94,13 @@ public struct KeyringError: UserFacingError, Equatable {
       domain: domain, code: code, kind: .noDefaultKeyring)
   }
 
+  /// libsecret itself cannot be loaded (`LibSecret`): `problem` is the loader's message.
+  static func libsecretMissing(_ problem: String) -> KeyringError {
+    KeyringError(
+      .keyringUnavailable, "libsecret, which mcp-tunnel uses to reach the keyring, cannot be loaded (\(problem))",
+      fix: "install it: `apt install libsecret-1-0` (Fedora: `dnf install libsecret`)", kind: .noLibsecret)
+  }
+
   static func locked(domain: String? = nil, code: Int? = nil) -> KeyringError {
     KeyringError(
       .keyringUnavailable, "the keyring is locked, so mcp-tunnel cannot tell whether you are logged in",
@@ -98,9 +109,9 @@ public struct KeyringError: UserFacingError, Equatable {
   }
 
   /// Classifies a GError from libsecret/GDBus, frees it, and keeps its domain and code.
-  static func from(_ error: UnsafeMutablePointer<GError>, operation: String) -> KeyringError {
-    defer { g_error_free(error) }
-    let domain = g_quark_to_string(error.pointee.domain).map { String(cString: $0) } ?? "?"
+  static func from(_ error: UnsafeMutablePointer<GError>, operation: String, _ lib: LibSecret) -> KeyringError {
+    defer { lib.c.error_free(error) }
+    let domain = lib.c.quark_to_string(error.pointee.domain).map { String(cString: $0) } ?? "?"
     let message = error.pointee.message.map { String(cString: $0) } ?? ""
     return classified(domain: domain, code: Int(error.pointee.code), message: message, operation: operation)
   }

@@ -13,7 +13,7 @@ PACKAGES=(
   dbus dbus-bin dbus-user-session
   openssh-server openssh-client
   procps psmisc
-  dpkg-dev lintian binutils systemd
+  dpkg-dev lintian binutils systemd patchelf util-linux
 )
 
 # python3-venv is only needed when the python3 on PATH cannot make a venv (Debian's own python3);
