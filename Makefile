@@ -148,12 +148,17 @@ test-package: deps
 test-package-run:
 	scripts/test-package.sh
 
-## bench: mcp-tunnel vs OpenSSH `ssh -J -L` over the same lab (raw tcp, then MCP tools/call through
-## the http proxy vs a static header); prints a table with ratios for each.
+## bench: mcp-tunnel vs OpenSSH `ssh -J -L` vs the direct path over the same lab (raw tcp, then MCP
+## tools/call through the http proxy vs a static header), with the binary users get (release-build.sh
+## → dist/mcp-tunnel; MCP_TUNNEL_BIN=… measures another). Each script prints its table; at the end one
+## table has every row of issue 18 with its target and ✓/✗. Exit 1 when a script failed.
 bench: deps
-	swift build -c release --product mcp-tunnel
-	scripts/bench.sh
-	scripts/bench-http.sh
+	if [[ -z "$${MCP_TUNNEL_BIN:-}" ]]; then scripts/release-build.sh; fi
+	report=$$(mktemp "$${TMPDIR:-/tmp}/mcp-tunnel-bench-report.XXXXXX"); status=0; \
+	  export MCP_TUNNEL_BIN="$${MCP_TUNNEL_BIN:-$(CURDIR)/dist/mcp-tunnel}" BENCH_REPORT="$$report"; \
+	  scripts/bench.sh || { status=1; echo "make bench: scripts/bench.sh failed" >&2; }; \
+	  scripts/bench-http.sh || { status=1; echo "make bench: scripts/bench-http.sh failed" >&2; }; \
+	  scripts/bench/report.sh "$$report" "$$MCP_TUNNEL_BIN"; rm -f "$$report"; exit $$status
 
 clean:
 	rm -rf .build .lab-run

@@ -2,13 +2,15 @@
 # mcp-tunnel bench (not a test): `mcp-tunnel up --mode tcp` vs OpenSSH `ssh -J bastion -N -L` vs a
 # direct loopback connection, over the same two-sshd lab (Tests/Lab/ssh/setup.sh).
 # Measures bulk upload throughput, 1 KiB round-trip latency p50/p99, N concurrent echo connections
-# (errors, time) and the tunnel process's peak RSS (VmHWM), then prints a table with ratios.
+# (errors, time) and the tunnel process's peak RSS (VmHWM), then prints a table with ratios and issue
+# 18's targets, each with ✓/✗.
 #
 # env: BENCH_MIB (512) BENCH_RTT_COUNT (5000) BENCH_CONNS (256) BENCH_CONN_BYTES (65536)
-#      MCP_TUNNEL_BIN (default: release build via `swift build -c release --product mcp-tunnel`)
+#      MCP_TUNNEL_BIN (default: the binary users get, scripts/release-build.sh → dist/mcp-tunnel)
 #      BENCH_UP_ARGS: extra `up` arguments, e.g. "--peers any-local-user" to measure without the
 #      listen.peers look-up (word-split).
 #      BENCH_KEEP=1 keeps the work directory.
+#      BENCH_REPORT: a file the issue-18 rows are appended to (`make bench` prints them at the end).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MIB=${BENCH_MIB:-512}
@@ -26,6 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== building" >&2
 release_binary
 cc -O2 -pthread -o "$work/loadgen" "$root/scripts/bench/loadgen.c"
@@ -81,14 +84,26 @@ for _ in $(seq 1 200); do grep -q '"event":"ready"' "$work/up.out" && break; sle
 measure mcp-tunnel "$tunnel_port" "$up_pid"
 kill -TERM "$up_pid" 2>/dev/null || true
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.2fx", a / b }'; }
+# Targets: issue 18 (benchmarks, never assertions). Each row: the three paths, tunnel / ssh, the target, ✓/✗.
+bulk_ratio=$(ratio "${result[mcp-tunnel.bulk]}" "${result[openssh.bulk]}")
+p99_rtt=${result[mcp-tunnel.p99]}
+rss_ratio=$(ratio "${result[mcp-tunnel.rss]}" "${result[openssh.rss]}")
+row() { printf "%-22s %11s %11s %11s %11s %13s %4s\n" "$@"; }
 echo
 printf "mcp-tunnel bench: two hops (bastion -> target sshd) on loopback; %s MiB bulk, %s x 1 KiB RTT, %s x %s B concurrent\n" "$MIB" "$RTT_COUNT" "$CONNS" "$CONN_BYTES"
-printf "%-22s %12s %12s %12s %14s %14s\n" "metric" "direct" "openssh" "mcp-tunnel" "tunnel/ssh" "target"
-printf "%-22s %12s %12s %12s %14s %14s\n" "bulk MiB/s" "${result[direct.bulk]}" "${result[openssh.bulk]}" "${result[mcp-tunnel.bulk]}" "$(ratio "${result[mcp-tunnel.bulk]}" "${result[openssh.bulk]}")" ">= 1.00x"
-printf "%-22s %12s %12s %12s %14s %14s\n" "RTT p50 us" "${result[direct.p50]}" "${result[openssh.p50]}" "${result[mcp-tunnel.p50]}" "$(ratio "${result[mcp-tunnel.p50]}" "${result[openssh.p50]}")" ""
-printf "%-22s %12s %12s %12s %14s %14s\n" "RTT p99 us" "${result[direct.p99]}" "${result[openssh.p99]}" "${result[mcp-tunnel.p99]}" "$(ratio "${result[mcp-tunnel.p99]}" "${result[openssh.p99]}")" "<= 1000 us"
-printf "%-22s %12s %12s %12s %14s %14s\n" "$CONNS conns errors" "${result[direct.errors]}" "${result[openssh.errors]}" "${result[mcp-tunnel.errors]}" "" "0"
-printf "%-22s %12s %12s %12s %14s %14s\n" "$CONNS conns seconds" "${result[direct.secs]}" "${result[openssh.secs]}" "${result[mcp-tunnel.secs]}" "$(ratio "${result[mcp-tunnel.secs]}" "${result[openssh.secs]}")" ""
-printf "%-22s %12s %12s %12s %14s %14s\n" "peak RSS MiB" "${result[direct.rss]}" "${result[openssh.rss]}" "${result[mcp-tunnel.rss]}" "$(ratio "${result[mcp-tunnel.rss]}" "${result[openssh.rss]}")" "<= 40 MiB"
-echo "(openssh RSS = ssh + its ProxyJump child; ciphers: OpenSSH negotiates chacha20-poly1305, libssh2 1.10 aes128-ctr + hmac-sha2-256)"
+row "metric" "direct" "openssh" "mcp-tunnel" "tunnel/ssh" "target" "met"
+row "bulk MiB/s" "${result[direct.bulk]}" "${result[openssh.bulk]}" "${result[mcp-tunnel.bulk]}" "$bulk_ratio" ">= 1.10x ssh" "$(verdict "$bulk_ratio" ">=" 1.10)"
+row "RTT p50 us" "${result[direct.p50]}" "${result[openssh.p50]}" "${result[mcp-tunnel.p50]}" "$(ratio "${result[mcp-tunnel.p50]}" "${result[openssh.p50]}")" "" ""
+row "RTT p99 us" "${result[direct.p99]}" "${result[openssh.p99]}" "$p99_rtt" "$(ratio "$p99_rtt" "${result[openssh.p99]}")" "<= 1000 us" "$(verdict "$p99_rtt" "<=" 1000)"
+row "$CONNS conns errors" "${result[direct.errors]}" "${result[openssh.errors]}" "${result[mcp-tunnel.errors]}" "" "0" "$(verdict "${result[mcp-tunnel.errors]}" "==" 0)"
+row "$CONNS conns seconds" "${result[direct.secs]}" "${result[openssh.secs]}" "${result[mcp-tunnel.secs]}" "$(ratio "${result[mcp-tunnel.secs]}" "${result[openssh.secs]}")" "" ""
+row "peak RSS MiB" "${result[direct.rss]}" "${result[openssh.rss]}" "${result[mcp-tunnel.rss]}" "$rss_ratio" "<= 30 MiB" "$(verdict "${result[mcp-tunnel.rss]}" "<=" 30)"
+echo "(openssh RSS = ssh + its ProxyJump child; tunnel RSS = VmHWM of up after all three runs;"
+echo " load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
+echo " ciphers: OpenSSH negotiates chacha20-poly1305, libssh2 1.10 aes128-ctr + hmac-sha2-256; binary: $MCP_TUNNEL_BIN)"
+
+report_row "tcp bulk MiB/s ($MIB MiB)" "${result[direct.bulk]}" "${result[openssh.bulk]}" "${result[mcp-tunnel.bulk]}" "$bulk_ratio" ">= 1.10x ssh" "$(verdict "$bulk_ratio" ">=" 1.10)"
+report_row "tcp RTT p99 us (1 KiB)" "${result[direct.p99]}" "${result[openssh.p99]}" "$p99_rtt" "$(ratio "$p99_rtt" "${result[openssh.p99]}")" "<= 1000 us" "$(verdict "$p99_rtt" "<=" 1000)"
+report_row "tcp $CONNS conns errors" "${result[direct.errors]}" "${result[openssh.errors]}" "${result[mcp-tunnel.errors]}" "" "0" "$(verdict "${result[mcp-tunnel.errors]}" "==" 0)"
+report_row "tcp $CONNS conns seconds" "${result[direct.secs]}" "${result[openssh.secs]}" "${result[mcp-tunnel.secs]}" "$(ratio "${result[mcp-tunnel.secs]}" "${result[openssh.secs]}")" "" ""
+report_row "tcp peak RSS MiB" "${result[direct.rss]}" "${result[openssh.rss]}" "${result[mcp-tunnel.rss]}" "$rss_ratio" "<= 30 MiB" "$(verdict "${result[mcp-tunnel.rss]}" "<=" 30)"

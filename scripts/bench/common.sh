@@ -30,9 +30,32 @@ stop_pids() {  # TERM every recorded process and its children, then KILL what is
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
 }
 
-release_binary() {  # sets MCP_TUNNEL_BIN to a release build unless it is set already
+release_binary() {  # sets MCP_TUNNEL_BIN to the binary users get unless it is set already:
+  # scripts/release-build.sh (static Swift runtime and Foundation, stripped) → dist/mcp-tunnel
   if [[ -z "${MCP_TUNNEL_BIN:-}" ]]; then
-    (cd "$root" && swift build -c release --product mcp-tunnel >&2)
-    MCP_TUNNEL_BIN="$(cd "$root" && swift build -c release --show-bin-path)/mcp-tunnel"
+    "$root/scripts/release-build.sh" "$root" >&2
+    MCP_TUNNEL_BIN="$root/dist/mcp-tunnel"
   fi
+}
+
+# --- verdicts and the issue-18 summary -------------------------------------------------------------
+
+verdict() {  # verdict VALUE OP LIMIT -> ✓ / ✗ / - ; VALUE may end in x (a ratio); OP is <=, <, >= or ==
+  awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { sub(/x$/, "", v); if (v == "-" || v == "") { print "-"; exit }
+    if (op == "<=") ok = v + 0 <= l + 0; else if (op == "<") ok = v + 0 < l + 0
+    else if (op == ">=") ok = v + 0 >= l + 0; else ok = v + 0 == l + 0
+    print ok ? "✓" : "✗" }'
+}
+
+ratio() {  # ratio A B -> A/B as "0.62x", or - when either is missing or B is 0
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'
+}
+
+# report_row METRIC DIRECT OPENSSH TUNNEL RATIO TARGET VERDICT — one row of issue 18's summary: appended
+# (tab-separated) to $BENCH_REPORT when it is set (`make bench` sets it and prints the rows of both
+# scripts together at the end with scripts/bench/report.sh), else nothing.
+report_row() {
+  [[ -n "${BENCH_REPORT:-}" ]] || return 0
+  local IFS=$'\t'
+  printf '%s\n' "$*" >>"$BENCH_REPORT"
 }

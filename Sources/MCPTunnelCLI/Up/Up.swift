@@ -287,7 +287,7 @@ extension Up {
 
   static func newSessionID() -> String {
     var generator = SystemRandomNumberGenerator()
-    return (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    return AuditHash.hex((0..<8).map { _ in UInt8.random(in: 0...255, using: &generator) })
   }
 }
 

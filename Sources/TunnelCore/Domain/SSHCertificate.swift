@@ -179,12 +179,7 @@ public struct SSHCertificate: Sendable, Equatable {
   }
 
   static func format(_ seconds: UInt64) -> String {
-    let date = Date(timeIntervalSince1970: Double(min(seconds, 253_402_300_799)))
-    let formatter = DateFormatter()
-    formatter.locale = Locale(identifier: "en_US_POSIX")
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
-    return formatter.string(from: date)
+    Timestamp.humanUTC(Date(timeIntervalSince1970: Double(min(seconds, 253_402_300_799))))
   }
 
   /// "3h 5m", "2d 4h", "40s": the time from `start` to `end` (seconds since the epoch).

@@ -213,11 +213,34 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
 }
 
 /// RFC 3339 UTC with seconds, for `--json`, human output and the control protocol.
+///
+/// Formatted from `gmtime_r` rather than `ISO8601DateFormatter`: Foundation's formatter on Linux
+/// is ICU's date formatter, and the first one a process builds pages in ICU's calendar and locale
+/// data (megabytes of a long-running `up`'s resident memory) for a fixed-format UTC string.
 public enum Timestamp {
+  /// E.g. `2026-11-21T10:00:00Z`; the fraction of a second is dropped (never rounded up).
   public static func string(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: date)
+    let parts = utc(date)
+    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+  }
+
+  /// E.g. `2026-11-21 10:00:00 UTC` (certificate validity windows).
+  public static func humanUTC(_ date: Date) -> String {
+    let parts = utc(date)
+    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2)) "
+      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)) UTC"
+  }
+
+  private static func utc(_ date: Date) -> tm {
+    var time = time_t(date.timeIntervalSince1970.rounded(.down))
+    var parts = tm()
+    gmtime_r(&time, &parts)
+    return parts
+  }
+
+  private static func pad(_ value: Int32, _ width: Int) -> String {
+    let text = String(value)
+    return String(repeating: "0", count: max(0, width - text.count)) + text
   }
 }
