@@ -364,50 +364,44 @@ struct ProxyExchangeStateMachineTests {
     #expect(d.on(.responseHead(Self.response(.ok))).isEmpty)
   }
 
+  /// A request with `body` relayed upstream, answered with an SSE stream carrying `events` (each
+  /// one event's data), and then the client gone (`reset`: a connection reset first) before the
+  /// stream's end: the record.
+  static func clientGoneDuringStream(body: String, events: [String], reset: Bool = false) throws -> ProxyRequestRecord {
+    var d = Driver()
+    _ = d.forward(Self.head(body: body), body: body)
+    d.on(.responseHead(Self.response(.ok, ["Content-Type": "text/event-stream"])))
+    for event in events { d.on(.responseBody(Self.buffer("event: message\r\ndata: \(event)\r\n\r\n"))) }
+    if reset { #expect(d.on(.clientFailed(nil)) == [.close]) }
+    d.on(.channelInactive(closedBecause: nil))
+    return try #require(d.records.first)
+  }
+
   @Test(
     "an SSE answer: a client that hangs up once it has the response event (before the closing chunk) completed the exchange"
   )
   func clientClosesAfterTheAnswer() throws {
-    let body = #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo"}}"#
-    var d = Driver()
-    _ = d.forward(Self.head(body: body), body: body)
-    d.on(.responseHead(Self.response(.ok, ["Content-Type": "text/event-stream"])))
-    d.on(
-      .responseBody(
-        Self.buffer("event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\r\n\r\n")))
-    d.on(.responseBody(Self.buffer("event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\r\n\r\n")))
-    d.on(.channelInactive(closedBecause: nil))
-    let record = try #require(d.records.first)
+    let record = try Self.clientGoneDuringStream(
+      body: #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo"}}"#,
+      events: [#"{"jsonrpc":"2.0","method":"notifications/progress"}"#, #"{"jsonrpc":"2.0","id":7,"result":{}}"#])
     #expect(record.completed && record.detail == "client_closed_after_answer" && record.status == 200, "\(record)")
     #expect(record.rpcErrorCode == nil)
   }
 
   @Test("an SSE answer: a client that hangs up before the response event broke the exchange off (client_closed)")
   func clientClosesBeforeTheAnswer() throws {
-    let body = #"[{"jsonrpc":"2.0","id":"a","method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#
-    var d = Driver()
-    _ = d.forward(Self.head(body: body), body: body)
-    d.on(.responseHead(Self.response(.ok, ["Content-Type": "text/event-stream"])))
     // One of the two answers, and one for an id nobody asked for.
-    d.on(.responseBody(Self.buffer("data: {\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":{}}\n\n")))
-    d.on(.responseBody(Self.buffer("data: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n")))
-    d.on(.channelInactive(closedBecause: nil))
-    let record = try #require(d.records.first)
+    let record = try Self.clientGoneDuringStream(
+      body: #"[{"jsonrpc":"2.0","id":"a","method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#,
+      events: [#"{"jsonrpc":"2.0","id":"a","result":{}}"#, #"{"jsonrpc":"2.0","id":3,"result":{}}"#])
     #expect(!record.completed && record.detail == "client_closed", "\(record)")
   }
 
-  @Test("an SSE answer with an error response: the client hanging up after it keeps the error code")
+  @Test("an SSE answer with an error response: the client resetting after it keeps the error code")
   func clientClosesAfterAnErrorAnswer() throws {
-    let body = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#
-    var d = Driver()
-    _ = d.forward(Self.head(body: body), body: body)
-    d.on(.responseHead(Self.response(.ok, ["Content-Type": "text/event-stream"])))
-    d.on(
-      .responseBody(
-        Self.buffer("data: {\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32602,\"message\":\"x\"}}\n\n")))
-    #expect(d.on(.clientFailed(nil)) == [.close])
-    d.on(.channelInactive(closedBecause: nil))
-    let record = try #require(d.records.first)
+    let record = try Self.clientGoneDuringStream(
+      body: #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#,
+      events: [#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"x"}}"#], reset: true)
     #expect(record.completed && record.detail == "client_closed_after_answer" && record.rpcErrorCode == -32602)
   }
 
