@@ -142,20 +142,7 @@ public struct AuditLine: Sendable, Equatable {
 
   /// Formats `date` as RFC 3339 UTC with milliseconds, e.g. `2026-11-21T10:00:00.123Z`.
   /// Milliseconds are truncated, not rounded, so a timestamp never lies in the future.
-  public static func timestamp(_ date: Date) -> String {
-    let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-    let (seconds, milliseconds) = totalMilliseconds.quotientAndRemainder(dividingBy: 1000)
-    var time = time_t(milliseconds < 0 ? seconds - 1 : seconds)
-    let millis = milliseconds < 0 ? milliseconds + 1000 : milliseconds
-    var parts = tm()
-    gmtime_r(&time, &parts)
-    func pad(_ value: Int32, _ width: Int) -> String {
-      let text = String(value)
-      return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
-  }
+  public static func timestamp(_ date: Date) -> String { Timestamp.withMilliseconds(date) }
 }
 
 /// The fields every line must have for the chain to be checked: `v`, `seq`, `prev`.

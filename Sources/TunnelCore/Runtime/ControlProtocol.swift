@@ -220,23 +220,39 @@ public struct TunnelStatus: Codable, Equatable, Sendable {
 public enum Timestamp {
   /// E.g. `2026-11-21T10:00:00Z`; the fraction of a second is dropped (never rounded up).
   public static func string(_ date: Date) -> String {
-    let parts = utc(date)
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+    let parts = utc(time_t(date.timeIntervalSince1970.rounded(.down)))
+    return "\(day(parts))T\(time(parts))Z"
+  }
+
+  /// E.g. `2026-11-21T10:00:00.123Z` (audit lines): milliseconds truncated, never rounded up, so
+  /// a timestamp never lies in the future.
+  public static func withMilliseconds(_ date: Date) -> String {
+    let total = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    let (seconds, milliseconds) = total.quotientAndRemainder(dividingBy: 1000)
+    let parts = utc(time_t(milliseconds < 0 ? seconds - 1 : seconds))
+    let millis = milliseconds < 0 ? milliseconds + 1000 : milliseconds
+    return "\(day(parts))T\(time(parts)).\(pad(Int32(millis), 3))Z"
   }
 
   /// E.g. `2026-11-21 10:00:00 UTC` (certificate validity windows).
   public static func humanUTC(_ date: Date) -> String {
-    let parts = utc(date)
-    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2)) "
-      + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)) UTC"
+    let parts = utc(time_t(date.timeIntervalSince1970.rounded(.down)))
+    return "\(day(parts)) \(time(parts)) UTC"
   }
 
-  private static func utc(_ date: Date) -> tm {
-    var time = time_t(date.timeIntervalSince1970.rounded(.down))
+  private static func utc(_ seconds: time_t) -> tm {
+    var time = seconds
     var parts = tm()
     gmtime_r(&time, &parts)
     return parts
+  }
+
+  private static func day(_ parts: tm) -> String {
+    "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))"
+  }
+
+  private static func time(_ parts: tm) -> String {
+    "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
   }
 
   private static func pad(_ value: Int32, _ width: Int) -> String {
