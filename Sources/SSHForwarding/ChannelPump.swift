@@ -367,3 +367,11 @@ enum AcknowledgementNudge {
     behindJumpHost && (receivedData || windowGrew) && !sessionSending
   }
 }
+
+extension [ChannelPump] {
+  /// Whether a pump of hop `hopIndex` will read that session's input in the next pass (one that
+  /// is running and not waiting to write its local socket).
+  func willRead(hop hopIndex: Int) -> Bool {
+    contains { $0.hopIndex == hopIndex && !$0.isFinished && $0.localEvents & Int16(POLLOUT) == 0 }
+  }
+}

@@ -192,7 +192,7 @@ final class ForwardingLoop {
     if hop.phase != .ready { return true }
     if let open = transportOpen, open.hopIndex == i + 1 { return true }
     if i == hops.count - 1 && machine.state == .forwarding && !streamQueue.isEmpty { return true }
-    return pumps.contains { $0.hopIndex == i && !$0.isFinished && $0.localEvents & Int16(POLLOUT) == 0 }
+    return pumps.willRead(hop: i)
   }
 
   private func pollTimeout(now: ContinuousClock.Instant) -> Int32 {
@@ -205,7 +205,12 @@ final class ForwardingLoop {
         if let next = hop.nextKeepaliveCheck(interval: plan.hops[hop.index].keepalive) { deadlines.append(next) }
       }
     }
-    guard let soonest = deadlines.min() else { return -1 }
+    return ForwardingLoop.pollTimeout(until: deadlines.min(), now: now)
+  }
+
+  /// poll()'s timeout until `soonest`: -1 (none), 0 (due), else milliseconds rounded up, at most 60 s.
+  static func pollTimeout(until soonest: ContinuousClock.Instant?, now: ContinuousClock.Instant) -> Int32 {
+    guard let soonest else { return -1 }
     let wait = soonest - now
     if wait <= .zero { return 0 }
     let ms = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1

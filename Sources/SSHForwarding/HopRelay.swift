@@ -123,7 +123,7 @@ final class HopRelay {
       fds.append(pollfd(fd: link.wakeDescriptor, events: Int16(POLLIN), revents: 0))
       owners.append(-1)
       for (i, hop) in hops.enumerated() where hop.descriptor >= 0 {
-        let events = hop.pollEvents(hasWork: hopHasWork(i))
+        let events = hop.pollEvents(hasWork: pumps.willRead(hop: i))
         if events != 0 {
           fds.append(pollfd(fd: hop.descriptor, events: events, revents: 0))
           owners.append(i)
@@ -147,7 +147,7 @@ final class HopRelay {
           link.clearWake()
         } else if owner >= 0 {
           let hop = hops[owner]
-          if !hopHasWork(owner) && !hop.transport.drainIdleSocket() {
+          if !pumps.willRead(hop: owner) && !hop.transport.drainIdleSocket() {
             fail("\(hop.label): connection closed by the server")
             return
           }
@@ -157,11 +157,6 @@ final class HopRelay {
   }
 
   private var bytesReceived: UInt64 { hops.reduce(UInt64(0)) { $0 &+ $1.transport.bytesReceived } }
-
-  /// Whether a pump will read hop `i`'s session input in the next pass.
-  private func hopHasWork(_ i: Int) -> Bool {
-    pumps.contains { $0.hopIndex == i && !$0.isFinished && $0.localEvents & Int16(POLLOUT) == 0 }
-  }
 
   /// One pass over the relay's hops and pumps (as `ForwardingLoop.pass` does for its own).
   private func pass() -> Bool {
@@ -214,11 +209,7 @@ final class HopRelay {
 
   private func pollTimeout(now: ContinuousClock.Instant) -> Int32 {
     let deadlines = hops.enumerated().compactMap { $1.nextKeepaliveCheck(interval: keepalives[$0]) }
-    guard let soonest = deadlines.min() else { return -1 }
-    let wait = soonest - now
-    if wait <= .zero { return 0 }
-    let ms = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1
-    return Int32(min(ms, 60_000))
+    return ForwardingLoop.pollTimeout(until: deadlines.min(), now: now)
   }
 
   /// Publishes the failure and wakes the main loop; the caller returns from `run` at once.
