@@ -66,6 +66,14 @@ for name in $(grep -o '"secret_[a-z_]*"' Sources/CLibSecret/shim.h | tr -d '"');
   minimum=$(printf '%s\n%s\n' "$minimum" "$since" | sort -V | tail -1)
 done
 depends="$depends, libsecret-1-0 (>= $minimum)"
+# Packed relative relocations (scripts/release-build.sh) need glibc 2.36; the binary says so with a
+# version need on GLIBC_ABI_DT_RELR, which is no symbol, so dpkg-shlibdeps does not count it.
+if readelf -V "$pkg/usr/bin/mcp-tunnel" | grep -q 'GLIBC_ABI_DT_RELR'; then
+  libc=$(printf '%s\n' "$depends" | tr ',' '\n' | sed -n 's/^ *libc6 (>= \([^)]*\))$/\1/p')
+  [[ -n $libc ]] || { echo "package-deb: dpkg-shlibdeps gave no libc6 version: $depends" >&2; exit 1; }
+  [[ $(printf '%s\n2.36\n' "$libc" | sort -V | tail -1) == "$libc" ]] ||
+    depends=$(printf '%s' "$depends" | sed "s/libc6 (>= $libc)/libc6 (>= 2.36)/")
+fi
 
 mkdir -p "$pkg/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)

@@ -34,6 +34,13 @@ unexpected=$(grep -Ev "$allowed" <<<"$needed" || true)
 [[ -z $unexpected ]] || fail "the release binary needs more than glibc and libssh2 at start: $unexpected"
 if ldd dist/mcp-tunnel | grep -E 'swift|Foundation|/opt/'; then fail "the release binary links the Swift toolchain"; fi
 if ldd -r dist/mcp-tunnel 2>&1 | grep -E 'undefined symbol|not found'; then fail "the release binary does not resolve"; fi
+# Packed relative relocations where the build's glibc reads them (release-build.sh): then the binary
+# must say it needs them, so an older glibc refuses it instead of starting with unrelocated pointers.
+glibc=$(getconf GNU_LIBC_VERSION | awk '{print $2}')
+if printf '2.36\n%s\n' "$glibc" | sort -V -C; then
+  readelf -d dist/mcp-tunnel | grep -q '(RELR)' || fail "glibc $glibc reads DT_RELR, but the release binary has none"
+  readelf -V dist/mcp-tunnel | grep -q 'GLIBC_ABI_DT_RELR' || fail "the release binary has DT_RELR but no GLIBC_ABI_DT_RELR need"
+fi
 # --version loads no keyring library; the keyring's first use does (doctor, below).
 if LD_DEBUG=libs dist/mcp-tunnel --version 2>&1 >/dev/null | grep -E 'calling init: .*lib(secret|glib|gio)'; then
   fail "--version loaded libsecret/GLib"
@@ -47,6 +54,9 @@ depends=$(dpkg-deb --field "$deb" Depends)
 for lib in libc6 libssh2-1 libsecret-1-0; do
   grep -q "\b$lib\b" <<<"$depends" || fail "Depends ($depends) lacks $lib"
 done
+if readelf -V dist/mcp-tunnel | grep -q 'GLIBC_ABI_DT_RELR'; then
+  grep -qF 'libc6 (>= 2.36)' <<<"$depends" || fail "the binary packs its relocations (glibc >= 2.36), Depends says $depends"
+fi
 contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
 for f in ./usr/bin/mcp-tunnel ./usr/share/man/man1/mcp-tunnel.1.gz ./usr/share/bash-completion/completions/mcp-tunnel \
   ./usr/share/zsh/vendor-completions/_mcp-tunnel ./usr/share/fish/vendor_completions.d/mcp-tunnel.fish \

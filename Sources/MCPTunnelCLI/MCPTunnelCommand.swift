@@ -33,16 +33,32 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
 
   public init() {}
 
-  /// Parses `CommandLine.arguments`, runs the command with the live environment and exits with
-  /// the SPEC §8 code. Argument-parser's own usage error code (64) becomes 2.
-  public static func main() async {
+  /// The process: parses `CommandLine.arguments`, runs the command with the live environment and
+  /// exits with the SPEC §8 code (argument-parser's own usage error code, 64, becomes 2). Called by
+  /// the executable's top-level code (Sources/mcp-tunnel/main.swift).
+  ///
+  /// Synchronous on purpose. An `async` main ends in `dispatch_main()`, which parks the main thread
+  /// by `pthread_exit` — a forced unwind of the main thread that reads the binary's unwind tables
+  /// (`.eh_frame_hdr`/`.eh_frame`), ~0.7 MiB of which then stay resident for as long as `up` runs.
+  /// Nothing here runs on the main actor (no `@MainActor` in the sources or the dependencies), so
+  /// the command runs as a detached task on the global executor, which exits the process, and the
+  /// main thread only has to stay alive, the way `dispatch_main` leaves it: in `sigsuspend` with no
+  /// signal blocked, so SIGINT/SIGTERM reach the dispatch signal sources (`TerminationSignals`)
+  /// exactly as before. The main thread is not one of the cooperative pool's threads.
+  public static func runProcess() -> Never {
     let arguments = Array(CommandLine.arguments.dropFirst())
     if let answer = quickAnswer(to: arguments) {
       FileHandle.standardOutput.write(Data(answer.utf8))
       Foundation.exit(0)
     }
-    let status = await run(arguments: arguments, environment: .live())
-    Foundation.exit(status)
+    Task.detached {
+      let status = await run(arguments: arguments, environment: .live())
+      Foundation.exit(status)
+    }
+    var nothingBlocked = sigset_t()
+    sigemptyset(&nothingBlocked)
+    pthread_sigmask(SIG_SETMASK, &nothingBlocked, nil)
+    while true { sigsuspend(&nothingBlocked) }
   }
 
   /// What `mcp-tunnel --version` prints, answered before argument-parser builds the command tree:
@@ -54,7 +70,7 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
     arguments == ["--version"] ? "\(version)\n" : nil
   }
 
-  /// Runs one invocation against `environment` and returns the exit status; used by `main()` and
+  /// Runs one invocation against `environment` and returns the exit status; used by `runProcess()` and
   /// by in-process CLI tests.
   public static func run(arguments: [String], environment: AppEnvironment) async -> Int32 {
     let json = arguments.contains("--json")

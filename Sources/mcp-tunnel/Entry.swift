@@ -1,4 +1,0 @@
-import ArgumentParser
-import MCPTunnelCLI
-
-@main extension MCPTunnelCommand {}
