@@ -1,5 +1,4 @@
 import Foundation
-import TunnelCore
 
 /// Opens URLs with `xdg-open`, without a shell (AZ-12): argv is an array, so nothing in the URL is
 /// ever interpreted. Returns false when xdg-open is missing or fails to start.
@@ -13,7 +12,7 @@ public enum BrowserLauncher {
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     do {
-      try process.runWithNoSignalBlocked()
+      try process.run()
       return true
     } catch {
       return false
