@@ -1,6 +1,7 @@
 import Foundation
 import JWTKit
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -97,7 +98,8 @@ struct HostileResponseTests {
     #expect(error?.summary.contains("access_token") == true)
   }
 
-  @Test("GEN-05: a 10 MB access token is taken whole (no length assumption; the transport caps bodies at 1 MiB)")
+  @Test(
+    "GEN-05: a 10 MB access token is taken whole (no length assumption; the transport caps bodies at 1 MiB)", .offPool)
   func hugeAccessToken() throws {
     let huge = String(repeating: "a", count: 10_000_000)
     let parsed = try Self.parse(Self.response(200, Self.tokenJSON(("access_token", .string(huge))))).get()

@@ -1,5 +1,6 @@
 import Foundation
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -10,7 +11,7 @@ import TunnelCore
 /// `TokenExchangeClient`), mutated structurally (types swapped, members dropped, duplicated or
 /// added, edge numbers, hostile strings) and byte by byte. Replay a failure with the seed and
 /// iteration it prints (see `SeededProperty`).
-@Suite("Token responses under seeded mutation (TOK-05/06, TX-07/08, GEN-04/05, WWWA-04)")
+@Suite("Token responses under seeded mutation (TOK-05/06, TX-07/08, GEN-04/05, WWWA-04)", .offPool)
 struct TokenResponsePropertyTests {
   static let accessToken = "eyJhbGciOiJSUzI1NiJ9.YXQtN2YzYTljMmU.c2lnLTFjNGQ"
   static let refreshToken = "rt-5b1d8e4f-a2c6-4f0e-9d3b"

@@ -10,7 +10,11 @@ extension Tag {
 
 /// Runs each test of a suite with `OffPoolExecutor.shared` as its task's preferred executor, so a
 /// test body that blocks (lab helpers, blocking test servers and clients) blocks a thread of its
-/// own instead of one of the cooperative pool's two.
+/// own instead of one of the cooperative pool's two. Also for a body that computes for seconds
+/// without a suspension point (the seeded property tests): on the pool it would hold one of the
+/// two threads for all that time, and two of them at once stall every other test — a reply
+/// served from the pool then misses a deadline kept off it (a NIO timer). Off the pool it shares
+/// the CPU with the pool's threads by the kernel's time slices.
 public struct OffPoolTrait: SuiteTrait, TestTrait, TestScoping {
   public var isRecursive: Bool { true }
 

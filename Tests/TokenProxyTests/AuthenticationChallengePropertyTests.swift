@@ -1,11 +1,12 @@
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TokenProxy
 
 /// Seeded property tests of the `WWW-Authenticate` parser (WWWA-01/02): well-formed challenges
 /// from a generator round-trip exactly, and mutated headers never trap or hang. Replay a failure
 /// with the seed and iteration it prints (see `SeededProperty`).
-@Suite("WWW-Authenticate under seeded generation and mutation (WWWA-01/02)")
+@Suite("WWW-Authenticate under seeded generation and mutation (WWWA-01/02)", .offPool)
 struct AuthenticationChallengePropertyTests {
   /// One generated challenge and the parse it must produce.
   struct Expected: Equatable {

@@ -1,5 +1,6 @@
 import Foundation
 import MCPTunnelTestSupport
+import TestTiers
 import Testing
 import TunnelCore
 
@@ -7,7 +8,7 @@ import TunnelCore
 /// deterministic test per class of garbage line. Every outcome is a configuration or a usage
 /// error (exit 2) located at a line of the file; never a trap, a hang, or a control character
 /// echoed to the terminal.
-@Suite("Configuration files with garbage lines (seeded mutation)")
+@Suite("Configuration files with garbage lines (seeded mutation)", .offPool)
 struct ConfigurationPropertyTests {
   let decoder = ConfigurationDecoder(file: "config.toml")
 
