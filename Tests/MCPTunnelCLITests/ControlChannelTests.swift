@@ -26,6 +26,12 @@ struct ControlChannelTests {
     func remove() { try? FileManager.default.removeItem(atPath: root) }
   }
 
+  /// Twins with these variables and nothing else: these tests reach only the control socket.
+  static func environment(_ variables: [String: String]) -> AppEnvironment {
+    AppEnvironment.twins(
+      environment: variables, configurationStore: InMemoryConfigurationStore(), output: CapturingOutputSink())
+  }
+
   @Test("nothing listens: no `up` is running for the profile, with the command that starts one")
   func noListener() {
     let error = ControlChannel.exchangeFailure(
@@ -77,10 +83,10 @@ struct ControlChannelTests {
   @Test("a socket path too long for sun_path is reported with its path, its length and a shorter XDG_RUNTIME_DIR")
   func pathTooLong() async {
     let runtime = "/tmp/" + String(repeating: "r", count: 120)
-    let paths = XDGPaths(environment: ["HOME": "/tmp", "XDG_RUNTIME_DIR": runtime])
-    let path = paths.controlSocket(profile: "dev")
+    let environment = Self.environment(["HOME": "/tmp", "XDG_RUNTIME_DIR": runtime])
+    let path = environment.paths.controlSocket(profile: "dev")
     let error = await #expect(throws: CoreError.self) {
-      try await ControlChannel.send(ControlRequest(op: .status), profile: "dev", paths: paths)
+      try await ControlChannel.send(ControlRequest(op: .status), profile: "dev", environment: environment)
     }
     #expect(error?.category == .usage)
     #expect(
@@ -94,9 +100,9 @@ struct ControlChannelTests {
   func sendWithoutSocket() async throws {
     let scratch = try Scratch()
     defer { scratch.remove() }
-    let paths = XDGPaths(environment: ["HOME": scratch.root, "XDG_RUNTIME_DIR": scratch.root])
+    let environment = Self.environment(["HOME": scratch.root, "XDG_RUNTIME_DIR": scratch.root])
     let error = await #expect(throws: CoreError.self) {
-      try await ControlChannel.send(ControlRequest(op: .status), profile: "dev", paths: paths)
+      try await ControlChannel.send(ControlRequest(op: .status), profile: "dev", environment: environment)
     }
     #expect(error?.category == .usage)
     #expect(error?.summary.hasPrefix("no `mcp-tunnel up` is running for profile dev") == true)
@@ -118,9 +124,7 @@ struct ControlChannelTests {
   func statusProbe() async throws {
     let scratch = try Scratch()
     defer { scratch.remove() }
-    let environment = AppEnvironment.twins(
-      environment: ["HOME": scratch.root, "XDG_RUNTIME_DIR": scratch.root],
-      configurationStore: InMemoryConfigurationStore(), output: CapturingOutputSink())
+    let environment = Self.environment(["HOME": scratch.root, "XDG_RUNTIME_DIR": scratch.root])
     let path = environment.paths.controlSocket(profile: "dev")
     #expect(mkdir(scratch.root + "/mcp-tunnel", 0o700) == 0)
 

@@ -24,7 +24,7 @@ extension AppEnvironment {
     checkSSHCredentials: (@Sendable (SSHRoute, [String: String]) throws -> String)? = nil,
     onTerminationSignal: (@Sendable (@escaping @Sendable (String) -> Void) -> @Sendable () -> Void)? = nil
   ) -> AppEnvironment {
-    AppEnvironment(
+    var twins = AppEnvironment(
       environment: environment, configurationStore: configurationStore, output: output,
       makeSecretStore: makeSecretStore
         ?? {
@@ -63,6 +63,10 @@ extension AppEnvironment {
           undeclared("onTerminationSignal")
           return {}
         })
+    // The twin `up` answers from the cooperative pool, which other tests may keep busy for
+    // seconds: wait for the answer as an event, the deadline only catching a hang.
+    twins.controlAnswerTimeout = { _ in .seconds(300) }
+    return twins
   }
 
   /// Records that a command reached a factory the test did not declare; the error to throw.

@@ -73,7 +73,7 @@ struct Elevate: AsyncParsableCommand {
     }
     // SPEC §10: ask the running up first, so nobody signs in for nothing.
     let info = try await ControlChannel.send(
-      ControlRequest(op: .elevationInfo, tenant: tenant), profile: context.profile.name, paths: env.paths)
+      ControlRequest(op: .elevationInfo, tenant: tenant), profile: context.profile.name, environment: env)
     guard let served = info.tenant.flatMap(TenantID.init) else {
       throw CoreError(.internalError, "the running tunnel did not say which tenant it serves")
     }
@@ -114,7 +114,7 @@ struct Elevate: AsyncParsableCommand {
         scope: minted.scope.map { $0.split(separator: " ").map(String.init) } ?? plan.tenantScope.map {
           $0.split(separator: " ").map(String.init)
         } ?? [], forSeconds: seconds),
-      profile: context.profile.name, paths: env.paths)
+      profile: context.profile.name, environment: env)
     if let note = answer.note { output.writeDiagnostic("note: \(note)\n") }
     guard let elevation = answer.elevation else {
       throw CoreError(.internalError, "the running tunnel answered without the elevation")

@@ -72,7 +72,7 @@ struct Status: AsyncParsableCommand {
     do {
       return .success(
         try await ControlChannel.send(
-          ControlRequest(op: .status), profile: profile, paths: environment.paths, noListener: .answerNil)?.tunnel)
+          ControlRequest(op: .status), profile: profile, environment: environment, noListener: .answerNil)?.tunnel)
     } catch {
       return .failure(error)
     }

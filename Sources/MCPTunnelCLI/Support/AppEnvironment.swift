@@ -37,6 +37,12 @@ public struct AppEnvironment: Sendable {
   /// `up`: calls the handler with the signal's name on SIGINT/SIGTERM (instead of dying) until the
   /// returned cancel function is called.
   public var onTerminationSignal: @Sendable (_ handler: @escaping @Sendable (String) -> Void) -> @Sendable () -> Void
+  /// How long a command waits for the running `up` to answer a control request: the live value is
+  /// `ControlChannel.answerTimeout(for:)`. Not an outside system, so it has a default; twins wait
+  /// minutes, since in a test a deadline only turns a hang into a failure.
+  public var controlAnswerTimeout: @Sendable (ControlRequest.Operation) -> Duration = {
+    ControlChannel.answerTimeout(for: $0)
+  }
 
   /// Every factory is named: there are no defaults, so a test cannot reach a live system by
   /// leaving one out. `live()` is the only caller that passes live adapters; tests use

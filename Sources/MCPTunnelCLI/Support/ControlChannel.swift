@@ -31,9 +31,12 @@ enum ControlChannel {
     }
   }
 
-  /// Sends `request` to the running `up` of `profile`; an error answer is thrown with its category.
-  static func send(_ request: ControlRequest, profile: String, paths: XDGPaths) async throws -> ControlResponse {
-    guard let response = try await send(request, profile: profile, paths: paths, noListener: .fail) else {
+  /// Sends `request` to the running `up` of `profile`, at `environment`'s paths and waiting as long
+  /// as its `controlAnswerTimeout`; an error answer is thrown with its category.
+  static func send(
+    _ request: ControlRequest, profile: String, environment: AppEnvironment
+  ) async throws -> ControlResponse {
+    guard let response = try await send(request, profile: profile, environment: environment, noListener: .fail) else {
       preconditionFailure("send(noListener: .fail) answers or throws")
     }
     return response
@@ -46,13 +49,14 @@ enum ControlChannel {
   /// `send`, where no `up` listening is an error or nil as `noListener` says; every other failure
   /// (permission denied, a path too long, no answer) is thrown, saying what happened.
   static func send(
-    _ request: ControlRequest, profile: String, paths: XDGPaths, noListener: NoListener
+    _ request: ControlRequest, profile: String, environment: AppEnvironment, noListener: NoListener
   ) async throws -> ControlResponse? {
-    let path = paths.controlSocket(profile: profile)
+    let path = environment.paths.controlSocket(profile: profile)
     let bytes: [UInt8]
     let line = Array(try encoder.encode(request))
     do {
-      bytes = try await ControlSocketClient.exchange(path: path, request: line, timeout: answerTimeout(for: request.op))
+      bytes = try await ControlSocketClient.exchange(
+        path: path, request: line, timeout: environment.controlAnswerTimeout(request.op))
     } catch {
       if error.kind == .noListener, noListener == .answerNil { return nil }
       throw exchangeFailure(error, profile: profile, path: path)

@@ -20,7 +20,7 @@ struct TenantCurrent: AsyncParsableCommand {
   func run() async throws {
     let env = AppEnvironment.current
     let profile = try ControlTarget.profileName(global, environment: env)
-    let response = try await ControlChannel.send(ControlRequest(op: .tenantCurrent), profile: profile, paths: env.paths)
+    let response = try await ControlChannel.send(ControlRequest(op: .tenantCurrent), profile: profile, environment: env)
     let result = TenantCurrentResult(tenant: response.tenant, tokenExpiresAt: response.tokenExpiresAt)
     env.output.writeResult((global.json ? result.jsonLine : result.text) + "\n")
   }

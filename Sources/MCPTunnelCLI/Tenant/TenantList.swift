@@ -28,7 +28,7 @@ struct TenantList: AsyncParsableCommand {
     var current: String?
     if ControlChannel.mayBeRunning(profile: profile.name, paths: env.paths) {
       let response = try await ControlChannel.send(
-        ControlRequest(op: .tenantList), profile: profile.name, paths: env.paths)
+        ControlRequest(op: .tenantList), profile: profile.name, environment: env)
       current = response.tenant
       if tenants.isEmpty { tenants = response.tenants ?? [] }
     }

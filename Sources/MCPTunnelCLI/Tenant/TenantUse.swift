@@ -32,7 +32,7 @@ struct TenantUse: AsyncParsableCommand {
     let env = AppEnvironment.current
     let profile = try ControlTarget.profileName(global, environment: env)
     let response = try await ControlChannel.send(
-      ControlRequest(op: .tenantUse, tenant: tenant), profile: profile, paths: env.paths)
+      ControlRequest(op: .tenantUse, tenant: tenant), profile: profile, environment: env)
     let result = TenantUseResult(
       tenant: response.tenant ?? tenant, previousTenant: response.previousTenant,
       tokenExpiresAt: response.tokenExpiresAt)

@@ -42,7 +42,7 @@ struct Token: AsyncParsableCommand {
     }
     let profile = try ControlTarget.profileName(global, environment: env)
     let response = try await ControlChannel.send(
-      ControlRequest(op: .token, tenant: tenant), profile: profile, paths: env.paths)
+      ControlRequest(op: .token, tenant: tenant), profile: profile, environment: env)
     guard let token = response.token else {
       throw CoreError(.internalError, "the running tunnel answered without a token")
     }
