@@ -4,7 +4,8 @@ import TunnelCore
 
 /// In-memory twin of `SessionTokenMinter` (the live one is `TokenExchangeClient`): mints
 /// `mcp-<tenant>-<n>` tokens with a settable `expires_in`, records every request, and can be told
-/// to refuse the subject token, refuse tenants, fail as if unreachable, or be slow.
+/// to refuse the subject token, refuse tenants, fail as if unreachable, be slow, or hold a
+/// tenant's exchanges until the test releases them (so a test orders a race by events).
 public final class InMemorySessionTokenMinter: SessionTokenMinter {
   public struct Exchange: Sendable, Equatable {
     public var request: SessionTokenRequest
@@ -20,6 +21,11 @@ public final class InMemorySessionTokenMinter: SessionTokenMinter {
     var refusedTenants: Set<TenantID> = []
     var unreachable = false
     var delay: Duration = .zero
+    var held: Set<TenantID> = []
+    /// Exchanges waiting for `release` of their tenant.
+    var parked: [(tenant: TenantID, resume: CheckedContinuation<Void, Never>)] = []
+    /// Tests waiting in `heldExchangeStarted(for:)`.
+    var watchers: [(tenant: TenantID, resume: CheckedContinuation<Void, Never>)] = []
   }
 
   private let state = Mutex(State())
@@ -41,7 +47,44 @@ public final class InMemorySessionTokenMinter: SessionTokenMinter {
   public func setUnreachable(_ value: Bool) { state.withLock { $0.unreachable = value } }
   public func setDelay(_ value: Duration) { state.withLock { $0.delay = value } }
 
+  /// From now on, exchanges for `tenant` wait when they start, until `release(tenant)`.
+  public func hold(_ tenant: TenantID) { state.withLock { _ = $0.held.insert(tenant) } }
+
+  /// Lets the waiting exchanges for `tenant` and later ones go on.
+  public func release(_ tenant: TenantID) {
+    let waiting = state.withLock { s in
+      s.held.remove(tenant)
+      let waiting = s.parked.filter { $0.tenant == tenant }.map(\.resume)
+      s.parked.removeAll { $0.tenant == tenant }
+      return waiting
+    }
+    for resume in waiting { resume.resume() }
+  }
+
+  /// Returns once an exchange for `tenant` waits in `hold` (at once if one already does).
+  public func heldExchangeStarted(for tenant: TenantID) async {
+    await withCheckedContinuation { resume in
+      let parked = state.withLock { s in
+        if s.parked.contains(where: { $0.tenant == tenant }) { return true }
+        s.watchers.append((tenant, resume))
+        return false
+      }
+      if parked { resume.resume() }
+    }
+  }
+
   public func exchange(_ request: SessionTokenRequest, subjectToken: AccessToken) async throws -> TokenExchangeOutcome {
+    await withCheckedContinuation { resume in
+      let watchers = state.withLock { s -> [CheckedContinuation<Void, Never>]? in
+        guard s.held.contains(request.tenant) else { return nil }
+        s.parked.append((request.tenant, resume))
+        let watchers = s.watchers.filter { $0.tenant == request.tenant }.map(\.resume)
+        s.watchers.removeAll { $0.tenant == request.tenant }
+        return watchers
+      }
+      guard let watchers else { return resume.resume() }
+      for watcher in watchers { watcher.resume() }
+    }
     let delay = state.withLock { $0.delay }
     if delay > .zero { try await Task.sleep(for: delay) }
     let receivedAt = now()
