@@ -85,7 +85,7 @@ public struct OpenSSHConfigResolver: SSHConfigResolver {
     process.standardError = err
     process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
     do {
-      try process.run()
+      try process.runWithNoSignalBlocked()
     } catch {
       throw SSHError(
         .usage, "cannot run \(executable) to read the ssh config: \(error)",

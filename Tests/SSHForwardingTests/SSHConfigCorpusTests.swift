@@ -186,4 +186,28 @@ struct SSHConfigCorpusTests {
     #expect(
       error?.summary.lowercased().contains("bad configuration option: hostnme") == true, "\(error?.summary ?? "")")
   }
+
+  @Test("ssh -G starts with no signal blocked, although the threads that start it block them all")
+  func childSignalMask() async throws {
+    let dir = try LabDirectory(prefix: "sshcfg")
+    let home = dir.url.path
+    try FileManager.default.createDirectory(atPath: "\(home)/.ssh", withIntermediateDirectories: true)
+    try "Host x\n  HostName 127.0.0.1\n".write(toFile: "\(home)/.ssh/config", atomically: true, encoding: .utf8)
+    // A stand-in for ssh -G that records its own signal mask, then prints what ssh -G would. Only
+    // shell builtins read the mask: a `grep` child would read it while the shell waits in vfork,
+    // with every signal blocked for that moment.
+    let fake = "\(home)/fake-ssh"
+    try """
+    #!/bin/sh
+    while read -r key value; do case $key in SigBlk:) echo "$value" > "$HOME/mask";; esac; done < /proc/$$/status
+    printf 'user someone\\nhostname 127.0.0.1\\nport 22\\n'
+    """.write(toFile: fake, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: fake)
+    let environment = ["HOME": home, "USER": Self.localUser]
+    let resolved = try await OpenSSHConfigResolver(executable: fake, environment: environment).effectiveConfig(
+      for: SSHConfigQuery(configFile: "\(home)/.ssh/config", host: "x"))
+    #expect(resolved != nil)
+    let mask = try String(contentsOfFile: "\(home)/mask", encoding: .utf8)
+    #expect(mask.trimmingCharacters(in: .whitespacesAndNewlines) == "0000000000000000", "\(mask)")
+  }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TunnelCore
 
 /// Opens URLs with `xdg-open`, without a shell (AZ-12): argv is an array, so nothing in the URL is
 /// ever interpreted. Returns false when xdg-open is missing or fails to start.
@@ -12,7 +13,7 @@ public enum BrowserLauncher {
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     do {
-      try process.run()
+      try process.runWithNoSignalBlocked()
       return true
     } catch {
       return false
