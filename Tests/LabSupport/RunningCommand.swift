@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TunnelCore
 
 #if canImport(Glibc)
   import Glibc
@@ -36,7 +37,9 @@ public final class RunningCommand: @unchecked Sendable {
       let text = String(decoding: handle.availableData, as: UTF8.self)
       captured.text.withLock { $0.stderr += text }
     }
-    try process.run()
+    // As the product starts its children: with no signal blocked, whichever thread this runs on
+    // (a test's SIGINT/SIGTERM must reach `up` as a user's would).
+    try process.runWithNoSignalBlocked()
   }
 
   public var stdout: String { captured.text.withLock { $0.stdout } }
