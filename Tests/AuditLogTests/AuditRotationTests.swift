@@ -366,18 +366,29 @@ struct AuditRotationTests {
     try await withTemporaryDirectory { dir in
       let path = "\(dir)/dev.jsonl"
       var iterator = AuditFileFollower(path: path, pollInterval: .milliseconds(5)).lines().makeAsyncIterator()
+      // The writer keeps at most two records ahead of what the follower has seen, so rotations
+      // (every 3-4 records here) happen with the follower at or just behind the end of the old file:
+      // it must finish that file, then follow the new one. Not further ahead: like `tail -F`, a
+      // follower that falls a whole file behind skips it, and a test must not hope it keeps up.
+      let (seen, reportSeen) = AsyncStream.makeStream(of: Int.self)
       let writing = Task {
         let writer = try AuditFileWriter(path: path, rotation: Self.tiny)
+        var follower = seen.makeAsyncIterator()
+        var followed = 0
         for index in 1...60 {
+          while followed < index - 2, let next = await follower.next() { followed = next }
           try writer.record(sampleEvent(index))
-          if index % 3 == 0 { try await Task.sleep(for: .milliseconds(2)) }
         }
       }
       var sequences: [Int] = []
       while sequences.last != 60 {
         let line = try #require(try await iterator.next())
-        if let record = AuditLine.decode(line), record.event != nil { sequences.append(record.sequence) }
+        if let record = AuditLine.decode(line), record.event != nil {
+          sequences.append(record.sequence)
+          reportSeen.yield(record.sequence)
+        }
       }
+      reportSeen.finish()
       try await writing.value
       #expect(sequences == Array(1...60))
     }
