@@ -92,7 +92,7 @@ func rotatedLogLines(_ path: String) throws -> [[UInt8]] {
 }
 
 /// Polls `condition` every 10 ms for up to `seconds`.
-func waitUntil(seconds: Double = 20, _ condition: () throws -> Bool) async throws -> Bool {
+func waitUntil(seconds: Double = 120, _ condition: () throws -> Bool) async throws -> Bool {
   let deadline = Date().addingTimeInterval(seconds)
   while Date() < deadline {
     if try condition() { return true }

@@ -240,7 +240,7 @@ struct ElevationTests {
 
 /// Waits (with a generous deadline that only turns a hang into a failure) until `condition` holds.
 private func waitFor(_ condition: @Sendable () -> Bool) async throws {
-  let deadline = ContinuousClock.now + .seconds(10)
+  let deadline = ContinuousClock.now + .seconds(120)
   while !condition() {
     guard ContinuousClock.now < deadline else {
       Issue.record("the condition did not come true")
