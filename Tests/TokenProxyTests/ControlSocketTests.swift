@@ -48,7 +48,9 @@ struct ControlSocketTests {
         $0.now += 1
         $0.most = max($0.most, $0.now)
       }
-      try? await Task.sleep(for: .milliseconds(50))
+      // Each answer waits until two handlers have been in flight at once: one slow handler must not
+      // hold up the others (if it did, the clients' deadline would end the test).
+      while inFlight.withLock({ $0.most < 2 }) { try? await Task.sleep(for: .milliseconds(5)) }
       inFlight.withLock { $0.now -= 1 }
       return Array("for ".utf8) + request
     }

@@ -516,9 +516,10 @@ struct HTTPTokenProxyTests {
     try await withTimeout {
       try await TestConnection.with(port: h.port) { (connection: TestConnection) async throws in
         #expect(try await connection.exchange(.POST, "/mcp", body: "{}")?.status == 200)
-        h.tokens.delayCurrentToken(by: .milliseconds(300))
+        // The token is held far longer than the test runs: the switch lands while the request waits.
+        h.tokens.delayCurrentToken(by: .seconds(600))
         try await connection.send(.POST, "/mcp", body: "{}")
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await eventually { h.tokens.currentTokenCalls >= 2 }, "the request never asked for its token")
         h.proxy.retireConnections(before: 2)  // generation 1 is retired before its token arrives
         #expect(await connection.isClosedByPeer())
       }
