@@ -15,6 +15,8 @@ public final class RunningCommand: @unchecked Sendable {
   private let process = Process()
   private final class Captured: Sendable {
     let text = Mutex<(stdout: String, stderr: String)>(("", ""))
+    /// Whether each pipe has reached its end (every writer closed it).
+    let ended = Mutex<(stdout: Bool, stderr: Bool)>((false, false))
   }
   private let captured = Captured()
 
@@ -30,11 +32,21 @@ public final class RunningCommand: @unchecked Sendable {
     process.standardInput = FileHandle.nullDevice
     let captured = self.captured
     stdout.fileHandleForReading.readabilityHandler = { handle in
-      let text = String(decoding: handle.availableData, as: UTF8.self)
+      let data = handle.availableData
+      if data.isEmpty {
+        handle.readabilityHandler = nil
+        captured.ended.withLock { $0.stdout = true }
+      }
+      let text = String(decoding: data, as: UTF8.self)
       captured.text.withLock { $0.stdout += text }
     }
     stderr.fileHandleForReading.readabilityHandler = { handle in
-      let text = String(decoding: handle.availableData, as: UTF8.self)
+      let data = handle.availableData
+      if data.isEmpty {
+        handle.readabilityHandler = nil
+        captured.ended.withLock { $0.stderr = true }
+      }
+      let text = String(decoding: data, as: UTF8.self)
       captured.text.withLock { $0.stderr += text }
     }
     // As the product starts its children: with no signal blocked, whichever thread this runs on
@@ -54,7 +66,12 @@ public final class RunningCommand: @unchecked Sendable {
 
   public func waitForExit(timeout: Duration) throws -> Int32 {
     try waitUntil(timeout: timeout, "mcp-tunnel to exit") { !process.isRunning }
-    usleep(100_000)  // let the pipes drain
+    // Then until both pipes are read to their end, so stdout and stderr are whole. (A grandchild
+    // still holding one would keep it open: then go on with what there is.)
+    let captured = self.captured
+    try? waitUntil(timeout: .seconds(30), "the output pipes to close") {
+      captured.ended.withLock { $0.stdout && $0.stderr }
+    }
     return process.terminationStatus
   }
 

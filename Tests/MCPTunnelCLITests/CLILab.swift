@@ -122,7 +122,7 @@ struct CLILab {
       login.events.first { $0["event"] as? String == "device_authorization" }, "\(login.stdout)\n\(login.stderr)")
     let userCode = try #require(event["user_code"] as? String)
     // stderr is a separate pipe: give it the moment it may lag behind stdout.
-    try? waitUntil(timeout: .seconds(10), "the user code on stderr") { login.stderr.contains(userCode) }
+    try? waitUntil(timeout: .seconds(120), "the user code on stderr") { login.stderr.contains(userCode) }
     #expect(login.stderr.contains(userCode), "DEV-04: the user code is printed on stderr too")
     try await idp.approveDevice(userCode: userCode, scope: "openid mcp")
     return login

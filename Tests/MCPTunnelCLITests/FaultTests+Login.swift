@@ -58,8 +58,10 @@ struct LoginFaultTests {
       let whileValid = await offPoolCall(port)
       #expect(whileValid.ok, "\(whileValid)")
       try await offPool {
-        try waitUntil(timeout: .seconds(40), "the failed re-mint's token_error") {
-          up.stdout.contains("\"token_error\"") || !up.isRunning
+        // Both lines: the stdout event and the stderr message come through two pipes, each read as
+        // it arrives, so one may be in hand before the other.
+        try waitUntil(timeout: .seconds(40), "the failed re-mint's token_error and its stderr line") {
+          (up.stdout.contains("\"token_error\"") && up.stderr.contains("locked")) || !up.isRunning
         }
       }
       let reported = Date()

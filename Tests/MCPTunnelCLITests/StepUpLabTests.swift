@@ -84,9 +84,11 @@ struct StepUpLabTests {
       // Events: one per distinct challenge, though admin_echo was refused three times.
       let records = try await stepUpRecords(lab, atLeast: 4)
       try await offPool {
-        try waitUntil(timeout: .seconds(20), "the recent_login_echo event") {
+        try waitUntil(timeout: .seconds(120), "the recent_login_echo event") {
           stepUpEvents(up).contains { $0["error"] as? String == "insufficient_user_authentication" }
         }
+        // stderr is read by a thread of its own: its line may trail the stdout events.
+        try? waitUntil(timeout: .seconds(120), "the step-up line on stderr") { up.stderr.contains(Self.elevateScope) }
       }
       let events = stepUpEvents(up)
       #expect(events.count == 2, "\(events)")

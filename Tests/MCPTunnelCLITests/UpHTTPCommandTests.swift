@@ -186,6 +186,9 @@ struct UpHTTPCommandTests {
   @Test("5: bad Host/Origin → 403; not logged in → 503 JSON naming mcp-tunnel login; a login later heals it")
   func refusalsAndNotLoggedIn() async throws {
     try await CLILab.withTunnel(logIn: false) { lab, up in
+      try? await offPool {
+        try waitUntil(timeout: .seconds(120), "the warning on stderr") { up.stderr.contains("mcp-tunnel login") }
+      }
       #expect(up.stderr.contains("mcp-tunnel login"), "up warns that it has no token yet: \(up.stderr)")
       let port = try #require(lab.listen?.port)
       let body = #"{"jsonrpc":"2.0","id":1,"method":"ping"}"#

@@ -230,6 +230,8 @@ struct UpCommandTests {
     let object = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
     let tunnel = try #require(object?["tunnel"] as? [String: Any], "\(shown.stdout)")
     #expect((tunnel["counters"] as? [String: Any])?["denied"] as? Int == 1 && tunnel["peers"] as? String == "same-user")
+    // stderr is read by a thread of its own: wait for the line rather than assume it is in.
+    try? waitUntil(timeout: .seconds(120), "the refusal on stderr") { up.stderr.contains("from uid 65534") }
     #expect(up.stderr.contains("from uid 65534"), "\(up.stderr)")
 
     up.signal(SIGTERM)
