@@ -109,10 +109,22 @@ let package = Package(
     ),
 
     // MARK: C libraries, imported only by their adapter
-    .systemLibrary(
+    // libssh2 1.11.1 as Debian 13 ships it (its security patches applied) plus the patches in
+    // vendor/libssh2/patches. Compiled here and linked into the binary, against the system's
+    // OpenSSL (libssl-dev). Provenance, the patches and how to update: vendor/libssh2/README.md.
+    .target(
       name: "CLibSSH2",
-      pkgConfig: "libssh2",
-      providers: [.apt(["libssh2-1-dev"])]
+      exclude: [
+        // #included by crypto.c and agent.c, not compiled on their own
+        "libssh2/openssl.c", "libssh2/agent_win.c", "libssh2/COPYING",
+      ],
+      cSettings: [
+        .define("HAVE_CONFIG_H"), .headerSearchPath("libssh2"),
+        // Optimised in debug builds too (the lab tier moves tens of MiB through it), and quiet:
+        // its warnings are upstream's.
+        .unsafeFlags(["-O2", "-w"]),
+      ],
+      linkerSettings: [.linkedLibrary("crypto")]
     ),
     .systemLibrary(
       name: "CLibSecret",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the release binary and the .deb once and checks what a user gets (SPEC §11):
-#  1. the binary needs only glibc, libssh2 and libsecret (and what libsecret itself is built on);
+#  1. the binary needs only glibc, libcrypto (OpenSSL 3) and libsecret (and what libsecret is built on);
 #  2. the .deb holds the expected files, its Depends came from dpkg-shlibdeps, lintian has no
 #     error and no tag beyond the ones README "Install" explains;
 #  3. extracted from the .deb, it runs --version, --help and doctor with the Swift toolchain
@@ -26,12 +26,12 @@ trap 'rm -rf "$work"' EXIT
 step "runtime libraries"
 needed=$(objdump -p dist/mcp-tunnel | awk '/NEEDED/ {print $2}' | sort)
 echo "$needed" | sed 's/^/  NEEDED /' >&2
-# glibc's own libraries and libssh2; libstdc++/libgcc_s come from the Swift runtime's C++ parts,
+# glibc's own libraries and OpenSSL's libcrypto (libssh2 is compiled in); libstdc++/libgcc_s come from the Swift runtime's C++ parts,
 # libz from Foundation (all three are Priority: required in Debian). libsecret and its GLib are
 # loaded with dlopen at the first keyring use, so they are not NEEDED at all.
-allowed='^(libc|libm|libdl|libpthread|librt|libutil|ld-linux-x86-64|ld-linux-aarch64)\.so|^libssh2\.so\.1$|^libstdc\+\+\.so\.6$|^libgcc_s\.so\.1$|^libz\.so\.1$'
+allowed='^(libc|libm|libdl|libpthread|librt|libutil|ld-linux-x86-64|ld-linux-aarch64)\.so|^libcrypto\.so\.3$|^libstdc\+\+\.so\.6$|^libgcc_s\.so\.1$|^libz\.so\.1$'
 unexpected=$(grep -Ev "$allowed" <<<"$needed" || true)
-[[ -z $unexpected ]] || fail "the release binary needs more than glibc and libssh2 at start: $unexpected"
+[[ -z $unexpected ]] || fail "the release binary needs more than glibc and libcrypto at start: $unexpected"
 if ldd dist/mcp-tunnel | grep -E 'swift|Foundation|/opt/'; then fail "the release binary links the Swift toolchain"; fi
 if ldd -r dist/mcp-tunnel 2>&1 | grep -E 'undefined symbol|not found'; then fail "the release binary does not resolve"; fi
 # Packed relative relocations where the build's glibc reads them (release-build.sh): then the binary
@@ -51,7 +51,7 @@ deb=$(scripts/package-deb.sh)
 [[ $deb == "dist/mcp-tunnel_"*"_$(dpkg --print-architecture).deb" ]] || fail "unexpected package name $deb"
 dpkg-deb --info "$deb" >&2
 depends=$(dpkg-deb --field "$deb" Depends)
-for lib in libc6 libssh2-1 libsecret-1-0; do
+for lib in libc6 libssl3 libsecret-1-0; do
   grep -q "\b$lib\b" <<<"$depends" || fail "Depends ($depends) lacks $lib"
 done
 if readelf -V dist/mcp-tunnel | grep -q 'GLIBC_ABI_DT_RELR'; then

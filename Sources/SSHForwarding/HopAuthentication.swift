@@ -72,8 +72,8 @@ final class PassphraseCache {
 /// ssh-agent key (certificates included), then each identity file — its certificate first, then the
 /// plain key (asking for a passphrase once per file) — then give up with every attempt named.
 ///
-/// What libssh2 1.10 cannot sign with (FIDO `sk-` keys, certificates of non-ECDSA keys) is not
-/// offered, and an expired certificate is not offered either; each is named with the reason. A
+/// FIDO `sk-` keys and their certificates are not offered (`SSHKeyBlob.libssh2Limitation`), and an
+/// expired certificate is not offered either; each is named with the reason. A
 /// refused certificate is named with its validity window and principals, and the fix then says to
 /// get a new certificate.
 ///
@@ -106,7 +106,7 @@ final class HopAuthenticator {
   private var attempts: [String] = []
   /// Certificates that were refused or not offered because of their window or principals.
   private var certificateProblems: [String] = []
-  /// Certificates libssh2 1.10 cannot sign with (not offered).
+  /// Certificates not offered because of their key type (security keys).
   private var unsignableCertificates = 0
   /// The key files still to try, in order; planned when the agent is done (nil until then).
   private var fileAttempts: [FileAttempt]?
@@ -358,8 +358,8 @@ final class HopAuthenticator {
         + "or load an authorized key into ssh-agent (ssh-add)"
     } else if unsignableCertificates > 0 {
       fix =
-        "have your SSH CA certify an ECDSA key instead (`ssh-keygen -t ecdsa`, then sign its .pub), which "
-        + "libssh2 1.10 can sign with; or load an authorized key into ssh-agent (ssh-add)"
+        "have your SSH CA certify a key that is not a security key (`ssh-keygen -t ed25519`, then sign its "
+        + ".pub); or load an authorized key into ssh-agent (ssh-add)"
     } else {
       fix =
         "load an authorized key into ssh-agent (ssh-add), or set ssh.identity to a key listed in "
@@ -390,7 +390,7 @@ final class HopAuthenticator {
       if passphrase != nil { for i in passphrase!.indices { passphrase![i] = 0 } }
     }
     // With the certificate as the public key, libssh2 puts the certificate into the login request
-    // and signs with the private key (ECDSA only: see SSHKeyBlob.libssh2Limitation).
+    // and signs with the private key.
     let rc = user.withCString { u in
       path.withCString { p in
         if let certificatePath = attempt.certificatePath {
@@ -412,14 +412,7 @@ final class HopAuthenticator {
       )
       if passphrase != nil { credentials.forget(path) }
     default:
-      if attempt.certificate == nil, IdentityFile.keyType(path) == "ssh-rsa" {
-        // libssh2 1.10 signs RSA user keys only as ssh-rsa (SHA-1); rsa-sha2-256/512 came in 1.11.
-        attempts.append(
-          "\(described) (refused by the server: libssh2 1.10 can sign RSA keys only with SHA-1 "
-            + "(ssh-rsa), which OpenSSH 8.8 and later refuse; use an ed25519 or ECDSA key)")
-      } else {
-        attempts.append("\(described) (\(refusal(certificate: attempt.certificate)))")
-      }
+      attempts.append("\(described) (\(refusal(certificate: attempt.certificate)))")
     }
     stage = .nextFile
     return .progressed

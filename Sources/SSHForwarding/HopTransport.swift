@@ -29,7 +29,7 @@ final class HopTransport {
   private(set) var peerClosed = false
   /// Bytes libssh2 handed to the send callback that the socket has not taken yet. The callback
   /// never reports a short write or EAGAIN to libssh2: it keeps the rest here and the loop flushes
-  /// it on POLLOUT. libssh2 1.10 allows only one half-sent packet per session and fails every other
+  /// it on POLLOUT. libssh2 allows only one half-sent packet per session and fails every other
   /// send meanwhile (LIBSSH2_ERROR_BAD_USE), which would drop window adjustments and channel
   /// CLOSEs of other channels; with this buffer that state never arises. Pumps stop writing to
   /// channels of this hop while `hasOutputBacklog` (flow control).

@@ -74,19 +74,6 @@ enum IdentityFile {
     return String(decoding: bytes[start..<(start + length)], as: UTF8.self) != "none"
   }
 
-  /// The key's algorithm from `path.pub` (`ssh-ed25519`, `ssh-rsa`, …), or from a PEM header.
-  static func keyType(_ path: String) -> String? {
-    if let pub = try? String(contentsOfFile: path + ".pub", encoding: .utf8),
-      let first = pub.split(separator: " ").first
-    {
-      return String(first)
-    }
-    if let text = try? String(contentsOfFile: path, encoding: .utf8), text.contains("BEGIN RSA PRIVATE KEY") {
-      return "ssh-rsa"
-    }
-    return nil
-  }
-
   /// The public key blob of the private key at `keyPath`: from `keyPath.pub`, else from the
   /// unencrypted header of an `openssh-key-v1` file (present even when the key is encrypted).
   /// Nil for a PEM key without a `.pub` file.

@@ -89,7 +89,7 @@ extension SSHIdentity {
   }
 }
 
-/// What a key blob is and whether libssh2 1.10 can log in with it; names keys in messages the way
+/// What a key blob is and whether mcp-tunnel offers it at login; names keys in messages the way
 /// `ssh-add -l` does (comment, `SHA256:` fingerprint, type).
 enum SSHKeyBlob {
   /// The wire type at the start of a public key or certificate blob.
@@ -112,23 +112,16 @@ enum SSHKeyBlob {
     return HostKeyFingerprint.sha256(digest: Array(SHA256.hash(data: plain)))
   }
 
-  /// Why libssh2 1.10 cannot log in with a key or certificate of `type`, or nil when it can.
+  /// Why mcp-tunnel does not log in with a key or certificate of `type`, or nil when it does.
   ///
-  /// libssh2 1.10 builds the login signature itself and labels it with the offered key's type. For
-  /// an ECDSA certificate it strips the certificate suffix (`plain_method_len`), but not for any
-  /// other certificate type, so OpenSSH refuses ed25519 and RSA certificate signatures as a type
-  /// mismatch (1.11 fixed this). It knows no FIDO (`sk-`) types: it would drop the flags and counter
-  /// the token adds to the signature. RSA keys are signed only with SHA-1 (`ssh-rsa`), which OpenSSH
-  /// 8.8 and later refuse; that limit is reported after the server refuses (some servers allow it).
+  /// FIDO (`sk-`) keys and their certificates are not offered: libssh2 1.11 can carry a security
+  /// key's signature, but mcp-tunnel has not been tried against a token, so the first touch would
+  /// be a user's. Every other key type the server accepts (ed25519, ECDSA, RSA with rsa-sha2-256/512)
+  /// and their certificates are offered.
   static func libssh2Limitation(type: String) -> String? {
     if type.hasPrefix("sk-") {
-      return "a FIDO security-key (sk-) key: libssh2 1.10 cannot carry a security key's signature "
-        + "(it drops the token's flags and counter), so it is not offered and the token is never asked for a touch"
-    }
-    if SSHCertificate.isCertificateType(type), !type.hasPrefix("ecdsa-sha2-") {
-      return "an \(SSHCertificate.plainKeyType(ofCertificateType: type) ?? type) certificate: libssh2 1.10 signs "
-        + "with certificates of ECDSA keys only (it labels any other certificate's signature with the "
-        + "certificate type, which OpenSSH refuses)"
+      return "a FIDO security-key (sk-) key: mcp-tunnel does not offer security keys yet (not tested against "
+        + "a token), so it is not offered and the token is never asked for a touch"
     }
     return nil
   }

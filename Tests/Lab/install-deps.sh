@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test lab needs (glewlwyd, gnome-keyring, OpenSSH, libsecret/libssh2
-# headers, …). Idempotent and non-interactive: asks dpkg which packages are missing and only then runs
+# Installs the Debian packages the test lab needs (glewlwyd, gnome-keyring, OpenSSH, the libsecret and
+# OpenSSL headers (libssh2 itself is vendored: Sources/CLibSSH2), …). Idempotent and non-interactive: asks dpkg which packages are missing and only then runs
 # `apt-get update` once and `apt-get install`. When everything is present it takes well under a second.
 # Must run as root (CI: `sudo make deps`).
 set -euo pipefail
@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   glewlwyd sqlite3 jq curl openssl
   gnome-keyring libsecret-tools libsecret-1-dev libglib2.0-bin
-  libssh2-1-dev pkg-config
+  libssl-dev pkg-config
   dbus dbus-bin dbus-user-session
   openssh-server openssh-client
   procps psmisc

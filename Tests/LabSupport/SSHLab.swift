@@ -109,7 +109,7 @@ public final class SSHLab: Sendable {
   public var wrongPrincipalCertKeyPath: String { file("id_cert_wrongprincipal") }
   /// As `certKeyPath`, but the certificate becomes valid 1 hour after setup.
   public var futureCertKeyPath: String { file("id_cert_future") }
-  /// An ed25519 key with a valid certificate, which libssh2 1.10 cannot sign with (OpenSSH can).
+  /// An ed25519 key with a valid certificate (libssh2 1.10 could not sign with it; 1.11 can).
   public var ed25519CertKeyPath: String { file("id_cert_ed25519") }
   /// Both servers' keys as plain `[127.0.0.1]:port ssh-ed25519 …` lines.
   public var knownHostsPath: String { file("known_hosts") }

@@ -126,16 +126,18 @@ struct ForwarderFailureTests {
     #expect(!env.lab.bastionLog().contains("Accepted publickey"))
   }
 
-  /// Known gap: libssh2 1.10 signs RSA user keys only with ssh-rsa (SHA-1), which OpenSSH 9.2
-  /// refuses; the error must say so instead of a bare "refused".
-  @Test("RSA identity: refused by OpenSSH 9 (libssh2 1.10 signs with SHA-1) and the message says why")
-  func rsaExplainsLimitation() async throws {
+  /// libssh2 1.11 signs RSA user keys with rsa-sha2-256/512 (the server's `server-sig-algs`);
+  /// 1.10 signed only with ssh-rsa (SHA-1), which OpenSSH 8.8 and later refuse.
+  @Test("RSA identity: logs in at OpenSSH 9 (signed with rsa-sha2-256/512, not SHA-1)")
+  func rsaIdentityLogsIn() async throws {
     let env = try ForwarderLab()
     defer { env.stop() }
-    let error = try await startFailure(try env.forwarder(zeroJumpSettings(env, identity: env.lab.rsaKeyPath)))
-    #expect(error.category == .sshConnection)
-    #expect(error.summary.contains("SHA-1"), "\(error)")
-    #expect(error.summary.contains("hop 1/1"), "\(error)")
+    let forwarder = try env.forwarder(zeroJumpSettings(env, identity: env.lab.rsaKeyPath))
+    try await withDeadline(.seconds(90), "start") { try await forwarder.start() }
+    #expect(try await roundTrip(forwarder))
+    await forwarder.stop()
+    let log = env.lab.targetLog()
+    #expect(log.contains("Accepted publickey") && log.contains("RSA SHA256:"), "\(log)")
   }
 
   private func zeroJumpSettings(_ env: ForwarderLab, identity: String) -> SSHSettings {

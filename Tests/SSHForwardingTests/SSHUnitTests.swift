@@ -75,7 +75,6 @@ struct SSHKeygenTests {
     #expect(IdentityFile.inspect(dir.path("locked")) == .encrypted)
     #expect(IdentityFile.inspect(dir.path("pem")) == .encrypted)
     #expect(IdentityFile.inspect(dir.path("absent")) == .missing)
-    #expect(IdentityFile.keyType(dir.path("plain")) == "ssh-ed25519")
   }
 }
 

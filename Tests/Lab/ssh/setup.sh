@@ -40,9 +40,8 @@ PASSPHRASE="lab-passphrase" key "$dir/id_encrypted" ed25519
 printf 'lab-passphrase\n' > "$dir/id_encrypted.passphrase"; chmod 600 "$dir/id_encrypted.passphrase"
 
 # An SSH user CA both servers trust (TrustedUserCAKeys), and keys that are NOT in authorized_keys
-# but carry certificates signed by it. libssh2 1.10 signs only with ECDSA certificates (it labels
-# an ed25519 certificate's signature with the certificate type, which OpenSSH refuses), so the
-# working certificates are ECDSA; id_cert_ed25519 shows the clear error for the others.
+# but carry certificates signed by it: ECDSA ones (the expired, future and wrong-principal cases
+# among them) and id_cert_ed25519 (libssh2 1.10 could not sign with it; the vendored 1.11 can).
 key "$dir/user_ca" ed25519
 cert() {  # cert NAME TYPE VALIDITY PRINCIPALS [BITS...] -- key NAME plus NAME-cert.pub signed by user_ca
   local name="$1" type="$2" validity="$3" principals="$4"; shift 4

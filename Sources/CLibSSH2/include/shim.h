@@ -1,6 +1,6 @@
 #ifndef MCP_TUNNEL_CLIBSSH2_SHIM_H
 #define MCP_TUNNEL_CLIBSSH2_SHIM_H
-#include <libssh2.h>
+#include "libssh2.h"
 #include <sys/eventfd.h>
 #include <poll.h>
 
