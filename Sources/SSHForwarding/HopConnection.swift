@@ -181,6 +181,13 @@ final class HopConnection {
 
   // MARK: SSH handshake, host key and login
 
+  /// The ciphers and MACs offered, most preferred first (libssh2_session_method_pref).
+  static let ciphers =
+    "aes128-ctr,aes256-ctr,aes192-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com"
+  static let macs =
+    "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512,"
+    + "hmac-sha1-etm@openssh.com,hmac-sha1"
+
   private func beginHandshake() -> Step {
     let session: SessionHandle
     do {
@@ -191,11 +198,14 @@ final class HopConnection {
     self.session = session
     transport.install(on: session)
     libssh2_session_set_blocking(session.raw, 0)
-    // AES-CTR uses AES-NI through OpenSSL; libssh2 1.10 has no GCM or ChaCha20. CBC and RC4 are left out.
-    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr,aes256-ctr,aes192-ctr")
-    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_CRYPT_SC, "aes128-ctr,aes256-ctr,aes192-ctr")
-    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_MAC_CS, "hmac-sha2-256,hmac-sha2-512,hmac-sha1")
-    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_MAC_SC, "hmac-sha2-256,hmac-sha2-512,hmac-sha1")
+    // AES-CTR first: AES-NI through OpenSSL, one cipher call per packet (the vendored libssh2's
+    // patch; GCM and ChaCha20 still go a block or a packet at a time through slower code), with
+    // an encrypt-then-MAC SHA-2 MAC. GCM and ChaCha20 after it, for servers that offer only those.
+    // CBC and RC4 are left out.
+    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_CRYPT_CS, Self.ciphers)
+    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_CRYPT_SC, Self.ciphers)
+    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_MAC_CS, Self.macs)
+    _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_MAC_SC, Self.macs)
     if let algorithms = verifier.preferredAlgorithms(for: hostKeyName, session: session) {
       _ = libssh2_session_method_pref(session.raw, LIBSSH2_METHOD_HOSTKEY, algorithms)
     }

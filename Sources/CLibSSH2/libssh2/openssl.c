@@ -1029,6 +1029,29 @@ _libssh2_cipher_crypt(_libssh2_cipher_ctx * ctx,
     int ret = 1;
     int rc = 1;
 
+    /* mcp-tunnel: a cipher without an integrated MAC (CTR, CBC) keeps its
+       state in the context, so the caller may pass any number of whole
+       blocks: one call en/decrypts them in place. */
+#if LIBSSH2_AES_GCM
+    if(algo != EVP_aes_128_gcm && algo != EVP_aes_256_gcm)
+#endif
+    {
+        (void)encrypt;
+        (void)firstlast;
+        if(blocksize == 0)
+            return 0;
+#ifdef HAVE_OPAQUE_STRUCTS
+        ret = EVP_Cipher(*ctx, block, block, (unsigned int)blocksize);
+#else
+        ret = EVP_Cipher(ctx, block, block, (unsigned int)blocksize);
+#endif
+#if defined(USE_OPENSSL_3) || defined(LIBSSH2_WOLFSSL)
+        return ret == -1;
+#else
+        return ret < 1;
+#endif
+    }
+
 #if LIBSSH2_AES_GCM
     const int is_aesgcm = (algo == EVP_aes_128_gcm) ||
                           (algo == EVP_aes_256_gcm);

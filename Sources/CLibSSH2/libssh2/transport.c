@@ -139,8 +139,12 @@ decrypt(LIBSSH2_SESSION * session, unsigned char *source,
         assert((len % blocksize) == 0);
 
     while(len > 0) {
-        /* normally decrypt up to blocksize bytes at a time */
-        ssize_t decryptlen = LIBSSH2_MIN(blocksize, len);
+        /* normally decrypt up to blocksize bytes at a time
+           (mcp-tunnel: all of them at once when the cipher has no AAD and
+           no integrated MAC, see _libssh2_cipher_crypt) */
+        ssize_t decryptlen = (CRYPT_FLAG_R(session, PKTLEN_AAD) ||
+                              CRYPT_FLAG_R(session, INTEGRATED_MAC)) ?
+                             LIBSSH2_MIN(blocksize, len) : len;
         /* The first block is special (since it needs to be decoded to get the
            length of the remainder of the block) and takes priority. When the
            length finally gets to the last blocksize bytes, and there's no
@@ -1204,6 +1208,18 @@ int _libssh2_transport_send(LIBSSH2_SESSION *session,
                                            0)) {
                 return LIBSSH2_ERROR_ENCRYPT;
             }
+        }
+        else if(!CRYPT_FLAG_L(session, INTEGRATED_MAC) &&
+                !CRYPT_FLAG_L(session, PKTLEN_AAD)) {
+            /* mcp-tunnel: one call for the whole packet data when the
+               cipher has no integrated MAC (see _libssh2_cipher_crypt):
+               one call per block cost more than the cipher itself. */
+            if(session->local.crypt->crypt(session, 0,
+                                           &p->outbuf[etm_crypt_offset],
+                                           packet_length - etm_crypt_offset,
+                                           &session->local.crypt_abstract,
+                                           FIRST_BLOCK))
+                return LIBSSH2_ERROR_ENCRYPT;     /* encryption failure */
         }
         else {
             /* Encrypt the whole packet data, one block size at a time.
