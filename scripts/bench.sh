@@ -100,7 +100,8 @@ row "$CONNS conns seconds" "${result[direct.secs]}" "${result[openssh.secs]}" "$
 row "peak RSS MiB" "${result[direct.rss]}" "${result[openssh.rss]}" "${result[mcp-tunnel.rss]}" "$rss_ratio" "<= 30 MiB" "$(verdict "${result[mcp-tunnel.rss]}" "<=" 30)"
 echo "(openssh RSS = ssh + its ProxyJump child; tunnel RSS = VmHWM of up after all three runs;"
 echo " load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end;"
-echo " ciphers: OpenSSH negotiates chacha20-poly1305, libssh2 1.10 aes128-ctr + hmac-sha2-256; binary: $MCP_TUNNEL_BIN)"
+echo " ciphers: OpenSSH negotiates chacha20-poly1305, mcp-tunnel aes128-ctr + hmac-sha2-256-etm (vendored libssh2 1.11.1,"
+echo " one cipher call per packet); binary: $MCP_TUNNEL_BIN)"
 
 report_row "tcp bulk MiB/s ($MIB MiB)" "${result[direct.bulk]}" "${result[openssh.bulk]}" "${result[mcp-tunnel.bulk]}" "$bulk_ratio" ">= 1.10x ssh" "$(verdict "$bulk_ratio" ">=" 1.10)"
 report_row "tcp RTT p99 us (1 KiB)" "${result[direct.p99]}" "${result[openssh.p99]}" "$p99_rtt" "$(ratio "$p99_rtt" "${result[openssh.p99]}")" "<= 1000 us" "$(verdict "$p99_rtt" "<=" 1000)"

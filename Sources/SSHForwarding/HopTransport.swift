@@ -73,10 +73,11 @@ final class HopTransport {
   /// Installs this transport's send/recv callbacks on `session`, whose `abstract` must be this
   /// object (see `SessionHandle.init(abstract:)`).
   func install(on session: SessionHandle) {
-    _ = libssh2_session_callback_set(
-      session.raw, LIBSSH2_CALLBACK_RECV, unsafeBitCast(hopReceive, to: UnsafeMutableRawPointer.self))
-    _ = libssh2_session_callback_set(
-      session.raw, LIBSSH2_CALLBACK_SEND, unsafeBitCast(hopSend, to: UnsafeMutableRawPointer.self))
+    // libssh2 stores one generic function pointer per callback type and calls it with the type's
+    // real signature (`libssh2_session_callback_set2`).
+    typealias Generic = @convention(c) () -> Void
+    _ = libssh2_session_callback_set2(session.raw, LIBSSH2_CALLBACK_RECV, unsafeBitCast(hopReceive, to: Generic.self))
+    _ = libssh2_session_callback_set2(session.raw, LIBSSH2_CALLBACK_SEND, unsafeBitCast(hopSend, to: Generic.self))
   }
 
   /// The `abstract` pointer for the session this transport carries (unretained: the owner keeps
