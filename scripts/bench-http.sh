@@ -198,8 +198,8 @@ for name in "${paths[@]}"; do
   result[$name.conc_errors]=$errors; result[$name.secs]=$secs
 done
 result[direct.rss]="-"
-result[openssh.rss]=$(( $(peak_rss_kib "$ssh_pid") / 1024 ))
-[[ -z "$up_pid" ]] || result[mcp-tunnel.rss]=$(( $(peak_rss_kib "$up_pid") / 1024 ))
+result[openssh.rss]=$(peak_rss_mib "$ssh_pid")
+[[ -z "$up_pid" ]] || result[mcp-tunnel.rss]=$(peak_rss_mib "$up_pid")
 for name in "${rtt_paths[@]}"; do
   if [[ -s "$work/load.$name.err" ]] && grep -qv '^mcp_load: response types' "$work/load.$name.err"; then
     echo "bench-http: $name: first failures:" >&2; grep -v '^mcp_load: response types' "$work/load.$name.err" | head -5 >&2

@@ -53,7 +53,7 @@ measure() {  # measure NAME PORT [PID]
   echo "== $name: $CONNS concurrent echo connections" >&2
   read -r errors secs < <("$lg" conc "$port" "$CONNS" "$CONN_BYTES" | awk '/^conc/ {print $2, $3}')
   result[$name.errors]=$errors; result[$name.secs]=$secs
-  if [[ -n "$pid" ]]; then result[$name.rss]=$(( $(peak_rss_kib "$pid") / 1024 )); else result[$name.rss]="-"; fi
+  if [[ -n "$pid" ]]; then result[$name.rss]=$(peak_rss_mib "$pid"); else result[$name.rss]="-"; fi
 }
 
 measure direct "$echo_port"

@@ -20,6 +20,11 @@ peak_rss_kib() {  # peak RSS (VmHWM) of PID and its children, summed
   echo "$total"
 }
 
+peak_rss_mib() {  # peak RSS of PID and its children in MiB with one decimal (a verdict on a rounded-down
+  # whole MiB would call 40.9 MiB "<= 40")
+  awk -v k="$(peak_rss_kib "$1")" 'BEGIN { printf "%.1f", k / 1024 }'
+}
+
 stop_pids() {  # TERM every recorded process and its children, then KILL what is left
   local pid child
   for pid in "${pids[@]}"; do
