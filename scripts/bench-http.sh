@@ -23,6 +23,9 @@
 #      MCP_TUNNEL_BIN (default: the binary users get, scripts/release-build.sh → dist/mcp-tunnel)
 #      BENCH_UP_ARGS: extra `up` arguments, e.g. "--peers any-local-user" (word-split).
 #      BENCH_KEEP=1 keeps the work directory (logs, lab).
+#      BENCH_SMAPS=1 prints up's resident memory by mapping after the sessions (smaps);
+#      BENCH_UNSTRIPPED=.build-release/release/mcp-tunnel also attributes the binary's resident pages
+#      to components and symbols (scripts/bench/resident-pages.py; needs root).
 #      BENCH_REPORT: a file the issue-18 rows are appended to (`make bench` prints them at the end).
 # Through sshd, a tools/call's answer (uvicorn writes the SSE headers, the event and the last chunk
 # separately) is split into SSH packets; the target sshd (no TCP_NODELAY on a forwarding-only
@@ -200,6 +203,8 @@ done
 result[direct.rss]="-"
 result[openssh.rss]=$(peak_rss_mib "$ssh_pid")
 [[ -z "$up_pid" ]] || result[mcp-tunnel.rss]=$(peak_rss_mib "$up_pid")
+if [[ -n "$up_pid" && "${BENCH_SMAPS:-0}" == 1 ]]; then echo "== up's resident memory after the sessions:" >&2; rss_breakdown "$up_pid" >&2; fi
+if [[ -n "$up_pid" && -n "${BENCH_UNSTRIPPED:-}" ]]; then "$root/scripts/bench/resident-pages.py" "$up_pid" "$BENCH_UNSTRIPPED" --top 30 >&2; fi
 for name in "${rtt_paths[@]}"; do
   if [[ -s "$work/load.$name.err" ]] && grep -qv '^mcp_load: response types' "$work/load.$name.err"; then
     echo "bench-http: $name: first failures:" >&2; grep -v '^mcp_load: response types' "$work/load.$name.err" | head -5 >&2

@@ -25,6 +25,11 @@ peak_rss_mib() {  # peak RSS of PID and its children in MiB with one decimal (a 
   awk -v k="$(peak_rss_kib "$1")" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
+rss_breakdown() {  # rss_breakdown PID: its resident memory now by mapping (file, [heap], [anon]…), largest first
+  awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "") ? "[anon]" : $6 } /^Rss:/ { r[name] += $2 }
+    END { for (n in r) if (r[n] >= 100) printf "  %8d KiB %s\n", r[n], n }' "/proc/$1/smaps" | sort -rn
+}
+
 stop_pids() {  # TERM every recorded process and its children, then KILL what is left
   local pid child
   for pid in "${pids[@]}"; do
