@@ -43,7 +43,10 @@ install -D -m 0644 packaging/debian/copyright "$doc/copyright"
   echo "mcp-tunnel ($version) unstable; urgency=medium"
   echo
   range=$(git describe --tags --abbrev=0 2>/dev/null | sed 's/$/..HEAD/' || true)
-  git log --no-merges --format='%s' -n 20 ${range:-HEAD} | cut -c1-76 | sed 's/^/  * /'
+  # Subjects longer than a changelog line end at the last whole word (a word cut in two reads as a
+  # misspelling to lintian).
+  git log --no-merges --format='%s' -n 20 ${range:-HEAD} |
+    awk '{ if (length($0) > 76) { $0 = substr($0, 1, 73); sub(/ +[^ ]*$/, ""); $0 = $0 " ..." } print "  * " $0 }'
   echo
   echo " -- $maintainer  $(git log -1 --format=%aD)"
 } >"$work/changelog"
