@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Keyring
 import TunnelCore
 
 /// The root of the command tree. The executable target only adds `@main`.
@@ -51,14 +52,38 @@ public struct MCPTunnelCommand: AsyncParsableCommand {
       FileHandle.standardOutput.write(Data(answer.utf8))
       Foundation.exit(0)
     }
-    Task.detached {
-      let status = await run(arguments: arguments, environment: .live())
-      Foundation.exit(status)
+    if arguments == [keyringHelperArgument] {
+      Task.detached { Foundation.exit(await serveKeyringHelper()) }
+    } else {
+      Task.detached {
+        let status = await run(arguments: arguments, environment: .live())
+        Foundation.exit(status)
+      }
     }
     var nothingBlocked = sigset_t()
     sigemptyset(&nothingBlocked)
     pthread_sigmask(SIG_SETMASK, &nothingBlocked, nil)
     while true { sigsuspend(&nothingBlocked) }
+  }
+
+  /// The one argument that makes this process the keyring helper of another mcp-tunnel
+  /// (`HelperProcessKeyring`, `KeyringHelper`): not a command — argument-parser never sees it, so
+  /// it is in no help, man page or completion — and nothing a user types.
+  static let keyringHelperArgument = "--internal-keyring-helper"
+
+  /// The keyring helper: one request on stdin, the answer of the Secret Service (through libsecret,
+  /// in this process only) on stdout. Exit 0 even when the keyring failed: the error is the answer.
+  static func serveKeyringHelper() async -> Int32 {
+    do {
+      try await runOffPool {
+        // off-pool: runOffPool's own thread; the parent writes the request and closes the pipe
+        let request = FileHandle.standardInput.readDataToEndOfFile()
+        FileHandle.standardOutput.write(KeyringHelper.answer(request, using: SecretServiceKeyring()))
+      }
+      return 0
+    } catch {
+      return 1
+    }
   }
 
   /// What `mcp-tunnel --version` prints, answered before argument-parser builds the command tree:

@@ -34,6 +34,10 @@ struct UpHTTPCommandTests {
       let tools = try await client(lab, ["tools"])
       #expect(tools.ok, "\(tools)")
       #expect((tools.object["tools"] as? [String])?.contains("whoami") == true, "\(tools.stdout)")
+      // up read its refresh token through a child (HelperProcessKeyring): libsecret and the GLib
+      // beneath it were never loaded into up itself.
+      let maps = try String(contentsOfFile: "/proc/\(up.pid)/maps", encoding: .utf8)
+      #expect(!maps.contains("libsecret") && !maps.contains("libglib"), "up maps libsecret/GLib")
       // USE-02: a client that sends its own credentials has them dropped, not forwarded.
       let whoami = try await client(
         lab, ["call", "whoami"], token: "client-supplied", headers: ["Cookie": "session=1"])

@@ -88,7 +88,11 @@ public struct AppEnvironment: Sendable {
       environment: ProcessInfo.processInfo.environment,
       configurationStore: LocalConfigurationStore(),
       output: StandardOutputSink(),
-      makeSecretStore: { SecretServiceKeyring() },
+      // Every keyring call in a child (`MCPTunnelCommand.keyringHelperArgument`): a long-running up
+      // or stdio never maps libsecret and the GLib stack beneath it.
+      makeSecretStore: {
+        HelperProcessKeyring(executable: "/proc/self/exe", arguments: [MCPTunnelCommand.keyringHelperArgument])
+      },
       makeIdentityProvider: { providers.provider(for: $0) },
       makeSessionMinter: { TokenExchangeClient(endpoint: $0.endpoint, provider: providers.provider(for: $1)) },
       makePortForwarder: { try BastionPortForwarder(route: $0, environment: $1) },
