@@ -206,8 +206,10 @@ result[openssh.rss]=$(peak_rss_mib "$ssh_pid")
 if [[ -n "$up_pid" && "${BENCH_SMAPS:-0}" == 1 ]]; then echo "== up's resident memory after the sessions:" >&2; rss_breakdown "$up_pid" >&2; fi
 if [[ -n "$up_pid" && -n "${BENCH_UNSTRIPPED:-}" ]]; then "$root/scripts/bench/resident-pages.py" "$up_pid" "$BENCH_UNSTRIPPED" --top 30 >&2; fi
 for name in "${rtt_paths[@]}"; do
-  if [[ -s "$work/load.$name.err" ]] && grep -qv '^mcp_load: response types' "$work/load.$name.err"; then
-    echo "bench-http: $name: first failures:" >&2; grep -v '^mcp_load: response types' "$work/load.$name.err" | head -5 >&2
+  # What is not a failure: the load generator's summary, stdio's note of which tunnel it uses.
+  informational='^(mcp_load: response types|stdio: using the tunnel)'
+  if [[ -s "$work/load.$name.err" ]] && grep -qvE "$informational" "$work/load.$name.err"; then
+    echo "bench-http: $name: first failures:" >&2; grep -vE "$informational" "$work/load.$name.err" | head -5 >&2
   fi
 done
 types=$(grep -ho "response types {.*}" "$work/load.openssh.err" | tail -1 || true)
