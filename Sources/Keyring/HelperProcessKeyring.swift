@@ -8,8 +8,8 @@ import TunnelCore
 /// Like `SecretServiceKeyring`, every method blocks its thread until the child has answered, so
 /// callers run them through `runOffPool`, never on the cooperative pool.
 public struct HelperProcessKeyring: SecretStore {
-  /// The program to start (the running binary: `/proc/self/exe`) and its arguments (the hidden
-  /// `keyring-helper` command).
+  /// The program to start (the running binary: `/proc/self/exe`) and its arguments (the one
+  /// internal argument, `MCPTunnelCommand.keyringHelperArgument`).
   let executable: String
   let arguments: [String]
 
@@ -50,7 +50,7 @@ public struct HelperProcessKeyring: SecretStore {
     do {
       try process.runWithNoSignalBlocked()
     } catch {
-      throw helperFailed("could not start \(executable) \(arguments.joined(separator: " ")): \(error)")
+      throw helperFailed("it could not be started: \(error)")
     }
     // The request is a few hundred bytes, far below a pipe's buffer: this write never waits for the
     // child to read.
@@ -71,8 +71,9 @@ public struct HelperProcessKeyring: SecretStore {
   }
 
   private func helperFailed(_ detail: String) -> KeyringError {
-    KeyringError(
-      .keyringUnavailable, "the keyring helper (mcp-tunnel keyring-helper) failed: \(detail)",
+    let command = ([executable] + arguments).joined(separator: " ")
+    return KeyringError(
+      .keyringUnavailable, "the keyring helper (\(command)) failed: \(detail)",
       fix: "run `mcp-tunnel doctor`; if the keyring checks pass there, this is a bug worth reporting")
   }
 }

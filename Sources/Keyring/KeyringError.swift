@@ -30,7 +30,7 @@ public struct KeyringError: UserFacingError, Equatable {
   /// What went wrong with the keyring. Extensible without breaking a caller's `switch` (a struct
   /// with static members, as `NIOSSHError.ErrorType` does).
   public struct Kind: Hashable, Sendable, CustomStringConvertible {
-    private enum Base: Hashable, Sendable {
+    private enum Base: Hashable, Sendable, CaseIterable {
       case unclassified
       case noSessionBus
       case noSecretService
@@ -55,6 +55,12 @@ public struct KeyringError: UserFacingError, Equatable {
     public static let locked = Kind(.locked)
     /// libsecret is not installed (or not loadable), so no keyring can be reached at all.
     public static let noLibsecret = Kind(.noLibsecret)
+
+    /// The kind whose `description` is `name`, or nil (the keyring helper's answers carry it so).
+    init?(named name: String) {
+      guard let base = Base.allCases.first(where: { Kind($0).description == name }) else { return nil }
+      self.init(base)
+    }
 
     public var description: String {
       switch base {

@@ -1,7 +1,7 @@
 import Foundation
 import TunnelCore
 
-/// One keyring call handed to a child process (`mcp-tunnel keyring-helper`, hidden), so that the
+/// One keyring call handed to a child process (the same binary, `--internal-keyring-helper`), so that the
 /// process that asks — a long-running `up` or `stdio` — never loads libsecret and the GLib, GIO and
 /// libgcrypt beneath it (~4 MiB resident, and GDBus's worker thread, for the rest of its life).
 ///
@@ -116,36 +116,25 @@ public enum KeyringHelper {
         try store.checkAvailable()
         response = Response()
       case .load:
-        guard let key = request.key else { throw KeyringError(.internalError, "keyring-helper: load without a key") }
+        guard let key = request.key else { throw KeyringError(.internalError, "keyring helper: load without a key") }
         response = Response(login: try store.load(key.value).map(Login.init))
       case .store:
         guard let key = request.key, let login = request.login else {
-          throw KeyringError(.internalError, "keyring-helper: store without a key and a login")
+          throw KeyringError(.internalError, "keyring helper: store without a key and a login")
         }
         try store.store(login.value, for: key.value)
         response = Response()
       case .delete:
-        guard let key = request.key else { throw KeyringError(.internalError, "keyring-helper: delete without a key") }
+        guard let key = request.key else { throw KeyringError(.internalError, "keyring helper: delete without a key") }
         response = Response(existed: try store.delete(key.value))
       }
     } catch let error as DecodingError {
-      let unreadable = KeyringError(.internalError, "keyring-helper: unreadable request (\(error))")
+      let unreadable = KeyringError(.internalError, "keyring helper: unreadable request (\(error))")
       response = Response(error: ErrorRecord(unreadable))
     } catch {
       response = Response(error: ErrorRecord(error))
     }
     // Encoding these plain values cannot fail.
     return (try? encoder.encode(response)) ?? Data("{}".utf8)
-  }
-}
-
-extension KeyringError.Kind {
-  /// The kind whose `description` is `name`, or nil.
-  init?(named name: String) {
-    let all: [KeyringError.Kind] = [
-      .unclassified, .noSessionBus, .noSecretService, .noDefaultKeyring, .locked, .noLibsecret,
-    ]
-    guard let kind = all.first(where: { $0.description == name }) else { return nil }
-    self = kind
   }
 }
